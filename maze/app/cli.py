@@ -1,0 +1,137 @@
+"""The ``maze`` command: run a city, validate a scenario, list presets.
+
+User errors (a bad scenario, a missing file) print one message and exit with
+code 2; they never show a Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from maze.scenario import ScenarioError
+
+EXIT_USER_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="maze",
+        description="Simulate how a city turns migrants away from public services that exist "
+                    "on paper: eligibility rules, paperwork, referral loops, waiting lists, "
+                    "closures and price gaps.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="simulate a city and write its tables and report")
+    r.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in city)")
+    r.add_argument("--preset", help="run a built-in city (see `maze presets`)")
+    r.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    r.add_argument("--households", type=int, help="override the number of households")
+    r.add_argument("--regime", choices=["provide", "deny", "deflect"],
+                   help="rebuild the same city as provide, deny or deflect")
+    r.add_argument("--out", help="output folder (default runs/<scenario>-<seed>/)")
+    r.add_argument("--no-report", action="store_true", help="skip report.html")
+    r.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+
+    v = sub.add_parser("validate", help="check a scenario file without running it")
+    v.add_argument("scenario")
+
+    sub.add_parser("presets", help="list the built-in cities")
+    return p
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    out = {}
+    if getattr(args, "households", None) is not None:
+        out["population.households"] = args.households
+    if getattr(args, "regime", None):
+        out["city.regime"] = args.regime
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from maze.app import api
+
+    console = Console(stderr=True, quiet=args.quiet)
+    scenario = api.load(args.scenario, args.preset, _overrides(args))
+    out = Path(args.out) if args.out else api.default_out(scenario, args.seed)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("day {task.completed:.0f}/{task.total:.0f}"), TimeElapsedColumn(),
+                  console=console, transient=True, disable=args.quiet) as bar:
+        task = bar.add_task(f"simulating {scenario.city.name}", total=scenario.city.horizon)
+        result = api.run(scenario, args.seed,
+                         progress=lambda f: bar.update(task, completed=f * scenario.city.horizon))
+    api.write(result, out, report=not args.no_report)
+    if not args.quiet:
+        _print_summary(result.summary, out)
+    return 0
+
+
+def _print_summary(s: dict, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{s['scenario']} ({s['regime']}), seed {s['seed']}: "
+                    f"{s['households']} households, {s['requests']} requests")
+    t.add_column("group")
+    for col in ("served", "alternative", "sent away", "gave up", "denied", "deterred", "pending",
+                "median days", "offices seen"):
+        t.add_column(col, justify="right")
+
+    def row(name: str, b: dict) -> None:
+        med = b["median_days_to_service"]
+        t.add_row(name, *(f"{b[k]:.0%}" for k in (
+            "served_share", "alternative_share", "sent_away_share", "gave_up_share",
+            "denied_share", "deterred_share", "pending_share")),
+            "—" if med is None else f"{med:.0f}",
+            "—" if b["mean_offices_seen"] is None else f"{b['mean_offices_seen']:.1f}")
+
+    for g, b in s["by_group"].items():
+        row(g, b)
+    row("all", s)
+    console = Console()
+    console.print(t)
+    console.print(f"explicit hukou refusals: {s['explicit_refusal_share']:.1%} of requests; "
+                    f"city cost saved: {s['city_cost_saved']:,.0f} RMB")
+    console.print(f"results in {out}/ (report.html, events.parquet, journeys.parquet)")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from maze.app import api
+
+    s = api.load(args.scenario)
+    print(f"{args.scenario}: valid ({len(s.offices)} offices, {len(s.services)} services, "
+          f"{len(s.population.groups)} groups)")
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from offices import presets
+
+    for name in presets.names():
+        print(f"{name:12s} {presets.summary(name)}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "presets": cmd_presets}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ScenarioError as exc:
+        print(f"maze: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("maze: interrupted; nothing partial was left behind", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Probability distributions for service times, gaps between visits and household attributes.
+
+Declared as data in scenario files (``{dist = "exponential", mean = 0.02}``) and sampled
+from numpy Generators in buffered blocks: a SimPy model draws one number per event, and
+drawing them one at a time from numpy costs more than the rest of the event.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False, le=1e12)]
+Real = Annotated[float, Field(allow_inf_nan=False, ge=-1e12, le=1e12)]
+
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "constant": ("value",),
+    "exponential": ("mean",),
+    "uniform": ("low", "high"),
+    "normal": ("mean", "sd"),
+    "lognormal": ("mean", "sd"),
+    "gamma": ("mean", "sd"),
+    "triangular": ("low", "mode", "high"),
+    "poisson": ("mean",),
+}
+
+
+class Distribution(BaseModel):
+    """One declared distribution. Normal draws are floored at ``low`` when given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dist: Literal["constant", "exponential", "uniform", "normal", "lognormal", "gamma",
+                  "triangular", "poisson"]
+    value: Real | None = None
+    mean: Real | None = None
+    sd: Annotated[float, Field(ge=0, allow_inf_nan=False, le=1e12)] | None = None
+    low: Real | None = None
+    high: Real | None = None
+    mode: Real | None = None
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Distribution:
+        needed = _NEEDS[self.dist]
+        missing = [p for p in needed if getattr(self, p) is None]
+        if missing:
+            raise ValueError(f"a {self.dist} distribution needs {', '.join(missing)}")
+        extra = [
+            p for p in ("value", "mean", "sd", "low", "high", "mode")
+            if getattr(self, p) is not None and p not in needed and not (
+                p == "low" and self.dist == "normal")
+        ]
+        if extra:
+            raise ValueError(f"a {self.dist} distribution takes no {', '.join(extra)}")
+        if self.dist in ("exponential", "lognormal", "gamma") and self.mean <= 0:
+            raise ValueError(f"a {self.dist} distribution needs a positive mean")
+        if self.dist == "poisson" and self.mean < 0:
+            raise ValueError("a poisson distribution needs a mean of at least 0")
+        if self.dist in ("uniform", "triangular") and not self.low <= self.high:
+            raise ValueError("low must not exceed high")
+        if self.dist == "triangular" and not self.low <= self.mode <= self.high:
+            raise ValueError("mode must lie between low and high")
+        return self
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Draw ``size`` values."""
+        d = self.dist
+        if d == "constant":
+            return np.full(size, float(self.value))
+        if d == "exponential":
+            return rng.exponential(self.mean, size)
+        if d == "uniform":
+            return rng.uniform(self.low, self.high, size)
+        if d == "normal":
+            x = rng.normal(self.mean, self.sd, size)
+            return np.maximum(x, self.low) if self.low is not None else x
+        if d == "lognormal":
+            # Parameterised by the mean and sd of the variable itself, as people state them.
+            var = self.sd**2
+            sigma2 = math.log1p(var / self.mean**2)
+            mu = math.log(self.mean) - sigma2 / 2
+            return rng.lognormal(mu, math.sqrt(sigma2), size)
+        if d == "gamma":
+            if self.sd == 0:
+                return np.full(size, float(self.mean))
+            shape = (self.mean / self.sd) ** 2
+            return rng.gamma(shape, self.mean / shape, size)
+        if d == "triangular":
+            if self.low == self.high:
+                return np.full(size, float(self.low))
+            return rng.triangular(self.low, self.mode, self.high, size)
+        return rng.poisson(self.mean, size).astype(float)
+
+    @property
+    def expected(self) -> float:
+        """The mean of the distribution (before any floor)."""
+        if self.dist == "constant":
+            return float(self.value)
+        if self.dist in ("uniform",):
+            return (self.low + self.high) / 2
+        if self.dist == "triangular":
+            return (self.low + self.mode + self.high) / 3
+        return float(self.mean)
+
+
+def constant(value: float) -> Distribution:
+    return Distribution(dist="constant", value=value)
+
+
+class Sampler:
+    """Draws from one distribution in blocks, handing out one value per call."""
+
+    __slots__ = ("_dist", "_rng", "_block", "_buf", "_i", "_const")
+
+    def __init__(self, dist: Distribution, rng: np.random.Generator, block: int = 4096):
+        self._dist = dist
+        self._rng = rng
+        self._block = block
+        self._const = float(dist.value) if dist.dist == "constant" else None
+        self._buf: list[float] = []
+        self._i = 0
+
+    def __call__(self) -> float:
+        if self._const is not None:
+            return self._const
+        i = self._i
+        if i >= len(self._buf):
+            self._buf = self._dist.sample(self._rng, self._block).tolist()
+            i = 0
+        self._i = i + 1
+        return self._buf[i]

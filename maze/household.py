@@ -1,0 +1,49 @@
+"""A migrant (or local) household in the running world, and its requests for services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Household:
+    """One household: attributes read from the population table, documents held now."""
+
+    __slots__ = ("id", "group", "local", "documents", "_cols", "moved_at")
+
+    def __init__(self, hid: int, group: str, local: bool, cols: dict[str, list[Any]]):
+        self.id = hid
+        self.group = group
+        self.local = local
+        self.documents: set[str] = set()
+        self._cols = cols
+        #: Day the household left the city (or None): a move breaks every streak.
+        self.moved_at: float | None = None
+
+    def attr(self, name: str) -> Any:
+        """The household's value of a declared attribute (see ``maze.population.ATTRIBUTES``)."""
+        return self._cols[name][self.id]
+
+    def __repr__(self) -> str:
+        return f"Household({self.id}, {self.group!r})"
+
+
+class Request:
+    """One household asking for one service: a case in the event log."""
+
+    __slots__ = ("case_id", "household", "service", "start", "visits", "offices", "spent",
+                 "wage_lost", "last_reason", "explicit", "outcome", "end", "missed_deadline")
+
+    def __init__(self, case_id: int, household: Household, service: str, start: float):
+        self.case_id = case_id
+        self.household = household
+        self.service = service
+        self.start = start
+        self.visits = 0
+        self.offices: list[str] = []
+        self.spent = 0.0
+        self.wage_lost = 0.0
+        self.last_reason = "none"
+        self.explicit = False
+        self.outcome: str | None = None
+        self.end: float | None = None
+        self.missed_deadline = False

@@ -1,0 +1,240 @@
+"""A household's journey through the maze: the SimPy process behind every request.
+
+The household keeps a stack of errands. It starts with one: ask for the
+service at its entry office. An office may serve it, ask for documents (each
+becomes an errand at the issuing office, and may need others first), send it
+to another office, tell it to come back later, or refuse. When the city path
+fails or the household runs out of patience, days or money, it tries its
+fallbacks (a private school, the hometown), then decides between going home
+and giving up. Every counter visit and the outcome are written to the log.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+from maze.household import Request
+from maze.mechanism import SERVE, Verdict, Visit
+from maze.world import Station, World, wait_until_open
+
+#: The outcome that being served at an office of each role means.
+ROLE_OUTCOME = {"city": "served", "alternative": "alternative", "sent_away": "sent_away"}
+
+Process = Generator[Any, Any, Any]
+
+
+def arrivals(world: World) -> Process:
+    """Start each household's requests at its arrival day."""
+    env = world.env
+    scenario = world.scenario
+    services = list(scenario.services)
+    rng = world.rng["population"]
+    groups = world.column("group")
+    arrival = world.column("arrival")
+    n = len(arrival)
+    # Which services each household asks for, drawn once, in service order.
+    wants: dict[str, list[bool]] = {}
+    for s in services:
+        mask = [False] * n
+        u = rng.random(n).tolist()
+        for g in scenario.population.groups:
+            p = g.needs.get(s, 1.0 if not g.needs else 0.0)
+            if p <= 0:
+                continue
+            for i in range(n):
+                if groups[i] == g.name and u[i] < p:
+                    mask[i] = True
+        wants[s] = mask
+    case_id = 0
+    for hid in range(n):
+        t = arrival[hid]
+        if t > env.now:
+            yield env.timeout(t - env.now)
+        hh = None
+        for s in services:
+            if not wants[s][hid]:
+                continue
+            if hh is None:
+                hh = world.household(hid)
+                _initial_documents(world, hh)
+            req = Request(case_id, hh, s, env.now)
+            case_id += 1
+            world.requests.append(req)
+            env.process(journey(world, req))
+
+
+def _initial_documents(world: World, hh: Any) -> None:
+    for name, doc in world.scenario.documents.items():
+        if hh.local and doc.held_by_locals:
+            hh.documents.add(name)
+        elif doc.held is True or (isinstance(doc.held, str) and hh.attr(doc.held)):
+            hh.documents.add(name)
+
+
+def journey(world: World, req: Request) -> Process:
+    """One request, from the first counter to its outcome."""
+    env = world.env
+    hh = req.household
+    spec = world.scenario.services[req.service]
+    stations = world.stations
+    documents = world.scenario.documents
+
+    world.log.add(req.case_id, hh.id, req.service, req.start, spec.entry, "request")
+    willing = hh.attr("willingness")
+    if (willing < 1.0 and not world.chance(willing)) or any(
+            m.deters(world, hh, req) for m in world.mechanisms):
+        _finish(world, req, "deterred", "")
+        return
+
+    patience_days = hh.attr("patience_days")
+    patience_visits = hh.attr("patience_visits")
+    savings = hh.attr("savings")
+    errands: list[tuple[str, str | None]] = [(spec.entry, None)]
+    while errands:
+        if (req.visits >= patience_visits or env.now - req.start >= patience_days
+                or req.spent + req.wage_lost > savings):
+            break
+        office, document = errands[-1]
+        station = stations[office]
+        if req.visits:
+            yield env.timeout(world.gap())
+        verdict = yield from visit(world, req, station, document, False)
+        action = verdict.action
+        if action == "serve":
+            _finish(world, req, ROLE_OUTCOME[station.role], office)
+            return
+        if action == "issue":
+            hh.documents.update(verdict.documents or (document,))
+            errands.pop()
+        elif action == "require":
+            missing = [d for d in verdict.documents if d not in hh.documents]
+            pending = {e[1] for e in errands}
+            unobtainable = False
+            for d in reversed(missing):
+                issuer = documents[d].issuer
+                if issuer is None:
+                    unobtainable = True
+                elif d not in pending:
+                    errands.append((issuer, d))
+            if unobtainable or not missing:
+                # Nowhere in the city issues it (or the office asks for what is held):
+                # the path is closed, whatever the office calls it.
+                break
+        elif action == "refer":
+            errands[-1] = (verdict.target, document)
+        elif action == "retry":
+            yield env.timeout(verdict.delay)
+        else:  # refuse
+            break
+    yield from fallback(world, req)
+
+
+def visit(world: World, req: Request, station: Station, document: str | None,
+          is_fallback: bool) -> Process:
+    """Queue at a counter, be seen, and get a verdict. Returns the verdict."""
+    env = world.env
+    hh = req.household
+    travel = station.spec.travel_days
+    if travel:
+        yield env.timeout(travel)
+    arrive = env.now
+    if station.calendar is not None:
+        closed_for = wait_until_open(station, arrive)
+        if closed_for == math.inf:
+            verdict = Verdict("refuse", "closure")
+            _record(world, req, station, document, verdict, arrive, 0.0, 0.0)
+            return verdict
+        if closed_for:
+            yield env.timeout(closed_for)
+    with station.resource.request() as turn:
+        yield turn
+        if station.calendar is not None and not station.calendar.is_open(env.now):
+            yield env.timeout(wait_until_open(station, env.now))
+        begin = env.now
+        service = station.service_time()
+        yield env.timeout(service)
+    station.busy_time += service
+    wait = begin - arrive
+    station.queue_time += wait
+    verdict = decide(world, Visit(world, hh, req, station, document, is_fallback))
+    if verdict.action == "serve":
+        verdict = _take_seat(station, req, verdict, hh.attr("savings"))
+    _record(world, req, station, document, verdict, arrive, wait, travel)
+    return verdict
+
+
+def decide(world: World, v: Visit) -> Verdict:
+    """The first mechanism's verdict, or the office's plain job."""
+    for m in world.mechanisms:
+        verdict = m.decide(v)
+        if verdict is not None:
+            return verdict
+    if v.document is not None:
+        return Verdict("issue", documents=(v.document,), fee=world.scenario.documents[
+            v.document].fee)
+    return SERVE
+
+
+def _take_seat(station: Station, req: Request, verdict: Verdict, savings: float) -> Verdict:
+    """Serving needs a free seat and, where there is a price, the money to pay it."""
+    if station.seats_left is not None and station.seats_left <= 0:
+        return Verdict("refuse", "capacity")
+    fee = verdict.fee + station.spec.price
+    if fee and req.spent + req.wage_lost + fee > savings:
+        return Verdict("refuse", "price")
+    if station.seats_left is not None:
+        station.seats_left -= 1
+    station.served += 1
+    return verdict._replace(fee=fee) if fee != verdict.fee else verdict
+
+
+def _record(world: World, req: Request, station: Station, document: str | None,
+            verdict: Verdict, arrive: float, wait: float, travel: float) -> None:
+    hh = req.household
+    wage = hh.attr("daily_wage") * (world.scenario.population.visit_cost_days + travel)
+    req.visits += 1
+    req.offices.append(station.name)
+    req.spent += verdict.fee
+    req.wage_lost += wage
+    if verdict.action == "refuse" or verdict.action == "require" or verdict.action == "refer":
+        req.last_reason = verdict.reason
+        if verdict.reason == "hukou":
+            req.explicit = True
+    target = verdict.target or ""
+    docs = document or ""
+    if verdict.action in ("require", "issue") and verdict.documents:
+        docs = "+".join(verdict.documents)
+    world.log.add(req.case_id, hh.id, req.service, world.env.now, station.name,
+                  verdict.action, verdict.reason if verdict.action != "serve" else "",
+                  target, docs, arrive, wait, verdict.fee, wage)
+
+
+def fallback(world: World, req: Request) -> Process:
+    """The city path failed: try the fallbacks, then go home or give up."""
+    env = world.env
+    hh = req.household
+    spec = world.scenario.services[req.service]
+    for office in spec.fallback:
+        station = world.stations[office]
+        yield env.timeout(world.gap())
+        verdict = yield from visit(world, req, station, None, True)
+        if verdict.action == "serve":
+            _finish(world, req, ROLE_OUTCOME[station.role], office)
+            return
+    if world.chance(hh.attr("home_ties")):
+        _finish(world, req, "sent_away", "")
+    else:
+        _finish(world, req, "denied" if req.explicit else "gave_up",
+                req.offices[-1] if req.offices else "")
+
+
+def _finish(world: World, req: Request, outcome: str, office: str) -> None:
+    req.outcome = outcome
+    req.end = world.env.now
+    world.log.add(req.case_id, req.household.id, req.service, req.end, office, outcome,
+                  reason=req.last_reason if outcome not in ("served", "alternative") else "",
+                  outcome=outcome)
+    for m in world.mechanisms:
+        m.finished(world, req)

@@ -1,0 +1,144 @@
+"""Measures: journeys derived from the event log, and the summary of a run.
+
+Journeys are never kept beside the events: they are computed from them, so the
+two tables cannot disagree. The summary answers the texts' questions: who is
+served, how long it takes, who gives up or is sent away, how many offices and
+levels of government a household meets (blame spread), how often a refusal
+names hukou (conspicuousness), and what the city saves.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from maze.eventlog import OUTCOMES, VISIT_ACTIVITIES
+from maze.scenario import Scenario
+from maze.survival import kaplan_meier, median_time, time_to_service
+
+#: Household attributes carried into the event log and journeys (the "group attributes").
+GROUP_COLUMNS = ("group", "hukou", "origin", "education", "occupation", "contract", "lease_own",
+                 "residence_permit", "school_stage")
+
+
+def attach_groups(events: pd.DataFrame, households: pd.DataFrame) -> pd.DataFrame:
+    """The event log with each household's group attributes joined on."""
+    cols = households.set_index("household_id")[list(GROUP_COLUMNS)]
+    idx = cols.index.get_indexer(events["household_id"])
+    out = events.copy()
+    for c in GROUP_COLUMNS:
+        values = cols[c].to_numpy()[idx]
+        out[c] = pd.Categorical(values) if values.dtype == object else values
+    return out
+
+
+def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """One row per request, derived from the event log."""
+    ev = events
+    first = ev.groupby("case_id", sort=True, observed=True).agg(
+        household_id=("household_id", "first"), service=("service", "first"),
+        start=("time", "min"))
+    last_rows = ev[ev["activity"].isin(OUTCOMES)].drop_duplicates("case_id", keep="last")
+    last = last_rows.set_index("case_id")
+    j = first.join(last[["time", "outcome", "office", "reason"]].rename(
+        columns={"time": "end", "office": "last_office", "reason": "last_reason"}))
+    j["outcome"] = j["outcome"].astype(str)
+    j["days_to_outcome"] = j["end"] - j["start"]
+
+    visits = ev[ev["activity"].isin(VISIT_ACTIVITIES)]
+    by_case = visits.groupby("case_id", sort=True, observed=True)
+    j["visits"] = by_case.size()
+    j["referrals"] = visits["activity"].isin(("require", "refer")).groupby(
+        visits["case_id"]).sum()
+    j["loops"] = visits.duplicated(["case_id", "office"]).groupby(visits["case_id"]).sum()
+    office_attr = {o.name: o for o in scenario.offices}
+    seen = visits.drop_duplicates(["case_id", "office"])[["case_id", "office"]].copy()
+    seen["level"] = seen["office"].astype(str).map(lambda o: office_attr[o].level)
+    seen["sector"] = seen["office"].astype(str).map(lambda o: office_attr[o].sector)
+    j["offices_seen"] = seen.groupby("case_id").size()
+    j["levels_seen"] = seen.drop_duplicates(["case_id", "level"]).groupby("case_id").size()
+    j["sectors_seen"] = seen.drop_duplicates(["case_id", "sector"]).groupby("case_id").size()
+    j["out_of_pocket"] = by_case["fee"].sum()
+    j["wage_lost"] = by_case["wage_lost"].sum()
+    refusals = visits[visits["activity"] == "refuse"]
+    j["explicit_refusal"] = (refusals["reason"] == "hukou").groupby(refusals["case_id"]).any()
+    j["missed_deadline"] = (visits["reason"] == "deadline").groupby(visits["case_id"]).any()
+    for c in ("visits", "referrals", "loops", "offices_seen", "levels_seen", "sectors_seen"):
+        j[c] = j[c].fillna(0).astype("int64")
+    for c in ("out_of_pocket", "wage_lost"):
+        j[c] = j[c].fillna(0.0)
+    for c in ("explicit_refusal", "missed_deadline"):
+        j[c] = j[c].astype("boolean").fillna(False).astype(bool)
+    cost = {name: s.city_cost for name, s in scenario.services.items()}
+    j = j.reset_index()
+    hh = households.set_index("household_id")
+    for c in GROUP_COLUMNS:
+        j[c] = hh[c].to_numpy()[hh.index.get_indexer(j["household_id"])]
+    j["city_cost_saved"] = np.where(
+        (j["hukou"] != "local") & (j["outcome"] != "served"),
+        j["service"].astype(str).map(cost).astype(float), 0.0)
+    j["outcome"] = pd.Categorical(j["outcome"], categories=list(OUTCOMES))
+    order = ["case_id", "household_id", "service", *GROUP_COLUMNS, "outcome", "start", "end",
+             "days_to_outcome", "visits", "referrals", "loops", "offices_seen", "levels_seen",
+             "sectors_seen", "out_of_pocket", "wage_lost", "explicit_refusal",
+             "missed_deadline", "last_office", "last_reason", "city_cost_saved"]
+    return j[order]
+
+
+def _shares(j: pd.DataFrame) -> dict[str, float]:
+    n = len(j)
+    counts = j["outcome"].value_counts()
+    return {f"{o}_share": (float(counts.get(o, 0)) / n if n else 0.0) for o in OUTCOMES}
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe numbers: NaN becomes None, numpy scalars become Python ones."""
+    if isinstance(x, float | np.floating):
+        x = float(x)
+        return None if math.isnan(x) or math.isinf(x) else round(x, 10)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def _block(j: pd.DataFrame) -> dict[str, Any]:
+    tried = j[j["outcome"] != "deterred"]
+    km = kaplan_meier(*time_to_service(j))
+    served = j[j["outcome"] == "served"]
+    out: dict[str, Any] = {"requests": int(len(j)), **_shares(j)}
+    out["median_days_to_service"] = median_time(km)
+    out["median_days_to_service_among_served"] = (
+        float(served["days_to_outcome"].median()) if len(served) else None)
+    out["mean_visits"] = float(tried["visits"].mean()) if len(tried) else None
+    out["mean_offices_seen"] = float(tried["offices_seen"].mean()) if len(tried) else None
+    out["mean_levels_seen"] = float(tried["levels_seen"].mean()) if len(tried) else None
+    out["mean_loops"] = float(tried["loops"].mean()) if len(tried) else None
+    out["explicit_refusal_share"] = float(j["explicit_refusal"].mean()) if len(j) else 0.0
+    out["missed_deadline_share"] = float(j["missed_deadline"].mean()) if len(j) else 0.0
+    out["mean_out_of_pocket"] = float(j["out_of_pocket"].mean()) if len(j) else 0.0
+    out["mean_wage_lost"] = float(j["wage_lost"].mean()) if len(j) else 0.0
+    out["city_cost_saved"] = float(j["city_cost_saved"].sum())
+    return {k: _clean(v) for k, v in out.items()}
+
+
+def summary(events: pd.DataFrame, j: pd.DataFrame, households: pd.DataFrame,
+            scenario: Scenario, seed: int) -> dict[str, Any]:
+    """The run's headline measures, overall and by group and by service."""
+    out: dict[str, Any] = {
+        "scenario": scenario.city.name,
+        "regime": scenario.city.regime,
+        "seed": int(seed),
+        "horizon_days": scenario.city.horizon,
+        "households": int(len(households)),
+        "events": int(len(events)),
+    }
+    out.update(_block(j))
+    out["by_group"] = {str(g): _block(part) for g, part in j.groupby("group", sort=True)}
+    out["by_service"] = {str(s): _block(part)
+                         for s, part in j.groupby("service", sort=True, observed=True)}
+    migrants = j[j["hukou"] != "local"]
+    out["migrants"] = _block(migrants) if len(migrants) else None
+    return out

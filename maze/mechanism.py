@@ -1,0 +1,74 @@
+"""The small interface through which the engine meets the domain.
+
+The engine queues households at offices and keeps the books; what an office
+*says* at the counter is decided by mechanisms, supplied from outside the
+engine (the ``offices`` library). Each mechanism may deter a household before
+it tries, give a verdict at a visit, choose among fallbacks, and hear how a
+request ended. The first mechanism with a verdict wins; with none, the
+office does its job (serves, or issues the document asked for).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+
+if TYPE_CHECKING:
+    from maze.household import Household, Request
+    from maze.world import Station, World
+
+#: What an office can do with a household at the counter.
+ACTIONS = ("serve", "issue", "require", "refer", "refuse", "retry")
+
+
+class Verdict(NamedTuple):
+    """What an office did with a household at one visit, and why."""
+
+    action: str
+    reason: str = "none"
+    #: The office a referral sends the household to.
+    target: str | None = None
+    #: Documents required (``require``) or issued (``issue``).
+    documents: tuple[str, ...] = ()
+    #: Money the household pays at this step (RMB).
+    fee: float = 0.0
+    #: Days before the household may try again (``retry``: waiting lists, next opening).
+    delay: float = 0.0
+
+
+SERVE = Verdict("serve")
+
+
+class Visit(NamedTuple):
+    """One household at one counter: what mechanisms see when they decide."""
+
+    world: World
+    household: Household
+    request: Request
+    station: Station
+    #: The document sought here, or None when the household seeks the service itself.
+    document: str | None
+    #: True when the household is trying a fallback (private school, hometown).
+    fallback: bool
+
+
+class Mechanism:
+    """Base class: a switchable piece of office behaviour. Override what you need."""
+
+    name: ClassVar[str] = "mechanism"
+
+    def install(self, world: World) -> None:
+        """Called once when the world is built: start processes, precompute tables."""
+
+    def deters(self, world: World, household: Household, request: Request) -> bool:
+        """True if the household never tries (it ends as ``deterred``)."""
+        return False
+
+    def decide(self, visit: Visit) -> Verdict | None:
+        """A verdict for this visit, or None to leave it to the next mechanism."""
+        return None
+
+    def finished(self, world: World, request: Request) -> None:
+        """Called when a request reaches its outcome."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name}

@@ -1,0 +1,184 @@
+"""Households: the attributes the texts tie to outcomes, and how a population is drawn.
+
+Every household attribute has a declared kind and a default, so a scenario only names
+what differs for a group, and a typo in an attribute name is an error rather than a
+silently ignored key. Attributes are drawn per group in vectorised blocks and kept as
+columns; a household in the simulation reads its own row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
+
+import numpy as np
+import pandas as pd
+from pydantic import StrictBool
+
+from maze.distributions import Distribution
+
+if TYPE_CHECKING:
+    from maze.scenario import Group, Scenario
+
+
+@dataclass(frozen=True)
+class AttributeSpec:
+    kind: str  # "bool", "category" or "number"
+    default: object
+    doc: str
+    categories: tuple[str, ...] = ()
+
+
+EDUCATION = ("none", "primary", "middle", "high_school", "university", "master", "doctorate")
+
+ATTRIBUTES: dict[str, AttributeSpec] = {
+    "origin": AttributeSpec("category", "other", "hometown in the same or another province",
+                            ("same", "other")),
+    "education": AttributeSpec("category", "middle", "highest degree", EDUCATION),
+    "occupation": AttributeSpec(
+        "category", "factory", "kind of work",
+        ("factory", "construction", "informal", "professional", "other")),
+    "school_stage": AttributeSpec("category", "primary", "stage of the eldest child",
+                                  ("none", "preschool", "primary", "middle", "high")),
+    "contract": AttributeSpec("bool", False, "holds a signed labour contract"),
+    "lease_own": AttributeSpec("bool", False, "the lease is in the household's own name"),
+    "residence_permit": AttributeSpec("bool", False, "holds a temporary residence permit"),
+    "criminal_record": AttributeSpec("bool", False, "has a criminal record"),
+    "rural_insurance": AttributeSpec("bool", True, "insured by the hometown's rural scheme"),
+    "investor": AttributeSpec("bool", False, "owns a firm that qualifies for the investment route"),
+    "years_work": AttributeSpec("number", 0.0, "consecutive years of work in the city"),
+    "years_insurance": AttributeSpec("number", 0.0, "consecutive years of local social insurance"),
+    "years_residence": AttributeSpec("number", 0.0, "consecutive years of residence in the city"),
+    "years_schooling": AttributeSpec("number", 0.0, "child's consecutive years of school here"),
+    "age": AttributeSpec("number", 35.0, "age of the applying parent"),
+    "savings": AttributeSpec("number", 10_000.0, "savings available for fees and lost wages (RMB)"),
+    "daily_wage": AttributeSpec("number", 109.0, "wage lost per day off work (RMB)"),
+    "children": AttributeSpec("number", 1.0, "children living in the city"),
+    "grades": AttributeSpec("number", 0.5, "child's standing in class, 0 (bottom) to 1 (top)"),
+    "blood_donations": AttributeSpec("number", 0.0, "blood donations counted for points"),
+    "urgency": AttributeSpec("number", 0.5, "how urgent a health need is, 0 to 1"),
+    "patience_days": AttributeSpec("number", 120.0, "days a household keeps trying"),
+    "patience_visits": AttributeSpec("number", 15.0, "visits a household makes before giving up"),
+    "home_ties": AttributeSpec("number", 0.5, "probability of going home when the city fails"),
+    "willingness": AttributeSpec("number", 1.0, "probability of trying at all"),
+    "job_changes": AttributeSpec("number", 0.0, "job changes a year (each breaks a streak)"),
+}
+
+#: How a scenario declares one attribute for a group: a constant, a probability for a
+#: yes/no attribute, category weights, or a distribution.
+Attribute = Union[StrictBool, float, str, dict[str, float], Distribution]  # noqa: UP007
+
+
+def check_attribute(name: str, value: Attribute) -> str | None:
+    """Return why ``value`` cannot describe attribute ``name``, or None if it can."""
+    spec = ATTRIBUTES[name]
+    if spec.kind == "bool":
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, float | int) and 0 <= value <= 1:
+            return None
+        return "a yes/no attribute takes true, false or a probability between 0 and 1"
+    if spec.kind == "category":
+        if isinstance(value, str):
+            return None if value in spec.categories else (
+                f"{value!r} is not one of {', '.join(spec.categories)}")
+        if isinstance(value, dict):
+            bad = [k for k in value if k not in spec.categories]
+            if bad:
+                return f"{bad[0]!r} is not one of {', '.join(spec.categories)}"
+            if any(not (w >= 0) for w in value.values()) or sum(value.values()) <= 0:
+                return "category weights must be non-negative and not all zero"
+            return None
+        return f"a category attribute takes one of {', '.join(spec.categories)} or weights"
+    if isinstance(value, bool | str | dict):
+        return "a number attribute takes a number or a distribution"
+    if isinstance(value, float | int) and not np.isfinite(value):
+        return "must be a finite number"
+    return None
+
+
+def _draw(name: str, value: Attribute, rng: np.random.Generator, n: int) -> np.ndarray:
+    spec = ATTRIBUTES[name]
+    if spec.kind == "bool":
+        if isinstance(value, bool):
+            return np.full(n, value)
+        return rng.random(n) < float(value)
+    if spec.kind == "category":
+        if isinstance(value, str):
+            return np.full(n, value, dtype=object)
+        cats = list(value)
+        w = np.array([value[c] for c in cats], dtype=float)
+        idx = rng.choice(len(cats), size=n, p=w / w.sum())
+        return np.array(cats, dtype=object)[idx]
+    if isinstance(value, Distribution):
+        return value.sample(rng, n)
+    return np.full(n, float(value))
+
+
+def group_columns(group: Group, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Draw every attribute for ``n`` households of one group."""
+    cols: dict[str, np.ndarray] = {}
+    for name, spec in ATTRIBUTES.items():
+        value = group.attributes.get(name, spec.default)
+        cols[name] = _draw(name, value, rng, n)
+    return cols
+
+
+def draw_population(scenario: Scenario, rng: np.random.Generator) -> pd.DataFrame:
+    """One row per household: id, group, hukou, arrival day and every attribute.
+
+    Group sizes are the shares times the population, rounded so they add up
+    (largest remainders), so a group's size does not wander with the seed.
+    """
+    pop = scenario.population
+    arrivals = _arrival_days(scenario, rng)
+    n = len(arrivals)
+    shares = np.array([g.share for g in pop.groups])
+    exact = shares * n
+    counts = np.floor(exact).astype(int)
+    for i in np.argsort(-(exact - counts), kind="stable")[: n - counts.sum()]:
+        counts[i] += 1
+    frames = []
+    for group, k in zip(pop.groups, counts, strict=True):
+        cols = group_columns(group, rng, int(k))
+        cols["group"] = np.full(k, group.name, dtype=object)
+        cols["hukou"] = np.full(k, group.hukou, dtype=object)
+        frames.append(pd.DataFrame(cols))
+    df = pd.concat(frames, ignore_index=True)
+    # Groups are interleaved in time: shuffle who arrives when.
+    order = rng.permutation(n)
+    df = df.iloc[order].reset_index(drop=True)
+    df.insert(0, "arrival", arrivals)
+    df.insert(0, "household_id", np.arange(n, dtype=np.int64))
+    front = ["household_id", "arrival", "group", "hukou"]
+    return df[front + [c for c in df.columns if c not in front]]
+
+
+def _arrival_days(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
+    pop = scenario.population
+    a = pop.arrivals
+    horizon = scenario.city.horizon
+    end = min(a.end if a.end is not None else horizon, horizon)
+    if a.process == "poisson":
+        # A Poisson process over [start, end): exponential gaps, stopped at the window end
+        # (or at the declared number of households, whichever comes first).
+        expected = int((end - a.start) * a.rate * 1.2 + 50)
+        gaps = rng.exponential(1.0 / a.rate, expected)
+        times = a.start + np.cumsum(gaps)
+        while times[-1] < end:
+            more = times[-1] + np.cumsum(rng.exponential(1.0 / a.rate, expected))
+            times = np.concatenate([times, more])
+        times = times[times < end]
+        if pop.households is not None:
+            times = times[: pop.households]
+        return times
+    if end <= a.start:
+        return np.full(pop.households, a.start)
+    return np.sort(rng.uniform(a.start, end, pop.households))
+
+
+def group_of(scenario: Scenario, name: str) -> Group:
+    for g in scenario.population.groups:
+        if g.name == name:
+            return g
+    raise KeyError(name)

@@ -1,0 +1,98 @@
+"""Writing results whole or not at all.
+
+A run's folder is assembled under a temporary name beside its destination and
+renamed into place only when every file is written, so an interrupted run never
+leaves a folder that looks complete. A previous folder of the same name is kept
+until the new one is in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+#: Written last in every finished folder; its presence is what "complete" means.
+MARKER = "summary.json"
+
+
+def write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Parquet with no timestamps or writer-specific metadata, so equal tables give equal bytes."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    pq.write_table(table, path, compression="zstd", write_statistics=True)
+
+
+def write_json(data: Any, path: Path) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n",
+                    encoding="utf-8")
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_folder(dest: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder; on success it replaces ``dest`` in one rename."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    try:
+        yield tmp
+        for f in tmp.iterdir():
+            if f.is_file():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+        _fsync_dir(tmp)
+        old = None
+        if dest.exists():
+            old = dest.parent / f".{dest.name}.old-{os.getpid()}"
+            if old.exists():
+                shutil.rmtree(old)
+            dest.rename(old)
+        tmp.rename(dest)
+        _fsync_dir(dest.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def is_complete(folder: str | Path) -> bool:
+    return (Path(folder) / MARKER).is_file()
+
+
+def atomic_file(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Write one file through a temporary name in the same folder, then rename it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,146 @@
+"""The world: one SimPy environment, the offices as resources, the referral graph, the households.
+
+Built from a validated scenario, a seed and a list of mechanisms; run to the
+horizon; it leaves behind an event log and the population table. Random
+numbers come from independent streams spawned from the seed, one per use, so
+that switching a mechanism on does not shift the draws of the population.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import simpy
+
+from maze.calendar import OpeningCalendar
+from maze.distributions import Sampler
+from maze.eventlog import EventLog
+from maze.graph import referral_graph
+from maze.household import Household, Request
+from maze.mechanism import Mechanism
+from maze.population import draw_population
+from maze.scenario import Office, Scenario
+
+#: Named random streams; adding a stream at the end keeps the others unchanged.
+STREAMS = ("population", "service", "gaps", "decisions", "mechanisms")
+
+
+class Station:
+    """An office at work: clerks as a SimPy resource, its calendar, its seats."""
+
+    __slots__ = ("name", "spec", "resource", "calendar", "service_time", "seats_left",
+                 "served", "kind", "sector", "level", "role", "busy_time", "queue_time")
+
+    def __init__(self, env: simpy.Environment, spec: Office, scenario: Scenario,
+                 rng: np.random.Generator):
+        self.name = spec.name
+        self.spec = spec
+        self.resource = simpy.Resource(env, capacity=spec.clerks)
+        self.calendar = (None if spec.calendar.always_open
+                         else OpeningCalendar(spec.calendar, scenario.city.start_date))
+        self.service_time = Sampler(spec.service_time, rng)
+        self.seats_left = spec.seats
+        self.served = 0
+        self.kind = spec.kind
+        self.sector = spec.sector
+        self.level = spec.level
+        self.role = spec.role
+        self.busy_time = 0.0
+        self.queue_time = 0.0
+
+    def is_open(self, t: float) -> bool:
+        return self.calendar is None or self.calendar.is_open(t)
+
+
+@dataclass
+class RunResult:
+    """What one run leaves behind: the raw tables, before any measure is taken."""
+
+    scenario: Scenario
+    seed: int
+    events: pd.DataFrame
+    households: pd.DataFrame
+    graph: nx.DiGraph
+
+
+class World:
+    """Everything that exists during one run."""
+
+    def __init__(self, scenario: Scenario, seed: int, mechanisms: Sequence[Mechanism] = ()):
+        self.scenario = scenario
+        self.seed = int(seed)
+        streams = np.random.SeedSequence(self.seed).spawn(len(STREAMS))
+        self.rng = {name: np.random.default_rng(s) for name, s in zip(STREAMS, streams,
+                                                                      strict=True)}
+        self.env = simpy.Environment()
+        self.log = EventLog()
+        self.graph = referral_graph(scenario)
+        self.stations = {o.name: Station(self.env, o, scenario, self.rng["service"])
+                         for o in scenario.offices}
+        self.gap = Sampler(scenario.population.days_between_visits, self.rng["gaps"])
+        self.households = draw_population(scenario, self.rng["population"])
+        self._cols = {c: self.households[c].tolist() for c in self.households.columns}
+        self.mechanisms = list(mechanisms)
+        self.requests: list[Request] = []
+        self.horizon = scenario.city.horizon
+        self.decisions = self.rng["decisions"]
+        for m in self.mechanisms:
+            m.install(self)
+
+    # -- running -------------------------------------------------------------------------
+    def run(self, progress: Callable[[float], None] | None = None, steps: int = 50) -> RunResult:
+        """Run to the horizon; ``progress`` is called with the fraction of time done."""
+        from maze.journey import arrivals  # the household process lives beside the world
+
+        self.env.process(arrivals(self))
+        for i in range(1, steps + 1):
+            self.env.run(until=self.horizon * i / steps)
+            if progress is not None:
+                progress(i / steps)
+        self._close_pending()
+        return RunResult(self.scenario, self.seed, self.log.to_frame(), self.households,
+                         self.graph)
+
+    def _close_pending(self) -> None:
+        for req in self.requests:
+            if req.outcome is None:
+                req.outcome = "pending"
+                req.end = self.horizon
+                self.log.add(req.case_id, req.household.id, req.service, self.horizon,
+                             req.offices[-1] if req.offices else "", "pending",
+                             reason=req.last_reason, outcome="pending")
+
+    # -- helpers for the household process and mechanisms ----------------------------------
+    def household(self, hid: int) -> Household:
+        return Household(hid, self._cols["group"][hid], self._cols["hukou"][hid] == "local",
+                         self._cols)
+
+    def column(self, name: str) -> list:
+        return self._cols[name]
+
+    def chance(self, p: float) -> bool:
+        """A yes/no draw on the decisions stream."""
+        return p >= 1.0 or (p > 0.0 and self.decisions.random() < p)
+
+    @property
+    def now(self) -> float:
+        return self.env.now
+
+
+def simulate(scenario: Scenario, seed: int = 0, mechanisms: Sequence[Mechanism] = (),
+             progress: Callable[[float], None] | None = None) -> RunResult:
+    """Build a world for (scenario, seed) and run it to the horizon."""
+    return World(scenario, seed, mechanisms).run(progress)
+
+
+def wait_until_open(station: Station, now: float) -> float:
+    """Days until the station next opens (0 if open now, ``inf`` if never)."""
+    if station.calendar is None:
+        return 0.0
+    t = station.calendar.next_open(now)
+    return t - now if math.isfinite(t) else math.inf

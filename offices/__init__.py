@@ -1,0 +1,86 @@
+"""The domain library: what offices say at the counter, and the built-in cities.
+
+Each deflection mechanism from DOMAIN.md lives in one module here and is
+switched on from a scenario's ``[mechanisms.NAME]`` table. The declared rules
+every scenario has (regime, deadlines, eligibility, paperwork) always apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from maze.mechanism import Mechanism
+from maze.scenario import Scenario, ScenarioError
+from offices.deadline import Deadline
+from offices.documents import Paperwork
+from offices.eligibility import Eligibility
+from offices.referral import DeclaredReferrals
+from offices.regime import Regime
+
+#: Switchable mechanisms: name -> (configuration model, factory(scenario, config)).
+REGISTRY: dict[str, tuple[type[BaseModel], Any]] = {}
+
+
+def register(name: str, config: type[BaseModel]):
+    """Class decorator: make a mechanism switchable from ``[mechanisms.<name>]``."""
+    def wrap(cls):
+        REGISTRY[name] = (config, cls)
+        cls.name = name
+        return cls
+    return wrap
+
+
+def configs(scenario: Scenario, source: str = "<scenario>") -> dict[str, BaseModel]:
+    """Validate each ``[mechanisms.NAME]`` table against its mechanism's model."""
+    _load_all()
+    out: dict[str, BaseModel] = {}
+    for name, table in scenario.mechanisms.items():
+        if name not in REGISTRY:
+            known = ", ".join(sorted(REGISTRY)) or "none"
+            raise ScenarioError(f"unknown mechanism; known: {known}", source=source,
+                                key=f"mechanisms.{name}")
+        model, _ = REGISTRY[name]
+        try:
+            out[name] = model.model_validate(table)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            msg = msg.removeprefix("Value error, ")
+            key = f"mechanisms.{name}" + (f".{loc}" if loc else "")
+            raise ScenarioError(msg, source=source, key=key) from None
+    return out
+
+
+def mechanisms(scenario: Scenario, source: str = "<scenario>") -> list[Mechanism]:
+    """The mechanisms to run for a scenario, in the order offices consult them."""
+    switched = configs(scenario, source)
+    regime = scenario.city.regime
+    chain: list[Mechanism] = [Regime(regime)]
+    active = [] if regime == "provide" else [
+        REGISTRY[name][1](scenario, cfg) for name, cfg in switched.items()
+        if getattr(cfg, "enabled", True)]
+    active.sort(key=lambda m: getattr(m, "order", 50))
+    chain += [m for m in active if getattr(m, "order", 50) < 50]
+    chain += [Deadline(), Eligibility(), Paperwork(), DeclaredReferrals(scenario)]
+    chain += [m for m in active if getattr(m, "order", 50) >= 50]
+    return chain
+
+
+def _load_all() -> None:
+    """Import the switchable mechanism modules so that they register themselves."""
+    import importlib
+    import pkgutil
+
+    import offices
+
+    for info in pkgutil.iter_modules(offices.__path__):
+        if not info.name.startswith("_") and info.name not in ("presets",):
+            importlib.import_module(f"offices.{info.name}")
+
+
+def describe(switched: Mapping[str, BaseModel]) -> dict[str, Any]:
+    return {name: cfg.model_dump(mode="json") for name, cfg in switched.items()}

@@ -1,0 +1,51 @@
+"""Paperwork: the documents a service asks for and the chains behind them (seed 001).
+
+The "five documents" (wuzheng) for school or urban health insurance: household
+registration booklet, proof of hometown residence, temporary residence permit,
+proof of local address, proof of employment [001:815-821]. The hard ones hang on
+things a migrant may not have: a permit needs proof of address, which needs a
+lease in one's own name; proof of employment needs a contract [001:825-847].
+An issuer asks for missing prerequisites first, and refuses (neutrally, on
+"documents") when the household lacks what the paper certifies.
+"""
+
+from __future__ import annotations
+
+from maze.mechanism import Mechanism, Verdict, Visit
+
+
+class Paperwork(Mechanism):
+    name = "documents"
+
+    def decide(self, v: Visit) -> Verdict | None:
+        if v.fallback:
+            return None
+        scenario = v.world.scenario
+        held = v.household.documents
+        if v.document is None:
+            svc = scenario.services[v.request.service]
+            if v.station.name != svc.entry:
+                return None
+            missing = tuple(d for d in svc.documents if d not in held)
+            return Verdict("require", "documents", documents=missing) if missing else None
+        doc = scenario.documents[v.document]
+        missing = tuple(d for d in doc.requires if d not in held)
+        if missing:
+            return Verdict("require", "documents", documents=missing)
+        if any(not v.household.attr(a) for a in doc.needs):
+            return Verdict("refuse", "documents")
+        return None
+
+
+def obtainable(scenario, household_attrs: dict, document: str) -> bool:  # noqa: ANN001
+    """Whether a household with these yes/no attributes could ever get ``document``.
+
+    Follows the prerequisite chain: a paper is out of reach if it, or anything it
+    requires, needs an attribute the household lacks (and it does not hold it already).
+    """
+    doc = scenario.documents[document]
+    if doc.held is True or (isinstance(doc.held, str) and household_attrs.get(doc.held)):
+        return True
+    if doc.issuer is None or any(not household_attrs.get(a) for a in doc.needs):
+        return False
+    return all(obtainable(scenario, household_attrs, r) for r in doc.requires)
