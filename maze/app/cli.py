@@ -39,7 +39,24 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("scenario")
 
     sub.add_parser("presets", help="list the built-in cities")
+    for register in _plugins():
+        COMMANDS.update(register(sub))
     return p
+
+
+def _plugins() -> list:
+    """The ``register`` functions of every module in ``maze.app.commands``."""
+    import importlib
+    import pkgutil
+
+    from maze.app import commands
+
+    found = []
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"maze.app.commands.{info.name}")
+        if hasattr(module, "register"):
+            found.append(module.register)
+    return found
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -118,7 +135,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "presets": cmd_presets}
+COMMANDS: dict = {"run": cmd_run, "validate": cmd_validate, "presets": cmd_presets}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
