@@ -95,10 +95,10 @@ def _print_summary(s: dict, out: Path) -> None:
 
     t = Table(title=f"{s['scenario']} ({s['regime']}), seed {s['seed']}: "
                     f"{s['households']} households, {s['requests']} requests")
-    t.add_column("group")
-    for col in ("served", "alternative", "sent away", "gave up", "denied", "deterred", "pending",
+    t.add_column("group", no_wrap=True)
+    for col in ("served", "altern.", "sent away", "gave up", "denied", "deterred", "pending",
                 "median days", "offices seen"):
-        t.add_column(col, justify="right")
+        t.add_column(col, justify="right", no_wrap=False, min_width=5)
 
     def row(name: str, b: dict) -> None:
         med = b["median_days_to_service"]
@@ -111,7 +111,7 @@ def _print_summary(s: dict, out: Path) -> None:
     for g, b in s["by_group"].items():
         row(g, b)
     row("all", s)
-    console = Console()
+    console = Console(width=max(Console().width, 110))
     console.print(t)
     console.print(f"explicit hukou refusals: {s['explicit_refusal_share']:.1%} of requests; "
                     f"city cost saved: {s['city_cost_saved']:,.0f} RMB")
