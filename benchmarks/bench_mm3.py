@@ -1,0 +1,161 @@
+"""Benchmark: one M/M/3 queue through maze, through bare SimPy and through Ciw, side by side.
+
+Arrivals are Poisson at 2.5 a day, three clerks each serve at rate 1.0 a day, and the
+horizon is 20,000 days (about 50,000 customers). Each implementation is timed from a
+validated model to its mean wait in queue, best of N runs, the implementations taking
+turns so that a shared machine's load falls on all of them alike. The mean waits
+(after a warm-up of a tenth of the horizon) are printed beside the Erlang C value, so
+a fast but wrong model would show.
+
+maze is timed three ways, so the overhead is visible:
+
+* ``maze api``: ``maze.app.api.run``, what a user runs: the world with the domain's
+  mechanism chain, then journeys and the summary derived from the event log;
+* ``maze engine+mech``: the world with the mechanism chain, event log only;
+* ``maze engine``: ``maze.world.simulate`` with no mechanisms, event log only.
+
+Run from the project root::
+
+    python benchmarks/bench_mm3.py            # best of 3
+    python benchmarks/bench_mm3.py --repeat 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import ciw
+import simpy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import offices  # noqa: E402
+from maze.app import api  # noqa: E402
+from maze.scenario import Scenario, from_dict  # noqa: E402
+from maze.world import simulate  # noqa: E402
+from tests.conftest import queue_city  # noqa: E402
+from tests.theory import mmc_mean_wait  # noqa: E402
+
+RATE = 2.5
+SERVICE_RATE = 1.0
+CLERKS = 3
+HORIZON = 20_000.0
+WARMUP = HORIZON / 10
+
+
+def scenario() -> Scenario:
+    return from_dict(queue_city(rate=RATE, mean_service=1.0 / SERVICE_RATE, clerks=CLERKS,
+                                horizon=HORIZON))
+
+
+def _maze_wait(events) -> float:
+    served = events[(events["activity"] == "serve") & (events["start"] > WARMUP)]
+    return float(served["wait"].mean())
+
+
+def maze_api(sc: Scenario, seed: int) -> float:
+    return _maze_wait(api.run(sc, seed).events)
+
+
+def maze_engine_mechanisms(sc: Scenario, seed: int) -> float:
+    return _maze_wait(simulate(sc, seed, offices.mechanisms(sc)).events)
+
+
+def maze_engine(sc: Scenario, seed: int) -> float:
+    return _maze_wait(simulate(sc, seed).events)
+
+
+def bare_simpy(seed: int) -> float:
+    """The textbook SimPy model: a source process, one process per customer, a Resource."""
+    rng = random.Random(seed)
+    env = simpy.Environment()
+    counter = simpy.Resource(env, capacity=CLERKS)
+    waits: list[float] = []
+
+    def customer(env: simpy.Environment) -> simpy.events.ProcessGenerator:
+        arrive = env.now
+        with counter.request() as turn:
+            yield turn
+            if arrive > WARMUP:
+                waits.append(env.now - arrive)
+            yield env.timeout(rng.expovariate(SERVICE_RATE))
+
+    def source(env: simpy.Environment) -> simpy.events.ProcessGenerator:
+        while True:
+            yield env.timeout(rng.expovariate(RATE))
+            env.process(customer(env))
+
+    env.process(source(env))
+    env.run(until=HORIZON)
+    return sum(waits) / len(waits)
+
+
+def with_ciw(seed: int) -> float:
+    network = ciw.create_network(
+        arrival_distributions=[ciw.dists.Exponential(rate=RATE)],
+        service_distributions=[ciw.dists.Exponential(rate=SERVICE_RATE)],
+        number_of_servers=[CLERKS],
+    )
+    ciw.seed(seed)
+    sim = ciw.Simulation(network)
+    sim.simulate_until_max_time(HORIZON)
+    waits = [r.waiting_time for r in sim.get_all_records()
+             if r.record_type == "service" and r.arrival_date > WARMUP]
+    return sum(waits) / len(waits)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per implementation (best of)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    sc = scenario()
+    runs: dict[str, Callable[[int], float]] = {
+        "maze api": lambda s: maze_api(sc, s),
+        "maze engine+mech": lambda s: maze_engine_mechanisms(sc, s),
+        "maze engine": lambda s: maze_engine(sc, s),
+        "bare SimPy": bare_simpy,
+        "Ciw": with_ciw,
+    }
+    best = {name: math.inf for name in runs}
+    wait: dict[str, float] = {}
+    load_before = os.getloadavg()
+    for _ in range(args.repeat):
+        for name, fn in runs.items():  # take turns: load falls on every implementation
+            gc.collect()
+            t0 = time.perf_counter()
+            wait[name] = fn(args.seed)
+            best[name] = min(best[name], time.perf_counter() - t0)
+    load_after = os.getloadavg()
+
+    theory = mmc_mean_wait(RATE, SERVICE_RATE, CLERKS)
+    print(f"M/M/{CLERKS}: arrival rate {RATE}/day, service rate {SERVICE_RATE}/day per clerk, "
+          f"horizon {HORIZON:,.0f} days, seed {args.seed}, best of {args.repeat}")
+    print(f"load average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f} "
+          f"on {os.cpu_count()} cores")
+    print(f"{'implementation':<18} {'wall s':>8} {'mean wait':>10}")
+    for name in runs:
+        print(f"{name:<18} {best[name]:8.3f} {wait[name]:10.4f}")
+    print(f"{'Erlang C':<18} {'':>8} {theory:10.4f}")
+    simpy_t, ciw_t = best["bare SimPy"], best["Ciw"]
+    print()
+    for name in ("maze api", "maze engine+mech", "maze engine"):
+        print(f"{name:<18} / bare SimPy = {best[name] / simpy_t:5.2f}   "
+              f"/ Ciw = {best[name] / ciw_t:5.2f}")
+    ok = best["maze api"] <= 1.5 * simpy_t and best["maze api"] < ciw_t
+    print(f"\ntarget (maze api <= 1.5x bare SimPy and faster than Ciw): "
+          f"{'met' if ok else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
