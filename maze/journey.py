@@ -216,14 +216,24 @@ def fallback(world: World, req: Request) -> Process:
     env = world.env
     hh = req.household
     spec = world.scenario.services[req.service]
-    for office in spec.fallback:
+    offices = spec.fallback
+    for m in world.mechanisms:
+        chosen = m.fallbacks(world, req, offices)
+        if chosen is not None:
+            offices = chosen
+            break
+    for office in offices:
         station = world.stations[office]
         yield env.timeout(world.gap())
         verdict = yield from visit(world, req, station, None, True)
         if verdict.action == "serve":
             _finish(world, req, ROLE_OUTCOME[station.role], office)
             return
-    if world.chance(hh.attr("home_ties")):
+    home = next((h for m in world.mechanisms if (h := m.goes_home(world, req)) is not None),
+                None)
+    if home is None:
+        home = world.chance(hh.attr("home_ties"))
+    if home:
         _finish(world, req, "sent_away", "")
     else:
         _finish(world, req, "denied" if req.explicit else "gave_up",

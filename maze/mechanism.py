@@ -67,6 +67,17 @@ class Mechanism:
         """A verdict for this visit, or None to leave it to the next mechanism."""
         return None
 
+    def fallbacks(self, world: World, request: Request,
+                  offices: tuple[str, ...]) -> tuple[str, ...] | None:
+        """The fallbacks this household tries, in order (``()`` for none), or None to
+        leave the scenario's order. The first mechanism with an answer wins."""
+        return None
+
+    def goes_home(self, world: World, request: Request) -> bool | None:
+        """Whether a household that found nothing goes home (``sent_away``) rather than
+        giving up, or None to leave it to chance (the ``home_ties`` attribute)."""
+        return None
+
     def finished(self, world: World, request: Request) -> None:
         """Called when a request reaches its outcome."""
 
