@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from maze.distributions import Distribution
+from maze.expressions import ExpressionError
+from maze.expressions import parse as parse_condition
 from maze.population import ATTRIBUTES, Attribute, check_attribute
 
 #: Reasons an office may give when it refers or refuses (DOMAIN.md "Outcomes and measures").
@@ -123,6 +125,13 @@ class Document(_Model):
     held: bool | Name = False
     held_by_locals: bool = True
     fee: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    #: A rule on household attributes (``age < 45 and not criminal_record``); issued only if true.
+    condition: str | None = None
+
+    @field_validator("condition")
+    @classmethod
+    def _safe_rule(cls, v: str | None) -> str | None:
+        return _checked_condition(v)
 
 
 class MinYears(_Model):
@@ -149,6 +158,13 @@ class Service(_Model):
     city_cost: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     #: What the household pays when served in the city.
     price: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    #: A rule on household attributes (``years_insurance >= 7``); migrants failing it are refused.
+    condition: str | None = None
+
+    @field_validator("condition")
+    @classmethod
+    def _safe_rule(cls, v: str | None) -> str | None:
+        return _checked_condition(v)
 
 
 class Arrivals(_Model):
@@ -294,6 +310,16 @@ class Scenario(_Model):
             if o.name == name:
                 return o
         raise KeyError(name)
+
+
+def _checked_condition(text: str | None) -> str | None:
+    """Refuse a condition the safe parser does not accept (see maze.expressions)."""
+    if text is not None:
+        try:
+            parse_condition(text)
+        except ExpressionError as exc:
+            raise ValueError(str(exc)) from None
+    return text
 
 
 class _KeyedError(ValueError):

@@ -11,7 +11,9 @@ An issuer asks for missing prerequisites first, and refuses (neutrally, on
 
 from __future__ import annotations
 
+from maze.expressions import holds
 from maze.mechanism import Mechanism, Verdict, Visit
+from maze.population import ATTRIBUTES
 
 
 class Paperwork(Mechanism):
@@ -32,7 +34,8 @@ class Paperwork(Mechanism):
         missing = tuple(d for d in doc.requires if d not in held)
         if missing:
             return Verdict("require", "documents", documents=missing)
-        if any(not v.household.attr(a) for a in doc.needs):
+        if any(not v.household.attr(a) for a in doc.needs) or (
+                doc.condition is not None and not holds(doc.condition, v.household.attr)):
             return Verdict("refuse", "documents")
         return None
 
@@ -47,5 +50,8 @@ def obtainable(scenario, household_attrs: dict, document: str) -> bool:  # noqa:
     if doc.held is True or (isinstance(doc.held, str) and household_attrs.get(doc.held)):
         return True
     if doc.issuer is None or any(not household_attrs.get(a) for a in doc.needs):
+        return False
+    if doc.condition is not None and not holds(
+            doc.condition, lambda a: household_attrs.get(a, ATTRIBUTES[a].default)):
         return False
     return all(obtainable(scenario, household_attrs, r) for r in doc.requires)

@@ -9,6 +9,7 @@ Locals are not asked.
 
 from __future__ import annotations
 
+from maze.expressions import holds
 from maze.household import Household
 from maze.mechanism import Mechanism, Verdict, Visit
 from maze.scenario import Service
@@ -33,6 +34,10 @@ def unmet(household: Household, service: Service) -> str | None:
             return attr
     if service.max_age is not None and household.attr("age") > service.max_age:
         return "age"
+    if service.condition is not None and not holds(
+            service.condition,  # streaks are cut by job changes here too
+            lambda a: streak(household, a) if a.startswith("years_") else household.attr(a)):
+        return "condition"
     return None
 
 
