@@ -1,0 +1,197 @@
+"""Service withdrawal: a migrant school or clinic closed after a notice period (seed 001).
+
+"In Shanghai's Fengtai District, for example, local officials put up barriers around
+four migrant schools and posted signs saying that demolition would begin in one year"
+[001:1065-1067]; there was no public school nearby [001:1073], and "A large majority
+of migrant families in that part of Fengtai decided it would be best to make plans to
+relocate as soon as possible" [001:1073-1075], fearing that if they waited the full
+year they would be "forced to move without having found new jobs, housing, or schools"
+[001:1075-1079]. Elsewhere officials "cut off water, gas, and electricity" to push out
+holdouts [001:1083-1085]. (001 places Fengtai in Shanghai; it is a Beijing district and
+the interviews were in Beijing: see docs/figures.md, section 10.)
+
+How it works here. From the notice day the closed offices take nobody new (unless
+``admits_after_notice``) and from the closure day they take nobody at all: either way
+the household is refused on "closure". At the notice, each household enrolled there
+decides once: leave the city early (with probability ``leave``), move its child to
+another alternative (``move``), or hold out. Leavers and movers act after a planning
+delay, and no later than the closure. When utilities are cut, each holdout leaves with
+probability ``utilities_push``. At the closure the remaining holdouts are forced out:
+they try the other alternatives, then go home (``home_ties``) or stay without the
+service (``gave_up``). Each displacement is appended to the household's case as a new
+outcome with the reason "closure", so the journey ends where the household ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from maze.distributions import Distribution, Sampler
+from maze.household import Request
+from maze.journey import ROLE_OUTCOME, visit
+from maze.mechanism import Mechanism, Verdict, Visit
+from maze.scenario import Scenario
+from maze.world import World
+from offices import register
+
+Days = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class WithdrawalConfig(BaseModel):
+    """``[mechanisms.withdrawal]``: what closes, when, and how households respond."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    #: The offices closed (private migrant schools, clinics).
+    offices: tuple[str, ...] = Field(min_length=1)
+    #: Day the notice goes up (barriers and a sign).
+    notice: Days = 0.0
+    #: Days from the notice to the closure (Fengtai: one year) [001:1067].
+    notice_days: Days = 365.0
+    #: Probability an enrolled household decides at the notice to relocate early.
+    leave: Probability = 0.0
+    #: Probability it decides instead to move its child to another alternative.
+    move: Probability = 0.0
+    #: Where movers and forced-out holdouts look (other private schools, clinics).
+    alternatives: tuple[str, ...] = ()
+    #: Days a leaver or mover takes to find a new place, from the notice.
+    planning_days: Distribution = Field(
+        default_factory=lambda: Distribution(dist="exponential", mean=60.0))
+    #: Days before the closure that water, gas and electricity are cut (None: never).
+    utilities_cut: Days | None = None
+    #: Probability a holdout leaves when the utilities are cut.
+    utilities_push: Probability = 0.0
+    #: Whether the offices keep enrolling new households during the notice period.
+    admits_after_notice: bool = False
+
+    @model_validator(mode="after")
+    def _shares(self) -> WithdrawalConfig:
+        if self.leave + self.move > 1 + 1e-9:
+            raise ValueError(f"leave + move must be at most 1, they are {self.leave + self.move:g}")
+        if set(self.offices) & set(self.alternatives):
+            raise ValueError("an office cannot be both closed and an alternative")
+        return self
+
+    @property
+    def closure(self) -> float:
+        return self.notice + self.notice_days
+
+
+@register("withdrawal", WithdrawalConfig)
+class Withdrawal(Mechanism):
+    #: Before everything else: a demolished school says nothing else.
+    order = 5
+
+    def __init__(self, scenario: Scenario, config: WithdrawalConfig):
+        self.config = config
+        self.offices = frozenset(config.offices)
+        #: Households served at a closed office and still there, in enrolment order.
+        self.enrolled: dict[int, Request] = {}
+        #: The closed office each of them was enrolled at.
+        self.where: dict[int, str] = {}
+
+    @staticmethod
+    def check(scenario: Scenario, config: WithdrawalConfig) -> tuple[str, str] | None:
+        """Name the first office the table refers to that the scenario lacks."""
+        known = {o.name for o in scenario.offices}
+        for field in ("offices", "alternatives"):
+            for i, name in enumerate(getattr(config, field)):
+                if name not in known:
+                    return f"{field}.{i}", f"office {name!r} does not exist"
+        return None
+
+    def install(self, world: World) -> None:
+        world.env.process(self._notice(world))
+        world.env.process(self._closure(world))
+        if self.config.utilities_cut is not None:
+            world.env.process(self._utilities(world))
+
+    def decide(self, v: Visit) -> Verdict | None:
+        if v.station.name not in self.offices:
+            return None
+        cfg = self.config
+        shut_from = cfg.closure if cfg.admits_after_notice else cfg.notice
+        if v.world.env.now >= shut_from:
+            return Verdict("refuse", "closure")
+        return None
+
+    def finished(self, world: World, request: Request) -> None:
+        if (request.outcome in ("served", "alternative") and request.offices
+                and request.offices[-1] in self.offices
+                and world.env.now < self.config.closure):
+            self.enrolled[request.case_id] = request
+            self.where[request.case_id] = request.offices[-1]
+
+    # -- the processes --------------------------------------------------------------------
+    def _notice(self, world: World) -> Generator[Any, Any, None]:
+        env = world.env
+        yield env.timeout(self.config.notice)
+        rng = world.rng["mechanisms"]
+        plan = Sampler(self.config.planning_days, rng)
+        for req in list(self.enrolled.values()):
+            u = rng.random()
+            if u < self.config.leave:
+                env.process(self._depart(world, req, plan(), look=False))
+            elif u < self.config.leave + self.config.move:
+                env.process(self._depart(world, req, plan(), look=True))
+
+    def _depart(self, world: World, req: Request, after: float,
+                look: bool) -> Generator[Any, Any, None]:
+        env = world.env
+        yield env.timeout(max(0.0, min(after, self.config.closure - env.now)))
+        if self.enrolled.pop(req.case_id, None) is None:
+            return  # already gone (utilities, closure)
+        if look:
+            yield from self._relocate(world, req)
+        else:
+            displace(world, req, "sent_away", self.where[req.case_id])
+
+    def _utilities(self, world: World) -> Generator[Any, Any, None]:
+        env = world.env
+        cut = max(self.config.notice, self.config.closure - self.config.utilities_cut)
+        yield env.timeout(cut)
+        rng = world.rng["mechanisms"]
+        for cid, req in list(self.enrolled.items()):
+            if rng.random() < self.config.utilities_push:
+                del self.enrolled[cid]
+                displace(world, req, "sent_away", self.where[cid])
+
+    def _closure(self, world: World) -> Generator[Any, Any, None]:
+        env = world.env
+        yield env.timeout(self.config.closure)
+        holdouts = list(self.enrolled.values())
+        self.enrolled.clear()
+        for req in holdouts:
+            env.process(self._relocate(world, req))
+
+    def _relocate(self, world: World, req: Request) -> Generator[Any, Any, None]:
+        """Look for a place at the alternatives; failing that, go home or go without."""
+        for office in self.config.alternatives:
+            station = world.stations[office]
+            verdict = yield from visit(world, req, station, None, True)
+            if verdict.action == "serve":
+                displace(world, req, ROLE_OUTCOME[station.role], office)
+                return
+        home = world.chance(req.household.attr("home_ties"))
+        displace(world, req, "sent_away" if home else "gave_up", self.where[req.case_id])
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, **self.config.model_dump(mode="json")}
+
+
+def displace(world: World, req: Request, outcome: str, office: str) -> None:
+    """Append a new outcome to a request that had ended at a closed office."""
+    req.outcome = outcome
+    req.end = world.env.now
+    if outcome not in ("served", "alternative"):
+        req.last_reason = "closure"
+    world.log.add(req.case_id, req.household.id, req.service, req.end, office, outcome,
+                  reason="closure" if outcome not in ("served", "alternative") else "",
+                  outcome=outcome)
+    for m in world.mechanisms:
+        m.finished(world, req)
