@@ -14,11 +14,6 @@ from pydantic import BaseModel, ValidationError
 
 from maze.mechanism import Mechanism
 from maze.scenario import Scenario, ScenarioError
-from offices.deadline import Deadline
-from offices.documents import Paperwork
-from offices.eligibility import Eligibility
-from offices.referral import DeclaredReferrals
-from offices.regime import Regime
 
 #: Switchable mechanisms: name -> (configuration model, factory(scenario, config)).
 REGISTRY: dict[str, tuple[type[BaseModel], Any]] = {}
@@ -52,11 +47,27 @@ def configs(scenario: Scenario, source: str = "<scenario>") -> dict[str, BaseMod
             msg = msg.removeprefix("Value error, ")
             key = f"mechanisms.{name}" + (f".{loc}" if loc else "")
             raise ScenarioError(msg, source=source, key=key) from None
+        # Cross-references (offices, services, documents named in the table) are checked
+        # against the scenario by the mechanism's optional ``check`` -> (key, message) | None.
+        check = getattr(REGISTRY[name][1], "check", None)
+        problem = check(scenario, out[name]) if check is not None else None
+        if problem:
+            key, msg = problem
+            raise ScenarioError(msg, source=source,
+                                key=f"mechanisms.{name}" + (f".{key}" if key else ""))
     return out
 
 
 def mechanisms(scenario: Scenario, source: str = "<scenario>") -> list[Mechanism]:
     """The mechanisms to run for a scenario, in the order offices consult them."""
+    # Imported here, not at the top: these modules may register switchable layers, which
+    # needs ``register`` to exist first.
+    from offices.deadline import Deadline
+    from offices.documents import Paperwork
+    from offices.eligibility import Eligibility
+    from offices.referral import DeclaredReferrals
+    from offices.regime import Regime
+
     switched = configs(scenario, source)
     regime = scenario.city.regime
     chain: list[Mechanism] = [Regime(regime)]

@@ -2,46 +2,83 @@
 
 Beijing's 2012 vocational-school exam asked parents for 3 years of full-time work
 and 3 consecutive years of Beijing social insurance, and the child for 3 years of
-middle school in Beijing [001:610-626]. Streaks are consecutive: a household whose
-members change jobs has its work and insurance streaks cut at the last change.
-Locals are not asked.
+middle school in Beijing; the higher vocational track 6 years and 3 years of high
+school [001:610-626]. Beijing's 2015 draft hukou rules asked for a residence permit
+already held, an age under 45 and 7 consecutive years of social insurance
+[001:1340-1342]. "Requiring them to have stayed in one city for a number of years in
+a row has the same effect as excluding them" [001:642-644].
+
+Streaks are consecutive: a household whose members change jobs has its work and
+insurance streaks cut at the last change, and a household that moved (left the
+city, lost its school) starts every streak again from the move. Locals are not asked.
+
+Two layers use the same rule check:
+
+- the declared rules every scenario has (``services.X.min_years``, ``max_age``),
+  always on (:class:`Eligibility`);
+- the switchable ``[mechanisms.eligibility]`` table (:class:`EligibilityRules`): rules
+  per service and per school stage of the child, from a date, and prerequisites that
+  must be held first (a residence permit before a hukou application).
 """
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
 from maze.expressions import holds
 from maze.household import Household
 from maze.mechanism import Mechanism, Verdict, Visit
-from maze.scenario import Service
+from maze.population import ATTRIBUTES
+from maze.scenario import MinYears, Scenario, Service
+from offices import register
+
+#: Streaks that a job change breaks (a new employer, a new insurance account).
+JOB_STREAKS = ("years_work", "years_insurance")
+#: The rule fields of MinYears and the household attribute each one reads.
+STREAK_OF = (("work", "years_work"), ("insurance", "years_insurance"),
+             ("residence", "years_residence"), ("schooling", "years_schooling"))
 
 
-def streak(household: Household, attribute: str) -> float:
-    """Consecutive years, cut short by the last job change (one a year means a year at most)."""
+def streak(household: Household, attribute: str, now: float | None = None) -> float:
+    """Consecutive years, cut short by the last job change (one a year means a year at most)
+    and, from the day a household moved, counted again from zero."""
     years = float(household.attr(attribute))
     changes = float(household.attr("job_changes"))
-    if attribute in ("years_work", "years_insurance") and changes > 0:
+    if attribute in JOB_STREAKS and changes > 0:
         years = min(years, 1.0 / changes)
+    moved = household.moved_at
+    if moved is not None and now is not None and moved <= now:
+        years = min(years, (now - moved) / 365.0)
     return years
 
 
-def unmet(household: Household, service: Service) -> str | None:
-    """The first eligibility rule the household fails, or None."""
-    rules = service.min_years
-    for attr, need in (("years_work", rules.work), ("years_insurance", rules.insurance),
-                       ("years_residence", rules.residence),
-                       ("years_schooling", rules.schooling)):
-        if need and streak(household, attr) < need:
+def unmet_rule(household: Household, min_years: MinYears, max_age: int | None = None,
+               now: float | None = None) -> str | None:
+    """The first of these rules the household fails (attribute name or ``age``), or None."""
+    for field, attr in STREAK_OF:
+        need = getattr(min_years, field)
+        if need and streak(household, attr, now) < need:
             return attr
-    if service.max_age is not None and household.attr("age") > service.max_age:
+    if max_age is not None and household.attr("age") > max_age:
         return "age"
-    if service.condition is not None and not holds(
-            service.condition,  # streaks are cut by job changes here too
-            lambda a: streak(household, a) if a.startswith("years_") else household.attr(a)):
-        return "condition"
     return None
 
 
+def unmet(household: Household, service: Service, now: float | None = None) -> str | None:
+    """The first declared eligibility rule of ``service`` the household fails, or None."""
+    failed = unmet_rule(household, service.min_years, service.max_age, now)
+    if failed is None and service.condition is not None and not holds(
+            service.condition,  # years_* read as streaks, as in min_years
+            lambda a: streak(household, a, now) if a.startswith("years_") else household.attr(a)):
+        return "condition"
+    return failed
+
+
 class Eligibility(Mechanism):
+    """The declared rules of each service (``min_years``, ``max_age``): always on."""
+
     name = "eligibility"
 
     def decide(self, v: Visit) -> Verdict | None:
@@ -50,6 +87,94 @@ class Eligibility(Mechanism):
         svc = v.world.scenario.services[v.request.service]
         if v.station.name != svc.entry:
             return None
-        if unmet(v.household, svc):
+        if unmet(v.household, svc, v.world.env.now):
             return Verdict("refuse", "eligibility")
         return None
+
+
+# -- the switchable layer -------------------------------------------------------------------
+
+Stage = Literal["none", "preschool", "primary", "middle", "high"]
+
+
+class Rule(BaseModel):
+    """One eligibility rule: who it applies to, from when, and what it asks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service: str
+    #: The child's school stage the rule is for (Beijing: a middle-school leaver needs 3
+    #: years of middle school in the city); every stage if absent.
+    stage: Stage | None = None
+    min_years: MinYears = Field(default_factory=MinYears)
+    max_age: Annotated[int, Field(ge=0, le=150)] | None = None
+    #: What must already be held: document names (held now, e.g. a residence permit) or
+    #: yes/no household attributes (e.g. ``contract``).
+    requires: tuple[str, ...] = ()
+    #: Day (from the city's start date) the rule takes effect, and stops if given.
+    from_day: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    until_day: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+
+
+class EligibilityConfig(BaseModel):
+    """``[mechanisms.eligibility]``: dated, per-stage rules on top of the declared ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    rules: tuple[Rule, ...] = Field(min_length=1)
+
+
+@register("eligibility", EligibilityConfig)
+class EligibilityRules(Mechanism):
+    """Refuses (reason ``eligibility``) migrants who fail any rule in force for them."""
+
+    order = 45  # at the counter, before the household is sent for documents
+
+    def __init__(self, scenario: Scenario, config: EligibilityConfig):
+        self.config = config
+        self.by_service: dict[str, list[Rule]] = {}
+        for r in config.rules:
+            self.by_service.setdefault(r.service, []).append(r)
+
+    @staticmethod
+    def check(scenario: Scenario, config: EligibilityConfig) -> tuple[str, str] | None:
+        for i, r in enumerate(config.rules):
+            if r.service not in scenario.services:
+                return f"rules.{i}.service", f"unknown service {r.service!r}"
+            for name in r.requires:
+                spec = ATTRIBUTES.get(name)
+                if name not in scenario.documents and (spec is None or spec.kind != "bool"):
+                    return (f"rules.{i}.requires", f"{name!r} is neither a document nor a "
+                            "yes/no household attribute")
+            if r.until_day is not None and r.until_day <= r.from_day:
+                return f"rules.{i}.until_day", "must come after from_day"
+        return None
+
+    def fails(self, household: Household, rule: Rule, now: float) -> str | None:
+        """Why ``household`` fails ``rule`` now, or None if it passes or the rule does not apply."""
+        if now < rule.from_day or (rule.until_day is not None and now >= rule.until_day):
+            return None
+        if rule.stage is not None and household.attr("school_stage") != rule.stage:
+            return None
+        for name in rule.requires:
+            if name in household.documents:
+                continue
+            if name in ATTRIBUTES and bool(household.attr(name)):
+                continue
+            return name
+        return unmet_rule(household, rule.min_years, rule.max_age, now)
+
+    def decide(self, v: Visit) -> Verdict | None:
+        if v.fallback or v.document is not None or v.household.local:
+            return None
+        rules = self.by_service.get(v.request.service)
+        if not rules or v.station.name != v.world.scenario.services[v.request.service].entry:
+            return None
+        now = v.world.env.now
+        if any(self.fails(v.household, r, now) for r in rules):
+            return Verdict("refuse", "eligibility")
+        return None
+
+    def describe(self) -> dict:
+        return {"name": self.name, **self.config.model_dump(mode="json")}
