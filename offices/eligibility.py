@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from maze.expressions import holds
+from maze.expressions import ExpressionError, holds, parse
 from maze.household import Household
 from maze.mechanism import Mechanism, Verdict, Visit
 from maze.population import ATTRIBUTES
@@ -111,9 +111,23 @@ class Rule(BaseModel):
     #: What must already be held: document names (held now, e.g. a residence permit) or
     #: yes/no household attributes (e.g. ``contract``).
     requires: tuple[str, ...] = ()
+    #: A rule written as text (``age < 45 and not criminal_record``), parsed safely by
+    #: :mod:`maze.expressions`; streak attributes read as streaks.
+    condition: str | None = None
     #: Day (from the city's start date) the rule takes effect, and stops if given.
     from_day: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     until_day: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+
+
+    @field_validator("condition")
+    @classmethod
+    def _safe(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                parse(v)
+            except ExpressionError as exc:
+                raise ValueError(str(exc)) from None
+        return v
 
 
 class EligibilityConfig(BaseModel):
@@ -163,7 +177,13 @@ class EligibilityRules(Mechanism):
             if name in ATTRIBUTES and bool(household.attr(name)):
                 continue
             return name
-        return unmet_rule(household, rule.min_years, rule.max_age, now)
+        failed = unmet_rule(household, rule.min_years, rule.max_age, now)
+        if failed is None and rule.condition is not None and not holds(
+                rule.condition,
+                lambda a: streak(household, a, now) if a.startswith("years_")
+                else household.attr(a)):
+            return "condition"
+        return failed
 
     def decide(self, v: Visit) -> Verdict | None:
         if v.fallback or v.document is not None or v.household.local:

@@ -110,6 +110,19 @@ def test_a_rule_from_a_date_spares_early_applicants() -> None:
     assert (late["outcome"] == "served").sum() == 0
 
 
+def test_a_rule_written_as_a_condition() -> None:
+    groups = [
+        {"name": "clean", "share": 0.5, "attributes": {"lease_own": True, "contract": True}},
+        {"name": "record", "share": 0.5, "attributes": {
+            "lease_own": True, "contract": True, "criminal_record": True}},
+    ]
+    on = with_mechanism(school_city(groups=groups), "eligibility", {"rules": [
+        {"service": "school", "condition": "age < 45 and not criminal_record"}]})
+    r = run(on)
+    assert served_share(r, "clean") > 0.95
+    assert served_share(r, "record") == 0.0
+
+
 def test_switched_off_it_does_nothing() -> None:
     city = school_city(groups=_groups())
     off = with_mechanism(city, "eligibility", {"enabled": False, "rules": [
@@ -133,6 +146,8 @@ def test_the_declared_rules_still_apply() -> None:
     ([{"service": "school", "stage": "college"}], "mechanisms.eligibility.rules.0.stage"),
     ([{"service": "school", "min_years": {"pension": 2}}],
      "mechanisms.eligibility.rules.0.min_years.pension"),
+    ([{"service": "school", "condition": "__import__('os')"}],
+     "mechanisms.eligibility.rules.0.condition"),
 ])
 def test_bad_rules_name_the_key(rules: list, key: str) -> None:
     data = with_mechanism(school_city(), "eligibility", {"rules": rules})
