@@ -1,0 +1,110 @@
+"""``maze sweep``: run an experiment file over local processes or a Dask cluster.
+
+Finished runs are stored one by one as they arrive, so the same command run again
+after an interruption picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+EXIT_USER_ERROR = 2
+EXIT_RUNS_FAILED = 1
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("at least 1 worker")
+    return n
+
+
+def register(subparsers: argparse._SubParsersAction) -> dict:
+    p = subparsers.add_parser(
+        "sweep", help="run an experiment: one city over a grid of levers and replications",
+        description="Run every setting of an experiment file with independent seeds, store each "
+                    "finished run at once under OUT/runs/, then write OUT/runs.parquet (one row "
+                    "per run), OUT/groups.parquet (one row per run and group) and OUT/sweep.html. "
+                    "Run the same command again to resume an interrupted sweep.")
+    p.add_argument("experiment", help="experiment TOML file (see README.md, 'Sweeps')")
+    p.add_argument("--out", help="output folder (default sweeps/<experiment name>/)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive, metavar="N",
+                       help="start a local Dask cluster of N worker processes "
+                            "(default: local processes on every core)")
+    where.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                       help="run on an existing Dask cluster (its workers need maze installed)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    return {"sweep": cmd_sweep}
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from maze.app import sweep as sw
+
+    console = Console(stderr=True, quiet=args.quiet)
+    exp = sw.load_experiment(args.experiment)  # every setting validated before anything runs
+    out = Path(args.out) if args.out else Path("sweeps") / exp.name
+    started = time.perf_counter()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+                  disable=args.quiet) as bar:
+        task = bar.add_task(f"sweeping {exp.name}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            dask = bool(args.scheduler or args.workers)
+            result = sw.sweep(exp, out, executor="dask" if dask else "processes",
+                              workers=args.workers, scheduler=args.scheduler,
+                              progress=progress)
+        except sw.SweepError as exc:
+            print(f"maze: error: {exc}", file=sys.stderr)
+            return EXIT_RUNS_FAILED
+    if not args.quiet:
+        _print_summary(result, out, time.perf_counter() - started)
+    return 0
+
+
+def _print_summary(result, out: Path, seconds: float) -> None:  # noqa: ANN001
+    from rich.console import Console
+    from rich.table import Table
+
+    exp = result.experiment
+    console = Console()
+    x = exp.x
+    keys = [c for c in (*exp.parameters, *exp.tags)
+            if result.runs[c].nunique(dropna=False) > 1] or ([x] if x else [])
+    cols = ["served_share", "alternative_share", "sent_away_share", "gave_up_share",
+            "median_days_to_service_among_served", "mean_visits"]
+    t = Table(title=f"{exp.name}: means over {exp.replications} replication(s)")
+    for k in keys:
+        t.add_column(k, overflow="fold")
+    for c in ("served", "alternative", "sent away", "gave up", "median days (served)", "visits"):
+        t.add_column(c, justify="right")
+    means = (result.runs.groupby(keys, sort=True, dropna=False)[cols].mean().reset_index()
+             if keys else result.runs[cols].mean().to_frame().T)
+    for row in means.to_dict("records"):
+        t.add_row(*(str(row[k]) for k in keys),
+                  *(f"{row[c]:.1%}" for c in cols[:4]),
+                  *("—" if row[c] != row[c] else f"{row[c]:.1f}" for c in cols[4:]))
+    console.print(t)
+    console.print(f"{len(result.runs)} runs ({result.computed} computed, {result.reused} already "
+                  f"stored) in {seconds:.1f} s; results in {out}/ (runs.parquet, groups.parquet, "
+                  "sweep.html)")
