@@ -1,0 +1,146 @@
+"""Deterrence by word of mouth: failure stories spread and people stop trying (seed 001).
+
+"As outsiders share these stories of frustrating encounters and missed opportunities,
+and their experiences of being shut out of schools for one reason or another, others are
+deterred from bringing their children to the city at all. A vegetable seller from Fujian
+Province working in Beijing explained in 2017, 'I heard they couldn't go to school in
+Beijing, so I didn't even consider bringing them here'" [001:1040-1048].
+
+How it works here. Migrant households are linked in a social graph drawn at the start
+of the run from the mechanisms' random stream: a Watts-Strogatz small world (a ring of
+``links`` neighbours, each link rewired with probability ``rewire``) or a random graph
+with ``links`` neighbours on average, over all migrants or only within each group
+(fellow villagers, co-workers). Nodes are shuffled so that neighbours are not simply
+households that arrived on the same day. When a request ends in one of the ``stories``
+outcomes (gave up, denied, sent away), each neighbour hears of it with probability
+``reach``, ``delay_days`` later. A household that has heard ``n`` stories about a service
+(or about any service, without ``same_service``) does not try at all with probability
+``1 - (1 - deterrence) ** n``: its request ends as ``deterred``. Requests start at a
+household's arrival, so only households arriving after a story can be deterred by it.
+Locals are not in the graph and are never deterred.
+
+``heard_before`` gives each migrant household a story at the start with that
+probability: the stories already going round. The texts give no deterrence share. The
+factories' report that 72% of their workers do not live with their children [004:19]
+covers many reasons besides stories, and bounds such a prior from above.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Annotated, Any, Literal
+
+import networkx as nx
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from maze.household import Household, Request
+from maze.mechanism import Mechanism
+from maze.scenario import Scenario
+from maze.world import World
+from offices import register
+
+Share = Annotated[float, Field(ge=0, le=1)]
+Story = Literal["gave_up", "denied", "sent_away", "alternative", "pending"]
+
+
+class WordOfMouthConfig(BaseModel):
+    """``[mechanisms.word_of_mouth]``: who talks to whom, and what a story does."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    #: Shape of the social graph.
+    graph: Literal["watts_strogatz", "random"] = "watts_strogatz"
+    #: Neighbours per household (on average for ``random``; even for ``watts_strogatz``).
+    links: Annotated[int, Field(ge=0, le=1000)] = 4
+    #: Probability each small-world link is rewired to a random household.
+    rewire: Share = 0.1
+    #: Link households only within their own group.
+    within_group: bool = False
+    #: Outcomes that make a failure story.
+    stories: tuple[Story, ...] = ("gave_up", "denied", "sent_away")
+    #: Probability that one story heard stops a household from trying.
+    deterrence: Share = 0.3
+    #: Probability that a neighbour hears a given story.
+    reach: Share = 1.0
+    #: Days for a story to reach the neighbours.
+    delay_days: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    #: A story deters only requests for the same service.
+    same_service: bool = True
+    #: Probability a migrant household has heard one story before the run begins.
+    heard_before: Share = 0.0
+
+
+@register("word_of_mouth", WordOfMouthConfig)
+class WordOfMouth(Mechanism):
+    def __init__(self, scenario: Scenario, config: WordOfMouthConfig):
+        self.config = config
+        self.services = tuple(scenario.services)
+        self.network = nx.Graph()
+        #: household -> service ("" for any) -> days the stories reach it.
+        self.heard: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+
+    def install(self, world: World) -> None:
+        cfg = self.config
+        rng = world.rng["mechanisms"]
+        hukou = world.column("hukou")
+        groups = world.column("group")
+        migrants = [h for h in range(len(hukou)) if hukou[h] != "local"]
+        pools = ([[h for h in migrants if groups[h] == g] for g in dict.fromkeys(groups)]
+                 if cfg.within_group else [migrants])
+        self.network.add_nodes_from(migrants)
+        for pool in pools:
+            order = [pool[i] for i in rng.permutation(len(pool))]
+            graph = self._draw(len(order), int(rng.integers(2**32)))
+            self.network.add_edges_from((order[a], order[b]) for a, b in graph.edges)
+        if cfg.heard_before > 0:
+            told = rng.random(len(migrants)) < cfg.heard_before
+            topic = rng.integers(len(self.services), size=len(migrants))
+            for h, yes, s in zip(migrants, told.tolist(), topic.tolist(), strict=True):
+                if yes:
+                    self.heard[h][self._topic(self.services[s])].append(0.0)
+
+    def _draw(self, n: int, seed: int) -> nx.Graph:
+        k = min(self.config.links, n - 1) if n > 1 else 0
+        if k <= 0:
+            return nx.empty_graph(n)
+        if self.config.graph == "random":
+            return nx.gnm_random_graph(n, n * k // 2, seed=seed)
+        return nx.watts_strogatz_graph(n, k, self.config.rewire, seed=seed)
+
+    def _topic(self, service: str) -> str:
+        return service if self.config.same_service else ""
+
+    def stories_heard(self, household: Household, service: str, now: float) -> int:
+        """Stories about ``service`` that have reached the household by ``now``."""
+        times = self.heard.get(household.id, {}).get(self._topic(service), ())
+        return sum(1 for t in times if t <= now)
+
+    def deters(self, world: World, household: Household, request: Request) -> bool:
+        if household.local:
+            return False
+        n = self.stories_heard(household, request.service, world.env.now)
+        if n == 0:
+            return False
+        p_try = (1.0 - self.config.deterrence) ** n
+        return bool(world.rng["mechanisms"].random() >= p_try)
+
+    def finished(self, world: World, request: Request) -> None:
+        hid = request.household.id
+        if request.outcome not in self.config.stories or hid not in self.network:
+            return
+        cfg = self.config
+        when = world.env.now + cfg.delay_days
+        topic = self._topic(request.service)
+        neighbours = list(self.network.neighbors(hid))
+        if not neighbours:
+            return
+        hears = (np.ones(len(neighbours), dtype=bool) if cfg.reach >= 1.0
+                 else world.rng["mechanisms"].random(len(neighbours)) < cfg.reach)
+        for nb, yes in zip(neighbours, hears.tolist(), strict=True):
+            if yes:
+                self.heard[nb][topic].append(when)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, **self.config.model_dump(mode="json")}
