@@ -15,6 +15,8 @@ import math
 from collections.abc import Generator
 from typing import Any
 
+import numpy as np
+
 from maze.household import Request
 from maze.mechanism import SERVE, Verdict, Visit
 from maze.world import Station, World, wait_until_open
@@ -35,18 +37,14 @@ def arrivals(world: World) -> Process:
     arrival = world.column("arrival")
     n = len(arrival)
     # Which services each household asks for, drawn once, in service order.
+    group_of = np.asarray(groups, dtype=object)
     wants: dict[str, list[bool]] = {}
     for s in services:
-        mask = [False] * n
-        u = rng.random(n).tolist()
+        u = rng.random(n)
+        p = np.zeros(n)
         for g in scenario.population.groups:
-            p = g.needs.get(s, 1.0 if not g.needs else 0.0)
-            if p <= 0:
-                continue
-            for i in range(n):
-                if groups[i] == g.name and u[i] < p:
-                    mask[i] = True
-        wants[s] = mask
+            p[group_of == g.name] = g.needs.get(s, 1.0 if not g.needs else 0.0)
+        wants[s] = (u < p).tolist()
     case_id = 0
     for hid in range(n):
         t = arrival[hid]
