@@ -140,3 +140,22 @@ def test_bad_tables_are_refused() -> None:
         mechanisms(from_dict({**base, "mechanisms": {"price_gap": gap(services=["school"])}}))
     with pytest.raises(ScenarioError, match="mechanisms.price_gap.rates.city_hospital"):
         mechanisms(from_dict({**base, "mechanisms": {"price_gap": gap(city_rate=1.5)}}))
+
+
+def test_hangzhou_preset_and_the_off_site_settlement_lever() -> None:
+    small = {"population.households": 800}
+    as_written = api.run(api.load(preset="hangzhou", overrides=small), seed=1).journeys
+    lever = api.run(api.load(preset="hangzhou", overrides={
+        **small, "mechanisms.price_gap.offsite_settlement": 1.0}), seed=1).journeys
+
+    def care(j: pd.DataFrame) -> dict[str, float]:
+        m = j[(j["service"] == "medical_care") & (j["hukou"] == "migrant")]
+        return shares(m)
+
+    before, after = care(as_written), care(lever)
+    # As written, most migrants go home for care and some go without; few are treated here.
+    assert before["sent_away"] > 0.5 and before["gave_up"] > 0.05
+    assert before["served"] < 0.4
+    # Settling at the home rate without going home brings most of them to the city hospital.
+    assert after["served"] > before["served"] + 0.4
+    assert after.get("gave_up", 0.0) < before["gave_up"]
