@@ -1,165 +1,623 @@
-"""The offline report: one self-contained HTML page with the paths taken and time to service.
+"""The offline report: one self-contained HTML page showing where households get stuck.
+
+Each figure answers one of the texts' questions: which paths households take
+through the offices and how they end (Sankey), how long service takes and how
+long people stay in the maze (Kaplan-Meier), who ends how (outcomes by group),
+how many counters and offices a household meets (blame spread), which
+referrals carry the traffic and where the queues are (the referral graph), what
+a journey looks like in time (timeline), and whether a refusal says "hukou" or
+something neutral (reasons). The same figure functions feed the live dashboard.
 
 plotly.js is inlined once, so the page opens without a network. Every name that
-comes from a scenario file is escaped before it reaches the page.
+comes from a scenario file is HTML-escaped before it reaches a figure or the
+page, and the figure JSON is written with ``<``, ``>`` and ``&`` as Unicode
+escapes, so no office or group name can close a ``<script>`` element.
 """
 
 from __future__ import annotations
 
 import html
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.subplots import make_subplots
 
 from maze.eventlog import OUTCOMES, VISIT_ACTIVITIES
+from maze.scenario import NEUTRAL_REASONS
 from maze.survival import kaplan_meier, time_to_service
 
 OUTCOME_COLOURS = {
     "served": "#2a9d8f", "alternative": "#8ab17d", "sent_away": "#e9c46a",
     "gave_up": "#f4a261", "denied": "#e76f51", "deterred": "#9d9d9d", "pending": "#6c757d",
 }
+#: Reasons for turning a household away: hukou stands out, the neutral ones are muted.
+REASON_COLOURS = {
+    "hukou": "#c1121f", "documents": "#457b9d", "capacity": "#a8dadc", "deadline": "#6d597a",
+    "eligibility": "#b5838d", "none": "#adb5bd", "price": "#e9c46a", "closure": "#495057",
+}
+OFFICE_COLOUR = "#457b9d"
+GROUP_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
+                 "#e377c2", "#7f7f7f", "#bcbd22")
+#: Levels of government from the household's side of the counter outwards.
+LEVEL_ORDER = ("firm", "private", "street", "district", "municipal", "city", "provincial",
+               "central", "hometown")
+MORE_OFFICES = "… more offices"
 
 
 def _esc(x: object) -> str:
+    """A scenario-derived name made safe for HTML and plotly's pseudo-HTML labels."""
     return html.escape(str(x), quote=True)
 
 
+def _words(x: object) -> str:
+    return _esc(str(x).replace("_", " "))
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def group_colours(names: Iterable[object]) -> dict[str, str]:
+    """One colour per group, in sorted order, so every figure uses the same ones."""
+    return {n: GROUP_PALETTE[i % len(GROUP_PALETTE)]
+            for i, n in enumerate(sorted({str(x) for x in names}))}
+
+
+def _outcome_of_case(events: pd.DataFrame) -> pd.Series:
+    ends = events[events["activity"].isin(OUTCOMES)].drop_duplicates("case_id", keep="last")
+    return pd.Series(ends["activity"].astype(str).to_numpy(), index=ends["case_id"].to_numpy())
+
+
+# -- the paths taken ---------------------------------------------------------------------------
+
 def path_links(events: pd.DataFrame, max_steps: int = 6) -> pd.DataFrame:
-    """Sankey links: step k office -> step k+1 office, ending in the outcome."""
-    rows = events[events["activity"].isin(VISIT_ACTIVITIES) | events["activity"].isin(OUTCOMES)]
-    rows = rows[rows["activity"] != "request"]
-    rows = rows.sort_values(["case_id", "time"], kind="stable")
-    labels = []
-    for act, office in zip(rows["activity"].astype(str), rows["office"].astype(str),
-                           strict=True):
-        labels.append(f"outcome: {act}" if act in OUTCOMES else office)
-    df = pd.DataFrame({"case_id": rows["case_id"].to_numpy(), "label": labels})
-    df = df[df["label"] != df.groupby("case_id")["label"].shift()]  # collapse repeats
-    df["step"] = df.groupby("case_id").cumcount()
-    is_outcome = df["label"].str.startswith("outcome: ")
-    df.loc[~is_outcome & (df["step"] >= max_steps), "label"] = "… more offices"
+    """Sankey links: entry office, then each office visited, then the outcome.
+
+    Returns one row per (node, next, outcome) with ``n`` requests; nodes are
+    ``"step|label"`` so an office met twice appears in two columns. Consecutive
+    visits to the same office are one step; beyond ``max_steps`` offices the
+    path is summarised as "more offices".
+    """
+    keep = events["activity"].isin(("request", *VISIT_ACTIVITIES, *OUTCOMES))
+    rows = events.loc[keep, ["case_id", "time", "office", "activity"]]
+    order = np.lexsort((np.arange(len(rows)), rows["time"].to_numpy(),
+                        rows["case_id"].to_numpy()))
+    rows = rows.iloc[order]
+    act = rows["activity"].astype(str).to_numpy()
+    office = rows["office"].astype(str).to_numpy()
+    is_out = np.isin(act, OUTCOMES)
+    labels = np.where(is_out, np.char.add("outcome: ", act.astype(str)), office)
+    df = pd.DataFrame({"case_id": rows["case_id"].to_numpy(), "label": labels,
+                       "is_outcome": is_out})
+    outcome = _outcome_of_case(events)
     df = df[df["label"] != df.groupby("case_id")["label"].shift()]
+    df["step"] = df.groupby("case_id").cumcount()
+    df.loc[~df["is_outcome"] & (df["step"] >= max_steps), "label"] = MORE_OFFICES
+    df = df[df["label"] != df.groupby("case_id")["label"].shift()].copy()
     df["step"] = df.groupby("case_id").cumcount().clip(upper=max_steps)
-    df.loc[is_outcome, "step"] = max_steps + 1
+    df.loc[df["is_outcome"], "step"] = max_steps + 1
     df["node"] = df["step"].astype(str) + "|" + df["label"]
     df["next"] = df.groupby("case_id")["node"].shift(-1)
-    links = df.dropna(subset=["next"]).groupby(["node", "next"]).size().reset_index(name="n")
+    df["outcome"] = outcome.reindex(df["case_id"].to_numpy()).fillna("pending").to_numpy()
+    links = (df.dropna(subset=["next"]).groupby(["node", "next", "outcome"]).size()
+             .reset_index(name="n"))
     return links
 
 
-def sankey(events: pd.DataFrame, title: str = "Paths through the maze") -> go.Figure:
-    links = path_links(events)
+def _sankey_trace(links: pd.DataFrame, visible: bool) -> go.Sankey:
     nodes = sorted(set(links["node"]) | set(links["next"]),
                    key=lambda s: (int(s.split("|", 1)[0]), s))
     index = {n: i for i, n in enumerate(nodes)}
-    labels = [_esc(n.split("|", 1)[1]) for n in nodes]
-    colours = [OUTCOME_COLOURS.get(n.split("outcome: ", 1)[-1], "#457b9d")
-               if "outcome: " in n else "#457b9d" for n in nodes]
-    fig = go.Figure(go.Sankey(
-        arrangement="snap",
-        node={"label": labels, "color": colours, "pad": 12},
+    labels, colours = [], []
+    for n in nodes:
+        label = n.split("|", 1)[1]
+        if label.startswith("outcome: "):
+            o = label.removeprefix("outcome: ")
+            labels.append(_words(o))
+            colours.append(OUTCOME_COLOURS.get(o, "#777777"))
+        else:
+            labels.append(_words(label))
+            colours.append(OFFICE_COLOUR)
+    src_label = [_words(s.split("|", 1)[1].removeprefix("outcome: ")) for s in links["node"]]
+    dst_label = [_words(t.split("|", 1)[1].removeprefix("outcome: ")) for t in links["next"]]
+    return go.Sankey(
+        visible=visible, arrangement="snap",
+        node={"label": labels, "color": colours, "pad": 14, "thickness": 16,
+              "hovertemplate": "%{label}: %{value} requests<extra></extra>"},
         link={"source": [index[s] for s in links["node"]],
-              "target": [index[t] for t in links["next"]], "value": links["n"].tolist()}))
-    fig.update_layout(title=_esc(title), height=520)
+              "target": [index[t] for t in links["next"]],
+              "value": links["n"].tolist(),
+              "color": [_rgba(OUTCOME_COLOURS.get(o, "#777777"), 0.45)
+                        for o in links["outcome"]],
+              "customdata": [[a, b, _words(o)] for a, b, o in
+                             zip(src_label, dst_label, links["outcome"], strict=True)],
+              "hovertemplate": "%{customdata[0]} → %{customdata[1]}<br>%{value} requests "
+                               "that ended %{customdata[2]}<extra></extra>"})
+
+
+def sankey(events: pd.DataFrame, by: str = "group", max_steps: int = 6,
+           title: str = "Paths through the maze") -> go.Figure:
+    """Entry office -> offices -> outcome; width = requests, colour = how they ended.
+
+    A dropdown shows everyone, one group, or one service at a time.
+    """
+    subsets: list[tuple[str, pd.DataFrame]] = [("everyone", events)]
+    if by in events.columns:
+        for name, part in events.groupby(by, sort=True, observed=True):
+            subsets.append((f"{by}: {name}", part))
+    if "service" in events.columns and by != "service":
+        for name, part in events.groupby("service", sort=True, observed=True):
+            subsets.append((f"service: {name}", part))
+    fig = go.Figure()
+    for i, (_, part) in enumerate(subsets):
+        fig.add_trace(_sankey_trace(path_links(part, max_steps), visible=(i == 0)))
+    buttons = []
+    for i, (name, _) in enumerate(subsets):
+        vis = [j == i for j in range(len(subsets))]
+        buttons.append({"label": _words(name), "method": "restyle", "args": [{"visible": vis}]})
+    fig.update_layout(
+        title={"text": _esc(title) + "<br><sup>link width: requests (one household asking for "
+                                     "one service); colour: how the request ended</sup>"},
+        height=560, margin={"t": 90, "l": 10, "r": 10, "b": 20},
+        updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right",
+                      "y": 1.16, "yanchor": "top", "showactive": True}])
     return fig
+
+
+# -- time ------------------------------------------------------------------------------------
+
+def _time_in_maze(journeys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Days from the request to any outcome; pending requests censored at the horizon."""
+    tried = journeys["outcome"] != "deterred"
+    d = journeys.loc[tried, "days_to_outcome"].to_numpy(dtype=float)
+    ended = (journeys.loc[tried, "outcome"] != "pending").to_numpy()
+    return d, ended
 
 
 def survival_curves(journeys: pd.DataFrame, by: str = "group") -> go.Figure:
-    fig = go.Figure()
+    """Kaplan-Meier: share served in the city, and share still in the maze, by day."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
+        "Share served in the city (requests that ended unserved never are)",
+        "Share still in the maze (among requests that tried)"))
+    colours = group_colours(journeys[by])
     for name, part in journeys.groupby(by, sort=True, observed=True):
+        colour = colours[str(name)]
         km = kaplan_meier(*time_to_service(part))
-        fig.add_trace(go.Scatter(x=km["time"], y=1 - km["survival"], mode="lines",
-                                 line_shape="hv", name=_esc(name)))
-    fig.update_layout(title="Time to service in the city (Kaplan–Meier; pending censored)",
-                      xaxis_title="days since the request", yaxis_title="share served",
-                      yaxis_range=[0, 1], height=420)
+        fig.add_trace(go.Scatter(
+            x=km["time"], y=1 - km["survival"], mode="lines", line_shape="hv",
+            line={"color": colour}, name=_words(name), legendgroup=_esc(name),
+            customdata=km["at_risk"],
+            hovertemplate="day %{x:.1f}: %{y:.1%} served (%{customdata} still at risk)"
+                          "<extra>" + _words(name) + "</extra>"), row=1, col=1)
+        d, ended = _time_in_maze(part)
+        if len(d):
+            km2 = kaplan_meier(d, ended)
+            fig.add_trace(go.Scatter(
+                x=km2["time"], y=km2["survival"], mode="lines", line_shape="hv",
+                line={"color": colour, "dash": "dot"}, name=_words(name),
+                legendgroup=_esc(name), showlegend=False,
+                hovertemplate="day %{x:.1f}: %{y:.1%} still in the maze"
+                              "<extra>" + _words(name) + "</extra>"), row=1, col=2)
+    fig.update_xaxes(title_text="days since the request", rangemode="tozero")
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    fig.update_layout(title="Time to service and time in the maze (Kaplan–Meier; pending "
+                            "censored at the horizon)", height=440,
+                      margin={"t": 90}, legend={"title": _words(by)})
     return fig
 
+
+# -- outcomes and blame spread ---------------------------------------------------------------
 
 def outcome_bars(journeys: pd.DataFrame, by: str = "group") -> go.Figure:
-    shares = (journeys.groupby(by, observed=True)["outcome"].value_counts(normalize=True)
-              .unstack(fill_value=0.0))
+    """How requests ended, by group, as stacked shares."""
+    counts = (journeys.groupby(by, observed=True)["outcome"].value_counts()
+              .unstack(fill_value=0))
+    counts.index = counts.index.astype(str)
+    totals = counts.sum(axis=1)
     fig = go.Figure()
     for o in OUTCOMES:
-        if o in shares.columns:
-            fig.add_trace(go.Bar(x=[_esc(i) for i in shares.index], y=shares[o], name=o,
-                                 marker_color=OUTCOME_COLOURS[o]))
+        if o in counts.columns and counts[o].sum() > 0:
+            share = counts[o] / totals
+            fig.add_trace(go.Bar(
+                x=[_words(i) for i in counts.index], y=share, name=_words(o),
+                marker_color=OUTCOME_COLOURS[o], customdata=counts[o],
+                hovertemplate="%{x}: %{y:.1%} " + _words(o) + " (%{customdata} requests)"
+                              "<extra></extra>"))
     fig.update_layout(barmode="stack", title="Outcomes by group", yaxis_title="share of requests",
-                      height=420)
+                      yaxis_tickformat=".0%", height=440, legend={"traceorder": "normal"})
     return fig
+
+
+def blame_spread(journeys: pd.DataFrame, by: str = "group", max_visits: int = 20) -> go.Figure:
+    """Distributions of counter visits and of distinct offices met, by group."""
+    tried = journeys[journeys["outcome"] != "deterred"]
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
+        "Visits to a counter per request", "Distinct offices met per request"))
+    colours = group_colours(journeys[by])
+    for name, part in tried.groupby(by, sort=True, observed=True):
+        n = len(part)
+        if not n:
+            continue
+        visits = part["visits"].clip(upper=max_visits).value_counts().sort_index()
+        offices = part["offices_seen"].value_counts().sort_index()
+        for col, series, what in ((1, visits, "visits"), (2, offices, "offices")):
+            fig.add_trace(go.Bar(
+                x=series.index, y=series / n, name=_words(name), legendgroup=_esc(name),
+                showlegend=(col == 1), marker_color=colours[str(name)], customdata=series,
+                hovertemplate=f"%{{x}} {what}: %{{y:.1%}} (%{{customdata}} requests)"
+                              f"<extra>{_words(name)}</extra>"), row=1, col=col)
+    fig.update_xaxes(title_text=f"visits ({max_visits} means {max_visits} or more)", dtick=1,
+                     row=1, col=1)
+    fig.update_xaxes(title_text="offices", dtick=1, row=1, col=2)
+    fig.update_yaxes(tickformat=".0%", title_text="share of requests", row=1, col=1)
+    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    fig.update_layout(barmode="group", title="Blame spread: how many counters and offices a "
+                      "household meets (requests that tried)", height=440, margin={"t": 90},
+                      legend={"title": _words(by)})
+    return fig
+
+
+# -- the referral graph ----------------------------------------------------------------------
+
+def office_moves(events: pd.DataFrame) -> pd.Series:
+    """How many times households went from one office straight to another, by (from, to)."""
+    visits = events[events["activity"].isin(VISIT_ACTIVITIES)]
+    order = np.lexsort((np.arange(len(visits)), visits["time"].to_numpy(),
+                        visits["case_id"].to_numpy()))
+    visits = visits.iloc[order]
+    a = visits["office"].astype(str)
+    b = a.groupby(visits["case_id"].to_numpy()).shift(-1)
+    moves = pd.DataFrame({"a": a.to_numpy(), "b": b.to_numpy()}).dropna()
+    moves = moves[moves["a"] != moves["b"]]
+    return moves.groupby(["a", "b"]).size()
+
+
+def graph_positions(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
+    """networkx positions with one column per level of government, household side first."""
+    if not len(graph):
+        return {}
+    levels = [str(graph.nodes[n].get("level", "")) for n in graph.nodes]
+    known = [lv for lv in LEVEL_ORDER if lv in levels]
+    rest = sorted({lv for lv in levels if lv not in LEVEL_ORDER})
+    layer = {lv: i for i, lv in enumerate(known + rest)}
+    subsets: dict[int, list[str]] = {i: [] for i in range(len(layer))}
+    for n, lv in zip(graph.nodes, levels, strict=True):
+        subsets[layer[lv]].append(n)  # scenario order within a column: stable across runs
+    pos = nx.multipartite_layout(graph, subset_key=subsets, align="vertical", scale=1.0)
+    return {str(n): (float(p[0]), float(p[1])) for n, p in pos.items()}
 
 
 def referral_graph_figure(graph: nx.DiGraph, events: pd.DataFrame) -> go.Figure:
-    visits = events[events["activity"].isin(VISIT_ACTIVITIES)].sort_values(
-        ["case_id", "time"], kind="stable")
-    nxt = visits.groupby("case_id")["office"].shift(-1)
-    moves = pd.DataFrame({"a": visits["office"].astype(str), "b": nxt.astype(object)}).dropna()
-    moves = moves[moves["a"] != moves["b"]]
-    counts = moves.groupby(["a", "b"]).size()
-    wait = visits.groupby("office", observed=True)["wait"].mean()
-    pos = nx.spring_layout(graph, seed=1) if len(graph) else {}
+    """The referral graph: edge width = households that made the move, node size = wait."""
+    pos = graph_positions(graph)
+    counts = office_moves(events)
+    visits = events[events["activity"].isin(VISIT_ACTIVITIES)]
+    wait = visits.groupby(visits["office"].astype(str))["wait"].mean()
+    n_visits = visits.groupby(visits["office"].astype(str)).size()
     fig = go.Figure()
-    top = max(counts.max(), 1) if len(counts) else 1
-    for (a, b), n in counts.items():
-        if a in pos and b in pos:
-            fig.add_trace(go.Scatter(x=[pos[a][0], pos[b][0]], y=[pos[a][1], pos[b][1]],
-                                     mode="lines", line={"width": 1 + 8 * n / top,
-                                                         "color": "#9aa"},
-                                     hoverinfo="text", text=f"{_esc(a)} → {_esc(b)}: {n}",
-                                     showlegend=False))
-    names = list(graph.nodes)
-    sizes = [12 + 30 * min(float(wait.get(n, 0.0)) / (float(wait.max()) or 1.0), 1.0)
-             if len(wait) else 12 for n in names]
+    top = float(counts.max()) if len(counts) else 1.0
+    annotations = []
+    edges = set(graph.edges) | set(counts.index)
+    for a, b in sorted(edges):
+        if a not in pos or b not in pos:
+            continue
+        n = int(counts.get((a, b), 0))
+        declared = graph.has_edge(a, b)
+        why = sorted({str(w.get("reason", "")) for w in graph.edges[a, b].get("why", [])}
+                     ) if declared else []
+        width = 1.0 + 10.0 * n / top if n else 0.8
+        colour = "rgba(69,123,157,0.55)" if n else "rgba(150,150,150,0.5)"
+        xs, ys = _curve(pos[a], pos[b])
+        label = (f"{_words(a)} → {_words(b)}: {n} moves"
+                 + (f"<br>reason in the scenario: {_esc(', '.join(why))}" if why else "")
+                 + ("" if declared else "<br>(not a declared edge: a fallback or return)"))
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines",
+            line={"width": width, "color": colour, "dash": "solid" if n else "dot"},
+            hoverinfo="text", text=[label] * len(xs), showlegend=False))
+        k = int(0.8 * (len(xs) - 1))
+        annotations.append({"x": xs[k], "y": ys[k], "ax": xs[k - 1], "ay": ys[k - 1],
+                            "xref": "x", "yref": "y", "axref": "x", "ayref": "y",
+                            "showarrow": True, "arrowhead": 2, "arrowsize": 1.3,
+                            "arrowwidth": 1.5, "arrowcolor": "rgba(40,60,80,0.8)",
+                            "text": ""})
+    names = [str(n) for n in graph.nodes]
+    top_wait = float(wait.max()) if len(wait) and float(wait.max()) > 0 else 1.0
+    sizes = [14 + 40 * min(float(wait.get(n, 0.0)) / top_wait, 1.0) for n in names]
+    hover = [f"{_words(n)} ({_esc(graph.nodes[n].get('level', ''))}, "
+             f"{_words(graph.nodes[n].get('sector', ''))})<br>{int(n_visits.get(n, 0))} visits; "
+             f"mean wait {float(wait.get(n, 0.0)):.2f} days" for n in names]
     fig.add_trace(go.Scatter(
         x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], mode="markers+text",
-        text=[_esc(n) for n in names], textposition="top center", marker={"size": sizes},
-        hovertext=[f"{_esc(n)}: mean wait {float(wait.get(n, 0.0)):.2f} days" for n in names],
-        showlegend=False))
-    fig.update_layout(title="The referral graph (edge width: households sent; node size: wait)",
-                      xaxis_visible=False, yaxis_visible=False, height=520)
+        text=[_words(n) for n in names], textposition="top center", hovertext=hover,
+        hoverinfo="text", showlegend=False,
+        marker={"size": sizes, "color": [OUTCOME_COLOURS["alternative"] if
+                                         graph.nodes[n].get("role") == "alternative" else
+                                         OUTCOME_COLOURS["sent_away"] if
+                                         graph.nodes[n].get("role") == "sent_away" else
+                                         OFFICE_COLOUR for n in names],
+                "line": {"width": 1, "color": "#333"}}))
+    levels = sorted({(pos[n][0], str(graph.nodes[n].get("level", ""))) for n in names})
+    for x, lv in levels:
+        annotations.append({"x": x, "y": 1.0, "xref": "x", "yref": "paper", "showarrow": False,
+                            "text": f"<b>{_words(lv)}</b>", "yanchor": "bottom"})
+    fig.update_layout(
+        title="The referral graph (columns: level of government; edge width: households that "
+              "went from one office to the next; node size: mean wait)",
+        xaxis={"visible": False, "range": _pad([p[0] for p in pos.values()])},
+        yaxis={"visible": False, "range": _pad([p[1] for p in pos.values()])},
+        annotations=annotations, height=560, plot_bgcolor="white", margin={"t": 110})
     return fig
 
 
+def _curve(p0: tuple[float, float], p1: tuple[float, float], bend: float = 0.15,
+           steps: int = 24) -> tuple[list[float], list[float]]:
+    """A quadratic curve bent to the left of its direction, so A->B and B->A stay apart."""
+    (x0, y0), (x1, y1) = p0, p1
+    cx = (x0 + x1) / 2 - bend * (y1 - y0)
+    cy = (y0 + y1) / 2 + bend * (x1 - x0)
+    t = np.linspace(0.0, 1.0, steps + 1)
+    xs = (1 - t) ** 2 * x0 + 2 * (1 - t) * t * cx + t ** 2 * x1
+    ys = (1 - t) ** 2 * y0 + 2 * (1 - t) * t * cy + t ** 2 * y1
+    return [float(x) for x in xs], [float(y) for y in ys]
+
+
+def _pad(values: list[float]) -> list[float]:
+    if not values:
+        return [-1.0, 1.0]
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1.0
+    return [lo - 0.18 * span, hi + 0.18 * span]
+
+
+# -- journeys in time ------------------------------------------------------------------------
+
+def sample_households(journeys: pd.DataFrame, n: int = 30, seed: int = 0) -> list[int]:
+    """A reproducible sample of households, covering every outcome that occurred."""
+    rng = np.random.default_rng(seed)
+    hh = journeys.drop_duplicates("household_id")
+    chosen: list[int] = []
+    for _, part in hh.groupby(hh["outcome"].astype(str), sort=True):
+        chosen.append(int(part["household_id"].iloc[rng.integers(len(part))]))
+    rest = np.setdiff1d(hh["household_id"].to_numpy(), chosen)
+    extra = max(0, n - len(chosen))
+    if extra and len(rest):
+        chosen += [int(x) for x in rng.choice(rest, size=min(extra, len(rest)), replace=False)]
+    return sorted(chosen[:max(n, 1)])
+
+
+def timeline(events: pd.DataFrame, journeys: pd.DataFrame, n: int = 30,
+             seed: int = 0) -> go.Figure:
+    """A Gantt-style view of a sample of journeys: one row per household, one bar per visit.
+
+    A bar runs from arrival at the counter to leaving it (at least a day wide, so
+    short visits stay visible); the grey line is the whole request, the marker its outcome.
+    """
+    ids = sample_households(journeys, n, seed)
+    j = journeys[journeys["household_id"].isin(ids)]
+    j = j.sort_values(["group", "household_id", "start"], kind="stable")
+    row_of = {}
+    for hid, grp in zip(j["household_id"], j["group"], strict=True):
+        row_of.setdefault(int(hid), f"#{int(hid)} {_words(grp)}")
+    ev = events[events["household_id"].isin(ids)]
+    visits = ev[ev["activity"].isin(VISIT_ACTIVITIES)]
+    horizon = float(events["time"].max()) if len(events) else 1.0
+    min_width = max(horizon / 200.0, 0.5)
+    fig = go.Figure()
+    for _, r in j.iterrows():
+        fig.add_trace(go.Scatter(
+            x=[r["start"], r["end"]], y=[row_of[int(r["household_id"])]] * 2, mode="lines",
+            line={"color": "rgba(120,120,120,0.45)", "width": 2}, hoverinfo="skip",
+            showlegend=False))
+    offices = sorted(visits["office"].astype(str).unique())
+    palette = ("#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#8ab17d", "#6d597a",
+               "#b5838d", "#457b9d", "#a8dadc", "#495057", "#bc6c25")
+    for k, office in enumerate(offices):
+        part = visits[visits["office"].astype(str) == office]
+        width = np.maximum(part["time"].to_numpy() - part["start"].to_numpy(), min_width)
+        text = [f"{_words(s)}: day {t:.1f}, {_words(office)} — {a}"
+                + (f" ({_words(rs)})" if rs and a != "serve" else "")
+                + (f", waited {w:.1f} days" if w >= 0.05 else "")
+                for s, t, a, rs, w in zip(part["service"].astype(str), part["start"],
+                                          part["activity"].astype(str),
+                                          part["reason"].astype(str), part["wait"],
+                                          strict=True)]
+        fig.add_trace(go.Bar(
+            base=part["start"], x=width, y=[row_of[int(h)] for h in part["household_id"]],
+            orientation="h", name=_words(office),
+            marker={"color": palette[k % len(palette)], "line": {"width": 0}},
+            hovertext=text, hoverinfo="text"))
+    for o in OUTCOMES:
+        part = j[j["outcome"] == o]
+        if len(part):
+            fig.add_trace(go.Scatter(
+                x=part["end"], y=[row_of[int(h)] for h in part["household_id"]],
+                mode="markers", name=f"ended: {_words(o)}",
+                marker={"symbol": "diamond", "size": 11, "color": OUTCOME_COLOURS[o],
+                        "line": {"width": 1, "color": "#333"}},
+                hovertext=[f"{_words(s)}: {_words(o)} on day {e:.1f}"
+                           for s, e in zip(part["service"].astype(str), part["end"],
+                                           strict=True)],
+                hoverinfo="text"))
+    rows = list(dict.fromkeys(row_of.values()))
+    fig.update_layout(
+        title=f"A sample of {len(rows)} households in time (one row per household, one bar "
+              "per visit, colour: office)",
+        barmode="overlay", height=max(360, 22 * len(rows) + 160),
+        xaxis_title="day (day 0 is the scenario's start date)",
+        yaxis={"categoryorder": "array", "categoryarray": rows[::-1], "automargin": True},
+        legend={"title": "office / outcome"})
+    return fig
+
+
+# -- reasons ---------------------------------------------------------------------------------
+
+def reason_table(events: pd.DataFrame, by: str = "group",
+                 activities: tuple[str, ...] = ("refuse",)) -> pd.DataFrame:
+    """Counts of the reasons given, by group (rows) and reason (columns)."""
+    rows = events[events["activity"].isin(activities)]
+    t = pd.crosstab(rows[by].astype(str), rows["reason"].astype(str))
+    return t.reindex(columns=[r for r in ("hukou", *NEUTRAL_REASONS) if r in t.columns])
+
+
+def refusal_reasons(events: pd.DataFrame, by: str = "group") -> go.Figure:
+    """The reasons offices gave: explicit hukou against the neutral ones, by group."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
+        "Refusals at the counter", "Every turn-away: refusals, referrals, papers asked for"))
+    shown: set[str] = set()
+    for col, acts in ((1, ("refuse",)), (2, ("refuse", "refer", "require", "retry"))):
+        t = reason_table(events, by, acts)
+        totals = t.sum(axis=1).replace(0, 1)
+        for reason in t.columns:
+            fig.add_trace(go.Bar(
+                x=[_words(i) for i in t.index], y=t[reason] / totals,
+                name=("hukou (explicit)" if reason == "hukou" else f"{_words(reason)} (neutral)"),
+                legendgroup=reason, showlegend=reason not in shown,
+                marker_color=REASON_COLOURS.get(reason, "#777"), customdata=t[reason],
+                hovertemplate="%{x}: %{y:.1%} " + _words(reason) + " (%{customdata})"
+                              "<extra></extra>"), row=1, col=col)
+            shown.add(reason)
+    refusals = events[events["activity"] == "refuse"]
+    n = len(refusals)
+    explicit = int((refusals["reason"].astype(str) == "hukou").sum())
+    share = f"{explicit / n:.1%}" if n else "none"
+    fig.update_yaxes(tickformat=".0%", range=[0, 1])
+    fig.update_layout(barmode="stack", height=440, margin={"t": 90},
+                      title=f"Reasons given: {explicit} of {n} refusals ({share}) named hukou; "
+                            "the rest were neutral")
+    return fig
+
+
+# -- the page --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Figure:
+    """One section of the report: an id, a heading, what to look for, and the figure."""
+
+    key: str
+    heading: str
+    blurb: str
+    figure: go.Figure
+
+
+def figures(events: pd.DataFrame, journeys: pd.DataFrame, graph: nx.DiGraph,
+            by: str = "group") -> list[Figure]:
+    """Every figure of the report, in page order (the dashboard shows the same ones)."""
+    return [
+        Figure("sankey", "Paths taken",
+               "Where each request started, which offices it passed through, and how it ended. "
+               "Pick a group or a service in the menu at the top right.",
+               sankey(events, by)),
+        Figure("survival", "Time to service",
+               "Left: the share served in the city by each day after the request. Right: the "
+               "share still going from office to office. Requests still open at the horizon "
+               "are censored.", survival_curves(journeys, by)),
+        Figure("outcomes", "Outcomes by group", "How requests ended, by group.",
+               outcome_bars(journeys, by)),
+        Figure("spread", "Blame spread",
+               "How many times a household stood at a counter, and how many different offices "
+               "it met, before its request ended.", blame_spread(journeys, by)),
+        Figure("graph", "The referral graph",
+               "Offices in columns by level of government. Thick edges carry many households; "
+               "big nodes have long waits. Dotted edges exist in the scenario but nobody took "
+               "them.", referral_graph_figure(graph, events)),
+        Figure("timeline", "Journeys in time",
+               "A sample of households, one row each: every bar is one visit to a counter.",
+               timeline(events, journeys)),
+        Figure("reasons", "Reasons given",
+               "Did the office say hukou, or something neutral: papers, capacity, a deadline, "
+               "nothing at all?", refusal_reasons(events, by)),
+    ]
+
+
+def _safe_json(fig: go.Figure) -> str:
+    """Figure JSON that cannot end a script element or open a comment inside one."""
+    text = pio.to_json(fig, validate=False, pretty=False, remove_uids=True)
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    js = get_plotlyjs()
+    if "</script" in js.lower():  # pragma: no cover - would break the page; never seen
+        raise RuntimeError("the bundled plotly.js contains '</script'")
+    return js
+
+
 def _summary_table(summary: dict[str, Any]) -> str:
-    keys = ["households", "requests", "served_share", "alternative_share", "sent_away_share",
-            "gave_up_share", "denied_share", "deterred_share", "pending_share",
-            "median_days_to_service", "mean_visits", "mean_offices_seen",
-            "explicit_refusal_share", "city_cost_saved"]
-    rows = "".join(
-        f"<tr><th>{_esc(k)}</th><td>{_esc(_fmt(summary.get(k)))}</td></tr>" for k in keys)
-    return f"<table>{rows}</table>"
+    keys = [("households", "households"), ("requests", "requests"),
+            ("served_share", "served in the city"), ("alternative_share", "private alternative"),
+            ("sent_away_share", "sent away"), ("gave_up_share", "gave up"),
+            ("denied_share", "denied"), ("deterred_share", "deterred"),
+            ("pending_share", "still waiting at the horizon"),
+            ("median_days_to_service", "median days to service"),
+            ("mean_visits", "mean visits"), ("mean_offices_seen", "mean offices met"),
+            ("mean_levels_seen", "mean levels met"),
+            ("explicit_refusal_share", "requests refused for hukou"),
+            ("city_cost_saved", "city cost saved (RMB)")]
+    rows = "".join(f"<tr><th>{_esc(label)}</th><td>{_esc(_fmt(k, summary.get(k)))}</td></tr>"
+                   for k, label in keys if k in summary)
+    return f"<table class=summary>{rows}</table>"
 
 
-def _fmt(v: object) -> str:
+def _fmt(key: str, v: object) -> str:
     if v is None:
         return "not reached"
+    if key.endswith("_share") and isinstance(v, float):
+        return f"{v:.1%}"
     if isinstance(v, float):
-        return f"{v:,.3f}"
+        return f"{v:,.2f}"
     return str(v)
+
+
+def render_page(sections: list[Figure], summary: dict[str, Any]) -> str:
+    """The whole HTML page as a string."""
+    title = f"maze: {_esc(summary.get('scenario'))} (seed {_esc(summary.get('seed'))})"
+    nav = " · ".join(f'<a href="#{s.key}">{_esc(s.heading)}</a>' for s in sections)
+    body = []
+    config = json.dumps({"responsive": True, "displaylogo": False})
+    for s in sections:
+        body.append(
+            f'<section id="{s.key}"><h2>{_esc(s.heading)}</h2><p>{_esc(s.blurb)}</p>'
+            f'<div id="fig-{s.key}" class="figure"></div>\n'
+            f'<script type="application/json" id="data-{s.key}">{_safe_json(s.figure)}</script>'
+            f"</section>")
+    draw = ("for (const el of document.querySelectorAll('script[id^=\"data-\"]')) {"
+            "const f = JSON.parse(el.textContent);"
+            "Plotly.newPlot('fig-' + el.id.slice(5), f.data, f.layout, " + config + ");}")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;
+color:#222}}table{{border-collapse:collapse}}th,td{{padding:2px 12px;text-align:left}}
+th{{font-weight:normal;color:#555}}nav{{margin:1em 0}}section{{margin-top:2em}}
+.figure{{min-height:300px}}</style></head>
+<body><h1>{title}</h1>
+<p>Regime: <b>{_esc(summary.get('regime'))}</b>. Shares are of requests (one household asking
+for one service). Days count from the request; day 0 of the city is its start date.</p>
+{_summary_table(summary)}
+<nav>{nav}</nav>
+{''.join(body)}
+<script>{_plotly_js()}</script>
+<script>{draw}</script>
+</body></html>
+"""
 
 
 def write_report(events: pd.DataFrame, journeys: pd.DataFrame, graph: nx.DiGraph,
                  summary: dict[str, Any], path: str | Path) -> None:
-    figs = [sankey(events), survival_curves(journeys), outcome_bars(journeys),
-            referral_graph_figure(graph, events)]
-    parts = []
-    for i, fig in enumerate(figs):
-        parts.append(pio.to_html(fig, include_plotlyjs=(i == 0), full_html=False,
-                                 div_id=f"fig{i}"))
-    title = f"maze: {_esc(summary.get('scenario'))} (seed {_esc(summary.get('seed'))})"
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}
-table{{border-collapse:collapse}}th,td{{padding:2px 10px;text-align:left}}</style></head>
-<body><h1>{title}</h1>
-<p>Regime: {_esc(summary.get('regime'))}. Shares are of requests (one household asking for one
-service). Time to service counts days from the request to being served in the city.</p>
-{_summary_table(summary)}
-{''.join(parts)}
-</body></html>
-"""
+    """Write report.html: every figure, plotly.js inlined once, no network needed."""
+    page = render_page(figures(events, journeys, graph), summary)
     Path(path).write_text(page, encoding="utf-8")

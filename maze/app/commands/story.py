@@ -1,0 +1,63 @@
+"""``maze story``: one household's journey through the maze, told step by step with dates."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import textwrap
+
+from maze.scenario import ScenarioError
+
+
+def register(subparsers: argparse._SubParsersAction) -> dict:
+    p = subparsers.add_parser(
+        "story", help="tell one household's journey in plain words, with dates",
+        description="Run a city and tell one household's journey: each office visited, what "
+                    "it said and when, and how it ended, with the number of offices and "
+                    "levels of government met. Without --household, a typical household "
+                    "(the most common outcome of its group, with the median number of visits).")
+    p.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in city)")
+    p.add_argument("--preset", help="a built-in city (see `maze presets`)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--households", type=int, help="override the number of households")
+    p.add_argument("--regime", choices=["provide", "deny", "deflect"],
+                   help="the same city as provide, deny or deflect")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--household", type=int, metavar="ID", help="the household to follow")
+    who.add_argument("--group", metavar="NAME", help="a typical household of this group")
+    return {"story": cmd_story}
+
+
+def cmd_story(args: argparse.Namespace) -> int:
+    from maze import story
+    from maze.app import api
+
+    overrides: dict = {}
+    if args.households is not None:
+        overrides["population.households"] = args.households
+    if args.regime:
+        overrides["city.regime"] = args.regime
+    scenario = api.load(args.scenario, args.preset, overrides)
+    run = api.run(scenario, args.seed)
+    n = len(run.raw.households)
+    if args.household is not None:
+        if not 0 <= args.household < n:
+            raise ScenarioError(f"no household {args.household}; this run has households 0 to "
+                                f"{n - 1}", source="--household")
+        household = args.household
+    else:
+        groups = [g.name for g in scenario.population.groups]
+        if args.group is not None and args.group not in groups:
+            raise ScenarioError(f"no group {args.group!r}; groups: {', '.join(groups)}",
+                                source="--group")
+        try:
+            household = story.typical_household(run.journeys, args.group)
+        except KeyError:
+            raise ScenarioError(f"no household of group {args.group!r} asked for anything in "
+                                "this run", source="--group") from None
+    width = min(100, shutil.get_terminal_size((88, 24)).columns)
+    print(f"{scenario.city.name} ({scenario.city.regime}), seed {args.seed}; day 0 is "
+          f"{scenario.city.start_date.day} {scenario.city.start_date:%B %Y}.\n")
+    for line in story.story_lines(run.events, household, scenario):
+        print(textwrap.fill(line, width=width, subsequent_indent="    ") if line else "")
+    return 0

@@ -1,0 +1,366 @@
+"""Narrated journeys: one household's way through the maze, told in plain words with dates.
+
+A teacher can read a story aloud where a table of shares would lose the room:
+each counter visit becomes a dated sentence ("Day 12 (13 June): at the street
+office, ..."), runs of the same answer are told once, and the story ends with
+the outcome and how many offices and levels of government the family met, which
+is what the texts call the spread of blame.
+
+Pure: the event log and the scenario in, text out. Nothing here runs a model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+
+from maze.eventlog import OUTCOMES, VISIT_ACTIVITIES
+from maze.population import ATTRIBUTES
+from maze.scenario import Scenario
+
+#: How a service is asked for, where the scenario's name alone reads badly.
+SERVICE_WORDS = {
+    "school": "a school place for their child",
+    "health_insurance": "urban health insurance",
+    "healthcare": "treatment at a city hospital",
+    "medical_care": "treatment at a city hospital",
+    "residence_permit": "a residence permit",
+    "hukou_transfer": "a local hukou",
+    "dibao": "minimum living support (dibao)",
+}
+
+#: Why an issuer would not give a paper, when the household lacks a yes/no attribute.
+LACKS = {
+    "lease_own": "their lease is not in their own name",
+    "contract": "they have no signed labour contract",
+    "residence_permit": "they hold no temporary residence permit",
+    "rural_insurance": "they are not insured in their hometown",
+    "investor": "they own no firm that qualifies",
+}
+
+#: What an office said, by reason, when it turned the family away.
+REFUSALS = {
+    "hukou": "told them plainly that without a local hukou there was nothing for them",
+    "documents": "would not accept their papers",
+    "capacity": "said it was full",
+    "deadline": "said the deadline had passed and they should try again next year",
+    "eligibility": "said they did not qualify (not enough consecutive years of work, insurance "
+                   "or residence in the city, or too old)",
+    "none": "just said no, without giving a reason",
+    "price": "wanted more money than the family had left",
+    "closure": "was closed for good",
+}
+
+#: Why an office sent the family on, by reason.
+SENT_BECAUSE = {
+    "hukou": "because they had no local hukou",
+    "documents": "to have their papers certified",
+    "capacity": "saying it was full",
+    "deadline": "saying it was too late",
+    "eligibility": "saying they did not qualify there",
+    "none": "without saying why",
+    "price": "saying it was too expensive",
+    "closure": "because it was closing",
+}
+
+
+def _words(name: str) -> str:
+    return str(name).replace("_", " ")
+
+
+def _list(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _money(x: float) -> str:
+    return f"{x:,.0f} RMB"
+
+
+def _days(x: float) -> str:
+    n = round(x)
+    return "1 day" if n == 1 else f"{n} days"
+
+
+def _more(n: int) -> str:
+    return "once more" if n == 1 else f"{n} more times"
+
+
+def _times(n: int, noun: str = "time") -> str:
+    return "once" if n == 1 and noun == "time" else f"1 {noun}" if n == 1 else f"{n} {noun}s"
+
+
+@dataclass(frozen=True)
+class Teller:
+    """What the story needs from the scenario: office kinds and levels, the start date."""
+
+    scenario: Scenario
+
+    def office(self, name: str) -> str:
+        """'the street office', 'the hometown'."""
+        words = _words(name)
+        return words if words.startswith("the ") else f"the {words}"
+
+    def day(self, t: float) -> str:
+        d = self.date(t)
+        return f"Day {math.floor(t)} ({d.day} {d:%B})"
+
+    def date(self, t: float) -> date:
+        return self.scenario.city.start_date + timedelta(days=math.floor(t))
+
+    def service(self, name: str) -> str:
+        return SERVICE_WORDS.get(name, _words(name))
+
+    def entry(self, service: str) -> str | None:
+        spec = self.scenario.services.get(service)
+        return spec.entry if spec else None
+
+    def issuers(self, documents: str) -> set[str]:
+        """Offices that issue any of the '+'-joined documents."""
+        docs = self.scenario.documents
+        return {docs[d].issuer for d in documents.split("+") if d in docs and docs[d].issuer}
+
+    def fallbacks(self, service: str) -> tuple[str, ...]:
+        spec = self.scenario.services.get(service)
+        return spec.fallback if spec else ()
+
+    def role(self, office: str) -> str:
+        try:
+            return self.scenario.office(office).role
+        except KeyError:
+            return "city"
+
+    def level(self, office: str) -> str:
+        try:
+            return self.scenario.office(office).level
+        except KeyError:
+            return "unknown"
+
+    def why_not_issued(self, document: str, row: pd.Series) -> str:
+        doc = self.scenario.documents.get(document)
+        if doc is None:
+            return ""
+        lacking = [a for a in doc.needs if a in row.index and not bool(row[a])]
+        if not lacking:
+            lacking = list(doc.needs)
+        reasons = [LACKS.get(a, f"they do not meet the condition '{ATTRIBUTES[a].doc}'"
+                             if a in ATTRIBUTES else _words(a)) for a in lacking]
+        return f": {_list(reasons)}" if reasons else ""
+
+
+def _same(a: pd.Series, b: pd.Series) -> bool:
+    return all(str(a[c]) == str(b[c]) for c in ("office", "activity", "reason", "document"))
+
+
+def _visit_sentence(t: Teller, r: pd.Series, nxt: pd.Series | None, times: int) -> str:
+    """One visit (or a run of identical ones) as a sentence: who said what, and why."""
+    name = str(r["office"])
+    office = t.office(name)
+    act = str(r["activity"])
+    reason = str(r["reason"]) or "none"
+    docs = [_words(d) for d in str(r["document"]).split("+") if d]
+    at_entry = name == t.entry(str(r["service"]))
+    fee = float(r["fee"])
+    paid = f", for {_money(fee)}" if fee else ""
+    going = ""
+    if (nxt is not None and act == "require" and str(nxt["office"]) != name
+            and str(nxt["office"]) in t.issuers(str(r["document"]))):
+        going = f", so they went to {t.office(str(nxt['office']))}"
+    if act == "require":
+        what = (f"asked for papers they did not have: {_list(docs)}" if at_entry
+                else f"would not go on without {_list(docs)} first")
+    elif act == "issue":
+        what = f"issued the {_list(docs)}{paid}"
+    elif act == "refer":
+        target = t.office(str(r["target"])) if str(r["target"]) else "another office"
+        what = f"sent them to {target} {SENT_BECAUSE.get(reason, '')}".rstrip()
+    elif act == "retry":
+        what = "told them to come back later" + ("" if reason == "none"
+                                                 else f" ({_words(reason)})")
+    elif act == "refuse":
+        if reason == "documents" and docs and not at_entry:
+            what = f"would not issue the {_list(docs)}" + t.why_not_issued(
+                str(r["document"]).split("+")[0], r)
+        else:
+            what = REFUSALS.get(reason, f"said no ({_words(reason)})")
+    elif t.role(name) == "alternative":
+        what = f"took them{paid}"
+    elif t.role(name) == "sent_away":
+        what = f"took them back{paid}"
+    else:
+        what = f"said yes: {t.service(str(r['service']))}{paid}"
+    if name in t.fallbacks(str(r["service"])):
+        if t.role(name) == "sent_away":
+            sentence = f"out of options in the city, they went back to {office}"
+            if act != "serve":
+                sentence += f", which {what}"
+        else:
+            sentence = f"out of options in the city, they tried {office}, which {what}"
+    else:
+        sentence = f"{office} {what}{going}"
+    wait = float(r["wait"])
+    if wait >= 1.0:
+        sentence = f"after queueing for {_days(wait)}, {sentence}"
+    again = "" if times == 1 else (f" They came back {_more(times - 1)}; the answer was the "
+                                   "same each time.")
+    return f"{sentence}.{again}"
+
+
+def _start_sentence(t: Teller, r: pd.Series) -> str:
+    return (f"{t.day(float(r['time']))}: the family asked {t.office(str(r['office']))} for "
+            f"{t.service(str(r['service']))}.")
+
+
+def _end_sentence(t: Teller, r: pd.Series, visits: pd.DataFrame) -> str:
+    o = str(r["activity"])
+    when = t.day(float(r["time"]))
+    office = str(r["office"])
+    service = t.service(str(r["service"]))
+    if o == "served":
+        text = "served in the city"
+    elif o == "alternative":
+        text = f"served privately, by {t.office(office)}, instead of by the public service"
+    elif o == "sent_away":
+        if office and len(visits) and str(visits["office"].iloc[-1]) == office:
+            text = f"sent away; they left the city for {t.office(office)}"
+        else:
+            text = "sent away; they gave up on the city and went home"
+    elif o == "gave_up":
+        text = f"they gave up, and stay in the city without {service}"
+    elif o == "denied":
+        text = "denied; told no outright because of their hukou, they gave up"
+    elif o == "deterred":
+        text = ("deterred; they never went to a counter, having heard that families like "
+                "theirs do not get in")
+    else:
+        text = "the period ends and they are still going from office to office"
+    return f"Outcome, {when[0].lower()}{when[1:]}: {text}."
+
+
+def _portrait(row: pd.Series, household_id: int) -> str:
+    parts = []
+    if "group" in row.index:
+        parts.append(f"a {_words(row['group'])} household")
+    if "hukou" in row.index:
+        if str(row["hukou"]) == "local":
+            parts.append("with a local hukou")
+        else:
+            origin = str(row.get("origin", ""))
+            parts.append("whose hukou is " + (
+                "in another province" if origin == "other" else "elsewhere in this province"
+                if origin == "same" else "elsewhere"))
+    facts = []
+    if "education" in row.index:
+        facts.append(f"{_words(row['education'])} education")
+    local = str(row.get("hukou", "")) == "local"
+    for attr, yes, no in (("contract", "a labour contract", "no labour contract"),
+                          ("lease_own", "a lease in their own name",
+                           "no lease in their own name"),
+                          ("residence_permit", "a temporary residence permit",
+                           "no residence permit")):
+        if attr in row.index and not local:
+            facts.append(yes if bool(row[attr]) else no)
+    who = ", ".join(parts) if parts else "a household"
+    if who[:2] == "a " and who[2:3] in "aeiou":
+        who = "an " + who[2:]
+    return f"Household {household_id} is {who}: {_list(facts)}." if facts else \
+        f"Household {household_id} is {who}."
+
+
+def request_story(t: Teller, case: pd.DataFrame) -> list[str]:
+    """The lines for one request: the asking, each visit (runs merged), and the end."""
+    case = case.sort_values("time", kind="stable")
+    lines: list[str] = []
+    first = case[case["activity"] == "request"]
+    if len(first):
+        lines.append(_start_sentence(t, first.iloc[0]))
+    visits = case[case["activity"].isin(VISIT_ACTIVITIES)]
+    rows = [r for _, r in visits.iterrows()]
+    i = 0
+    while i < len(rows):
+        j = i
+        while j + 1 < len(rows) and _same(rows[i], rows[j + 1]):
+            j += 1
+        nxt = rows[j + 1] if j + 1 < len(rows) else None
+        when = t.day(float(rows[i]["time"]))
+        if j > i:
+            last = t.day(float(rows[j]["time"]))
+            when += f" to {last[0].lower()}{last[1:]}"
+        lines.append(f"{when}: {_visit_sentence(t, rows[i], nxt, j - i + 1)}")
+        i = j + 1
+    end = case[case["activity"].isin(OUTCOMES)]
+    if len(end):
+        lines.append(_end_sentence(t, end.iloc[-1], visits))
+    lines.append(_tally(t, case, visits))
+    return lines
+
+
+def _tally(t: Teller, case: pd.DataFrame, visits: pd.DataFrame) -> str:
+    offices = list(dict.fromkeys(visits["office"].astype(str)))
+    levels = list(dict.fromkeys(t.level(o) for o in offices))
+    days = float(case["time"].max() - case["time"].min())
+    fees = float(visits["fee"].sum())
+    wages = float(visits["wage_lost"].sum())
+    explicit = bool(((visits["activity"].astype(str) == "refuse")
+                     & (visits["reason"].astype(str) == "hukou")).any())
+    if not len(visits):
+        return "In all: no office was visited."
+    where = _list([_words(o) for o in offices])
+    return (f"In all: {_days(days)}, {_times(len(visits), 'visit')} to {len(offices)} "
+            f"{'office' if len(offices) == 1 else 'offices'} ({where})"
+            f" at {len(levels)} {'level' if len(levels) == 1 else 'levels'} "
+            f"({_list([_words(lv) for lv in levels])}); {_money(fees)} in fees and "
+            f"{_money(wages)} in lost wages. "
+            + ("One office said outright that it was because of their hukou."
+               if explicit else "Nobody ever said it was because of their hukou."))
+
+
+def tell(events: pd.DataFrame, household_id: int, scenario: Scenario) -> str:
+    """One household's story, every request, as plain text with one step per line."""
+    return "\n".join(story_lines(events, household_id, scenario))
+
+
+def story_lines(events: pd.DataFrame, household_id: int, scenario: Scenario) -> list[str]:
+    """The story as a list of lines (a heading, then the dated steps of each request)."""
+    ev = events[events["household_id"] == household_id]
+    if not len(ev):
+        return [f"Household {household_id} asked for nothing during this run."]
+    t = Teller(scenario)
+    lines = [_portrait(ev.iloc[0], household_id)]
+    cases = ev.groupby("case_id", sort=False)
+    order = sorted(cases.groups, key=lambda c: (float(ev.loc[cases.groups[c], "time"].min()), c))
+    for k, case_id in enumerate(order):
+        case = ev.loc[cases.groups[case_id]]
+        service = t.service(str(case["service"].iloc[0]))
+        heading = f"Asking for {service}" if len(order) == 1 else \
+            f"{'First' if k == 0 else 'Then'}, asking for {service}"
+        lines.append("")
+        lines.append(heading[0].upper() + heading[1:] + ":")
+        lines.extend(request_story(t, case))
+    return lines
+
+
+def typical_household(journeys: pd.DataFrame, group: str | None = None) -> int:
+    """A household whose story is typical of its group (or of migrants, or of everyone).
+
+    Among the requests of the group, take the most common outcome, then the request
+    with the median number of visits among those; ties go to the lowest id.
+    """
+    j = journeys
+    if group is not None:
+        j = j[j["group"].astype(str) == group]
+    elif "hukou" in j.columns and (j["hukou"] != "local").any():
+        j = j[j["hukou"] != "local"]
+    if not len(j):
+        raise KeyError(group)
+    outcome = j["outcome"].astype(str).value_counts().sort_index(kind="stable")
+    common = outcome.idxmax()
+    part = j[j["outcome"].astype(str) == common]
+    med = part["visits"].median()
+    part = part.assign(dist=(part["visits"] - med).abs())
+    part = part.sort_values(["dist", "household_id"], kind="stable")
+    return int(part["household_id"].iloc[0])
