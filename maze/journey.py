@@ -56,7 +56,8 @@ def arrivals(world: World) -> Process:
                 continue
             if hh is None:
                 hh = world.household(hid)
-                _initial_documents(world, hh)
+                if scenario.documents:
+                    _initial_documents(world, hh)
             req = Request(case_id, hh, s, env.now)
             case_id += 1
             world.requests.append(req)
@@ -81,8 +82,8 @@ def journey(world: World, req: Request) -> Process:
 
     world.log.add(req.case_id, hh.id, req.service, req.start, spec.entry, "request")
     willing = hh.attr("willingness")
-    if (willing < 1.0 and not world.chance(willing)) or any(
-            m.deters(world, hh, req) for m in world.mechanisms):
+    if (willing < 1.0 and not world.chance(willing)) or (world.deterrers and any(
+            m.deters(world, hh, req) for m in world.deterrers)):
         _finish(world, req, "deterred", "")
         return
 
@@ -165,7 +166,7 @@ def visit(world: World, req: Request, station: Station, document: str | None,
 
 def decide(world: World, v: Visit) -> Verdict:
     """The first mechanism's verdict, or the office's plain job."""
-    for m in world.mechanisms:
+    for m in world.deciders:
         verdict = m.decide(v)
         if verdict is not None:
             return verdict
@@ -244,5 +245,5 @@ def _finish(world: World, req: Request, outcome: str, office: str) -> None:
     world.log.add(req.case_id, req.household.id, req.service, req.end, office, outcome,
                   reason=req.last_reason if outcome not in ("served", "alternative") else "",
                   outcome=outcome)
-    for m in world.mechanisms:
+    for m in world.finishers:
         m.finished(world, req)

@@ -93,12 +93,19 @@ class World:
         self.decisions = self.rng["decisions"]
         for m in self.mechanisms:
             m.install(self)
+        self.deterrers: list[Mechanism] = []
+        self.deciders: list[Mechanism] = []
+        self.finishers: list[Mechanism] = []
 
     # -- running -------------------------------------------------------------------------
     def run(self, progress: Callable[[float], None] | None = None, steps: int = 50) -> RunResult:
         """Run to the horizon; ``progress`` is called with the fraction of time done."""
         from maze.journey import arrivals  # the household process lives beside the world
 
+        # Only mechanisms that override a hook are asked on the hot path.
+        self.deterrers = _overriding(self.mechanisms, "deters")
+        self.deciders = _overriding(self.mechanisms, "decide")
+        self.finishers = _overriding(self.mechanisms, "finished")
         self.env.process(arrivals(self))
         with _fewer_collections():
             for i in range(1, steps + 1):
@@ -133,6 +140,12 @@ class World:
     @property
     def now(self) -> float:
         return self.env.now
+
+
+def _overriding(mechanisms: Sequence[Mechanism], hook: str) -> list[Mechanism]:
+    """The mechanisms whose class overrides ``hook`` of the base class."""
+    base = getattr(Mechanism, hook)
+    return [m for m in mechanisms if getattr(type(m), hook, base) is not base]
 
 
 @contextmanager
