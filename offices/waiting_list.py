@@ -76,11 +76,17 @@ class WaitingList(Mechanism):
 
     @staticmethod
     def check(scenario: Scenario, config: WaitingListConfig) -> tuple[str, str] | None:
-        """Name the first listed office the scenario lacks."""
+        """Name the first listed office the scenario lacks, or a list called too late."""
         known = {o.name for o in scenario.offices}
         for i, name in enumerate(config.offices):
             if name not in known:
                 return f"offices.{i}", f"office {name!r} does not exist"
+        for svc_name, svc in scenario.services.items():
+            if (svc.entry in config.offices and svc.deadline is not None
+                    and config.opens > svc.deadline):
+                return "opens", (f"the list is called on day {config.opens:g}, after the "
+                                 f"deadline of service {svc_name!r} (day {svc.deadline:g}): "
+                                 "nobody on it could be admitted")
         return None
 
     def number(self, req: Request, now: float) -> float:

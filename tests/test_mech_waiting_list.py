@@ -151,6 +151,11 @@ def test_off_unless_declared_and_unknown_office_is_refused() -> None:
     bad = {**school_city(), "mechanisms": {"waiting_list": {"offices": ["nowhere"]}}}
     with pytest.raises(ScenarioError, match="mechanisms.waiting_list"):
         mechanisms(from_dict(bad))
+    late = school_city()
+    late["services"]["school"]["deadline"] = 50.0
+    late["mechanisms"] = {"waiting_list": {"offices": ["public_school"], "opens": 61.0}}
+    with pytest.raises(ScenarioError, match="mechanisms.waiting_list.opens: .*deadline"):
+        mechanisms(from_dict(late))
     off = {**school_city(), "mechanisms": {"waiting_list": {"offices": ["public_school"],
                                                             "enabled": False}}}
     assert "waiting_list" not in [m.name for m in mechanisms(from_dict(off))]
