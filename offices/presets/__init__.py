@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 
-DEFAULT = "default"
+DEFAULT = "beijing"
 
 
 def names() -> list[str]:

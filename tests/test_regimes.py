@@ -1,0 +1,107 @@
+"""Provide, deny, deflect: the same city and population under the three answers (seed 001)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from maze.app import api
+from maze.scenario import from_dict
+from tests.school_city import run, school_city
+
+CITIES = ("beijing", "shanghai", "guangzhou", "chengdu")
+
+
+def _three(preset: str, households: int = 300, seed: int = 3) -> dict[str, api.Run]:
+    return {r: api.run(api.load(preset=preset, overrides={"population.households": households,
+                                                           "city.regime": r}), seed=seed)
+            for r in ("provide", "deny", "deflect")}
+
+
+@pytest.mark.parametrize("preset", CITIES)
+def test_the_three_regimes_show_the_signs_the_texts_describe(preset: str) -> None:
+    runs = _three(preset)
+    mig = {r: x.summary["migrants"] for r, x in runs.items()}
+    # The same households in all three.
+    pd.testing.assert_frame_equal(runs["provide"].raw.households, runs["deny"].raw.households)
+    pd.testing.assert_frame_equal(runs["deny"].raw.households, runs["deflect"].raw.households)
+    # Provide serves migrants best; deny serves none of them in the city.
+    assert mig["provide"]["served_share"] > 0.95
+    assert mig["deny"]["served_share"] == 0.0
+    assert mig["provide"]["served_share"] > mig["deflect"]["served_share"]
+    # Deny is conspicuous: every migrant request that tries meets a refusal naming hukou.
+    j = runs["deny"].journeys
+    tried = j[(j["hukou"] != "local") & (j["outcome"] != "deterred")]
+    assert len(tried) > 100 and tried["explicit_refusal"].all()
+    assert runs["deny"].summary["explicit_refusal_share"] > 0.5
+    # Deflect names no hukou, but serves few: most migrants are turned away anyway.
+    assert mig["deflect"]["explicit_refusal_share"] == 0.0
+    assert mig["deflect"]["served_share"] < 0.5
+    # ... after more visits and more offices than a flat refusal takes.
+    assert mig["deflect"]["mean_offices_seen"] > mig["deny"]["mean_offices_seen"]
+    assert mig["deflect"]["mean_visits"] > mig["deny"]["mean_visits"]
+    # Locals are served under every regime.
+    for r, x in runs.items():
+        assert x.summary["by_group"]["local"]["served_share"] > 0.9, r
+    # Provide saves the city nothing; deflection saves most of what denial saves.
+    assert mig["provide"]["city_cost_saved"] == 0.0
+    assert mig["deflect"]["city_cost_saved"] > 0.5 * mig["deny"]["city_cost_saved"]
+
+
+def test_provide_still_runs_out_of_seats() -> None:
+    data = school_city(households=200, deadline=None)
+    data["offices"][0]["seats"] = 50
+    data["city"]["regime"] = "provide"
+    r = run(data)
+    j = r.journeys
+    assert (j["outcome"] == "served").sum() == 50
+    refused = r.events[r.events["activity"] == "refuse"]
+    assert set(refused[refused["office"] == "school"]["reason"].astype(str)) == {"capacity"}
+
+
+def test_provide_switches_the_deflection_mechanisms_off() -> None:
+    data = school_city(households=200, deadline=None)
+    data["mechanisms"] = {"no_reason": {"rate": 1.0}}
+    deflect = run(data)
+    data["city"]["regime"] = "provide"
+    provide = run(data)
+    mig = lambda x: x.journeys[x.journeys["hukou"] != "local"]  # noqa: E731
+    assert (mig(deflect)["outcome"] != "served").all()
+    assert (mig(provide)["outcome"] == "served").all()
+    assert (mig(provide)["visits"] == 1).all()   # no paperwork either
+
+
+def test_deny_refuses_at_the_first_counter_and_says_hukou() -> None:
+    data = school_city(households=200)
+    data["city"]["regime"] = "deny"
+    r = api.run(from_dict(data), seed=1)
+    ev = r.events
+    refused = ev[ev["activity"] == "refuse"]
+    mig = r.journeys[r.journeys["hukou"] != "local"]
+    assert set(refused[refused["office"] == "school"]["reason"].astype(str)) == {"hukou"}
+    assert mig["explicit_refusal"].all()
+    assert (mig["offices_seen"] <= 3).all()   # the school, then the fallbacks
+    assert set(mig["outcome"].astype(str)) <= {"alternative", "sent_away", "denied"}
+
+
+def test_the_regime_key_in_a_file_and_on_the_command_line(tmp_path: Path) -> None:
+    from offices import presets
+
+    text = presets.text("chengdu").replace('regime = "deflect"', 'regime = "deny"', 1)
+    path = tmp_path / "chengdu_deny.toml"
+    path.write_text(text, encoding="utf-8")
+    assert api.load(path).city.regime == "deny"
+    out = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-m", "maze.app.cli", "run", "--preset", "chengdu",
+                        "--regime", "provide", "--households", "100", "--out", str(out),
+                        "--quiet", "--no-report"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["regime"] == "provide"
+    assert summary["migrants"]["served_share"] > 0.95
