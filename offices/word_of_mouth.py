@@ -15,9 +15,10 @@ households that arrived on the same day. When a request ends in one of the ``sto
 outcomes (gave up, denied, sent away), each neighbour hears of it with probability
 ``reach``, ``delay_days`` later. A household that has heard ``n`` stories about a service
 (or about any service, without ``same_service``) does not try at all with probability
-``1 - (1 - deterrence) ** n``: its request ends as ``deterred``. Requests start at a
-household's arrival, so only households arriving after a story can be deterred by it.
-Locals are not in the graph and are never deterred.
+``1 - (1 - deterrence) ** n``: its request ends as ``deterred``. ``services`` limits
+the stories told and the requests deterred to some services (all by default). Requests
+start at a household's arrival, so only households arriving after a story can be
+deterred by it. Locals are not in the graph and are never deterred.
 
 ``heard_before`` gives each migrant household a story at the start with that
 probability: the stories already going round. The texts give no deterrence share. The
@@ -58,6 +59,8 @@ class WordOfMouthConfig(BaseModel):
     rewire: Share = 0.1
     #: Link households only within their own group.
     within_group: bool = False
+    #: Services whose failures are told and whose requests can be deterred (empty: all).
+    services: tuple[str, ...] = ()
     #: Outcomes that make a failure story.
     stories: tuple[Story, ...] = ("gave_up", "denied", "sent_away")
     #: Probability that one story heard stops a household from trying.
@@ -76,7 +79,7 @@ class WordOfMouthConfig(BaseModel):
 class WordOfMouth(Mechanism):
     def __init__(self, scenario: Scenario, config: WordOfMouthConfig):
         self.config = config
-        self.services = tuple(scenario.services)
+        self.services = config.services or tuple(scenario.services)
         self.network = nx.Graph()
         #: household -> service ("" for any) -> days the stories reach it.
         self.heard: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -101,6 +104,14 @@ class WordOfMouth(Mechanism):
                 if yes:
                     self.heard[h][self._topic(self.services[s])].append(0.0)
 
+    @staticmethod
+    def check(scenario: Scenario, config: WordOfMouthConfig) -> tuple[str, str] | None:
+        """Name the first service the table refers to that the scenario lacks."""
+        for i, name in enumerate(config.services):
+            if name not in scenario.services:
+                return f"services.{i}", f"unknown service {name!r}"
+        return None
+
     def _draw(self, n: int, seed: int) -> nx.Graph:
         k = min(self.config.links, n - 1) if n > 1 else 0
         if k <= 0:
@@ -118,7 +129,7 @@ class WordOfMouth(Mechanism):
         return sum(1 for t in times if t <= now)
 
     def deters(self, world: World, household: Household, request: Request) -> bool:
-        if household.local:
+        if household.local or request.service not in self.services:
             return False
         n = self.stories_heard(household, request.service, world.env.now)
         if n == 0:
@@ -128,7 +139,8 @@ class WordOfMouth(Mechanism):
 
     def finished(self, world: World, request: Request) -> None:
         hid = request.household.id
-        if request.outcome not in self.config.stories or hid not in self.network:
+        if (request.outcome not in self.config.stories or hid not in self.network
+                or request.service not in self.services):
             return
         cfg = self.config
         when = world.env.now + cfg.delay_days

@@ -95,8 +95,18 @@ def test_within_group_links_keep_stories_inside_the_group() -> None:
     assert deterred_share(mixed[mixed["group"] == "with_lease"]) > 0.05
 
 
+def test_stories_and_deterrence_can_be_limited_to_some_services() -> None:
+    data = talking_city()
+    data["offices"].append({"name": "clinic", "sector": "health"})
+    data["services"]["care"] = {"entry": "clinic"}
+    j = run(data, links=6, deterrence=0.5, services=["school"]).journeys
+    assert deterred_share(j[j["service"] == "school"]) > 0.1
+    assert deterred_share(j[j["service"] == "care"]) == 0.0
+
+
 def test_bad_tables_are_refused() -> None:
-    for table, key in (({"graph": "lattice"}, "mechanisms.word_of_mouth.graph"),
+    for table, key in (({"services": ["nothing"]}, "mechanisms.word_of_mouth.services.0"),
+                       ({"graph": "lattice"}, "mechanisms.word_of_mouth.graph"),
                        ({"deterrence": 2.0}, "mechanisms.word_of_mouth.deterrence"),
                        ({"stories": ["served"]}, "mechanisms.word_of_mouth.stories"),
                        ({"friends": 3}, "mechanisms.word_of_mouth.friends")):
