@@ -1,0 +1,137 @@
+"""Cities too big to simulate are refused before anything is drawn, saying why."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from maze.scenario import (
+    MAX_CLERKS,
+    MAX_HORIZON_DAYS,
+    MAX_HOUSEHOLDS,
+    ScenarioError,
+    from_dict,
+    override,
+)
+from tests.conftest import paper_city, queue_city, with_changes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def refusal(data: dict) -> tuple[str, float, int]:
+    """The message, the seconds it took, and the peak memory (bytes) of refusing ``data``."""
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        with pytest.raises(ScenarioError) as info:
+            from_dict(data, source="big.toml")
+        seconds = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return str(info.value), seconds, peak
+
+
+def assert_quick_and_small(seconds: float, peak: int) -> None:
+    assert seconds < 2.0, f"refusal took {seconds:.1f} s"
+    assert peak < 20_000_000, f"refusal allocated {peak / 1e6:.0f} MB"
+
+
+@pytest.mark.parametrize("households", [MAX_HOUSEHOLDS + 1, 10**9, 10**12])
+def test_billions_of_households_are_refused(households: int) -> None:
+    msg, seconds, peak = refusal(with_changes(paper_city(), population__households=households))
+    assert msg.startswith("big.toml: population.households: ")
+    assert f"{MAX_HOUSEHOLDS}" in msg and "sanity limit" in msg
+    assert_quick_and_small(seconds, peak)
+
+
+@pytest.mark.parametrize("horizon", [MAX_HORIZON_DAYS + 1, 1e9])
+def test_a_horizon_of_a_billion_days_is_refused(horizon: float) -> None:
+    msg, seconds, peak = refusal(with_changes(paper_city(), city__horizon=horizon))
+    assert msg.startswith("big.toml: city.horizon: ") and "sanity limit" in msg
+    assert_quick_and_small(seconds, peak)
+
+
+def test_millions_of_clerks_are_refused() -> None:
+    msg, seconds, peak = refusal(with_changes(paper_city(), offices__0__clerks=3_000_000))
+    assert msg.startswith("big.toml: offices.0.clerks: ") and f"{MAX_CLERKS}" in msg
+    assert_quick_and_small(seconds, peak)
+
+
+@pytest.mark.parametrize(("rate", "horizon"), [(1e5, 36_000.0), (1e9, 10.0), (1e300, 1.0)])
+def test_a_poisson_rate_that_means_billions_of_arrivals_is_refused(rate: float,
+                                                                   horizon: float) -> None:
+    msg, seconds, peak = refusal(queue_city(rate=rate, horizon=horizon))
+    assert msg.startswith("big.toml: population.arrivals.rate: "), msg
+    assert "households" in msg and f"{MAX_HOUSEHOLDS:,}" in msg
+    expected = rate * horizon
+    assert f"{expected:.3g}" in msg  # the estimate is stated
+    assert_quick_and_small(seconds, peak)
+
+
+def test_a_cap_on_households_does_not_excuse_a_huge_poisson_rate() -> None:
+    # The arrival process is drawn in full before the cap applies, so the rate alone decides.
+    data = queue_city(rate=1e8, horizon=100.0)
+    data["population"]["households"] = 10
+    msg, _, _ = refusal(data)
+    assert "population.arrivals.rate" in msg
+
+
+def test_the_limits_themselves_are_accepted() -> None:
+    from_dict(with_changes(paper_city(), population__households=MAX_HOUSEHOLDS,
+                           city__horizon=MAX_HORIZON_DAYS, offices__0__clerks=MAX_CLERKS))
+    rate = MAX_HOUSEHOLDS / 1000.0
+    from_dict(queue_city(rate=rate * 0.999, horizon=1000.0))
+    with pytest.raises(ScenarioError):
+        from_dict(queue_city(rate=rate * 1.001, horizon=1000.0))
+
+
+def test_the_window_not_the_horizon_sets_the_poisson_estimate() -> None:
+    data = queue_city(rate=MAX_HOUSEHOLDS / 10.0, horizon=1000.0)
+    data["population"]["arrivals"].update(start=0.0, end=9.0)  # 0.9 x the limit
+    from_dict(data)
+    data["population"]["arrivals"].update(start=100.0, end=111.0)  # 1.1 x the limit
+    assert "population.arrivals.rate" in refusal(data)[0]
+
+
+@pytest.mark.parametrize(("arrivals", "key", "says"), [
+    ({"start": 500.0}, "population.arrivals.start", "nobody would arrive"),
+    ({"start": 50.0, "end": 10.0}, "population.arrivals.end", "before it starts"),
+    ({"process": "poisson", "rate": 1.0, "start": 10.0, "end": 10.0},
+     "population.arrivals.end", "must not be empty"),
+])
+def test_arrival_windows_that_bring_nobody_are_refused(arrivals: dict, key: str,
+                                                       says: str) -> None:
+    data = paper_city()
+    data["population"]["arrivals"] = arrivals
+    msg = refusal(data)[0]
+    assert msg.startswith(f"big.toml: {key}: ") and says in msg, msg
+
+
+def test_overrides_are_held_to_the_same_limits() -> None:
+    scenario = from_dict(paper_city())
+    with pytest.raises(ScenarioError) as info:
+        override(scenario, {"population.households": 10**10}, source="--households")
+    assert str(info.value).startswith("--households: population.households: ")
+
+
+def test_cli_refuses_a_billion_households_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "city.toml"
+    path.write_text(tomli_w.dumps(paper_city()), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "maze.app.cli", "run", str(path), "--households",
+                        str(10**9), "--out", str(tmp_path / "out"), "--quiet"],
+                       capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "population.households" in lines[0] and "sanity limit" in lines[0]
+    assert time.perf_counter() - t0 < 60
+    assert not (tmp_path / "out").exists()
