@@ -277,18 +277,9 @@ def build(base: Scenario | str | Path = "default", *, grid: Mapping[str, Any] | 
                 raise ScenarioError(f"cannot group by {col!r}; use one of "
                                     f"{', '.join(GROUPABLE)} (join two with '+')",
                                     source=source, key=f"by.{i}")
-    # validate each override on its own first, so an error names the key that caused it
-    singles = [("households" if k == "population.households" and households is not None
-                else f"set.{k}", k, v) for k, v in fixed.items()]
-    singles += [(f"grid.{k}", k, v) for k, vs in grid_flat.items() for v in vs]
-    singles += [(f"{section}.{k}", k, v) for section, entry, _ in listed
-                for k, v in entry.items()]
-    checked: set[str] = set()
-    for where, key, value in singles:
-        probe = json.dumps([key, value], sort_keys=True, default=str)
-        if probe not in checked:
-            checked.add(probe)
-            _apply(scenario, {key: value}, source, where)
+    where = {k: "households" if k == "population.households" and households is not None
+             else f"set.{k}" for k in fixed}
+    common = _apply_blaming(scenario, fixed, where, source, "set")
     parameters = list(dict.fromkeys([*grid_flat, *(k for _, e, _ in listed for k in e)]))
     tag_names = list(dict.fromkeys(k for _, _, t in listed for k in t))
     points = []
@@ -296,7 +287,8 @@ def build(base: Scenario | str | Path = "default", *, grid: Mapping[str, Any] | 
     for section, entry, tags in listed:
         for combo in itertools.product(*(grid_flat[k] for k in keys)):
             varying = {**entry, **dict(zip(keys, combo, strict=True))}
-            scen = _apply(scenario, {**fixed, **varying}, source, section or "grid")
+            where = {**{k: f"{section}.{k}" for k in entry}, **{k: f"grid.{k}" for k in keys}}
+            scen = _apply_blaming(common, varying, where, source, section or "grid")
             points.append(Point(varying, tags, scen))
     if lever is not None and lever not in parameters and lever not in tag_names:
         swept = ", ".join(parameters + tag_names) or "nothing"
@@ -363,6 +355,17 @@ def _apply(base: Scenario, changes: Mapping[str, Any], source: str, where: str) 
         key = f"{where}: {exc.key}" if exc.key else where
         raise ScenarioError(inner, source=source, key=key) from None
     return scenario
+
+
+def _apply_blaming(base: Scenario, changes: Mapping[str, Any], where: Mapping[str, str],
+                   source: str, section: str) -> Scenario:
+    """Apply a setting; if it is refused, name the one key that is refused on its own."""
+    try:
+        return _apply(base, changes, source, section)
+    except ScenarioError as whole:
+        for key, value in changes.items():
+            _apply(base, {key: value}, source, where[key])
+        raise whole from None
 
 
 def _bare(exc: ScenarioError) -> str:
@@ -759,41 +762,53 @@ def read_tables(out: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 # -- the figures -----------------------------------------------------------------------------
-def bands(df: pd.DataFrame, x: str | None, measure: str, by: Sequence[str] = (),
-          level: float = 0.95) -> pd.DataFrame:
-    """Mean of a measure over replications with a t confidence interval, per lever value."""
-    from scipy import stats
+def bands(df: pd.DataFrame, x: str | None, measures: str | Sequence[str],
+          by: Sequence[str] = (), level: float = 0.95) -> pd.DataFrame:
+    """Means over replications with t confidence intervals, per lever value (long format).
 
+    One row per (``by``..., ``x``, measure): ``n`` runs with a value, ``mean``, and the
+    interval ``low``..``high`` (empty when n < 2).
+    """
+    from scipy.special import stdtrit  # the t quantile, without importing scipy.stats
+
+    names = [measures] if isinstance(measures, str) else list(measures)
     keys = [c for c in (*by, x) if c is not None]
-    data = df.dropna(subset=[measure])
-    if data.empty:
-        return pd.DataFrame(columns=[*keys, "n", "mean", "low", "high"])
-    grouped = data.groupby(keys, sort=True, dropna=False)[measure] if keys else \
-        data.assign(_all=0).groupby("_all")[measure]
-    agg = grouped.agg(n="count", mean="mean", sd="std").reset_index()
+    data = df[[*keys, *names]].copy()
     if not keys:
-        agg = agg.drop(columns="_all")
-    t = np.array([stats.t.ppf(0.5 + level / 2, n - 1) if n > 1 else np.nan for n in agg["n"]])
-    half = t * agg["sd"].to_numpy() / np.sqrt(agg["n"].to_numpy())
+        keys = ["_all"]
+        data["_all"] = 0
+    long = data.melt(id_vars=keys, value_vars=names, var_name="measure").dropna(
+        subset=["value"])
+    if long.empty:
+        return pd.DataFrame(columns=[*keys, "measure", "n", "mean", "low", "high"])
+    agg = (long.groupby([*keys, "measure"], sort=True, dropna=False)["value"]
+           .agg(n="count", mean="mean", sd="std").reset_index())
+    n = agg["n"].to_numpy()
+    t = np.where(n > 1, stdtrit(np.maximum(n - 1, 1), 0.5 + level / 2), np.nan)
+    half = t * agg["sd"].to_numpy() / np.sqrt(n)
     agg["low"] = agg["mean"] - half
     agg["high"] = agg["mean"] + half
-    return agg.drop(columns="sd")
+    return agg.drop(columns=["sd", *(["_all"] if "_all" in agg else [])])
 
 
 def _esc(x: object) -> str:
     return html.escape(str(x), quote=True)
 
 
-def figures(result: SweepResult) -> list[tuple[str, list[tuple[str, Any]]]]:
-    """Sections of (title, figures): each measure against the lever, one line per group."""
-    import plotly.graph_objects as go
+PALETTE = ("#1d3557", "#e76f51", "#2a9d8f", "#e9c46a", "#8ab17d", "#9d4edd", "#f4a261",
+           "#457b9d", "#6c757d", "#bc4749")
 
+
+def figures(result: SweepResult) -> list[tuple[str, list[tuple[str, dict[str, Any]]]]]:
+    """Sections of (title, figures): each measure against the lever, one line per group.
+
+    Figures are plotly figure dicts (``plotly.graph_objects.Figure(d)`` to use one).
+    """
     exp = result.experiment
     x = exp.x
     others = [c for c in (*exp.parameters, *exp.tags) if c != x
               and result.runs[c].nunique(dropna=False) > 1]
-    palette = ["#1d3557", "#e76f51", "#2a9d8f", "#e9c46a", "#8ab17d", "#9d4edd", "#f4a261",
-               "#457b9d", "#6c757d", "#bc4749"]
+    plotted = _plotted(result)
     sections = []
     settings = (result.runs[others].drop_duplicates().to_dict("records") if others else [{}])
     for by in exp.by:
@@ -804,44 +819,55 @@ def figures(result: SweepResult) -> list[tuple[str, list[tuple[str, Any]]]]:
             for k, v in setting.items():
                 groups = groups[groups[k].isna() if _isnan(v) else groups[k] == v]
                 runs = runs[runs[k].isna() if _isnan(v) else runs[k] == v]
+            overall = bands(runs, x, plotted)
+            by_group = bands(groups, x, plotted, by=["group"])
+            names = sorted(by_group["group"].unique()) if len(by_group) else []
             figs = []
-            for measure in _plotted(result):
-                fig = go.Figure()
-                lines = [("all requests", runs, "#111111")]
-                for i, (g, part) in enumerate(groups.groupby("group", sort=True)):
-                    lines.append((str(g), part, palette[i % len(palette)]))
-                for name, part, colour in lines:
-                    b = bands(part, x, measure)
-                    if b.empty:
-                        continue
-                    xs = b[x].tolist() if x else ["all runs"] * len(b)
-                    if x and not pd.api.types.is_numeric_dtype(b[x]):
-                        xs = [_esc(v) for v in xs]
-                    ok = b["low"].notna()
-                    if measure.endswith("_share"):  # a share's interval stops at 0 and 1
-                        b["low"], b["high"] = b["low"].clip(0, 1), b["high"].clip(0, 1)
-                    if ok.any():
-                        bx = [v for v, k in zip(xs, ok, strict=True) if k]
-                        fig.add_trace(go.Scatter(
-                            x=bx + bx[::-1],
-                            y=b["high"][ok].tolist() + b["low"][ok].tolist()[::-1],
-                            mode="lines", fill="toself", fillcolor=_rgba(colour, 0.15),
-                            line={"width": 0}, hoverinfo="skip", showlegend=False,
-                            legendgroup=_esc(name)))
-                    fig.add_trace(go.Scatter(
-                        x=xs, y=b["mean"], mode="lines+markers", name=_esc(name),
-                        legendgroup=_esc(name),
-                        line={"color": colour, "dash": "dash" if name == "all requests"
-                              else "solid"},
-                        customdata=np.stack([b["n"], b["low"], b["high"]], axis=-1),
-                        hovertemplate="%{y:.4g} (95% CI %{customdata[1]:.4g} to "
-                                      "%{customdata[2]:.4g}; n = %{customdata[0]})"))
-                fig.update_layout(title=_esc(measure.replace("_", " ")),
-                                  xaxis_title=_esc(x or ""), yaxis_title=_esc(measure),
-                                  height=380, margin={"t": 50, "b": 40})
-                figs.append((measure, fig))
+            for measure in plotted:
+                traces: list[dict[str, Any]] = []
+                lines = [("all requests", overall[overall["measure"] == measure], "#111111")]
+                sel = by_group[by_group["measure"] == measure]
+                lines += [(str(g), sel[sel["group"] == g], PALETTE[i % len(PALETTE)])
+                          for i, g in enumerate(names)]
+                for name, b, colour in lines:
+                    if not b.empty:
+                        traces += _line(b, x, measure, name, colour)
+                layout = {"title": {"text": _esc(measure.replace("_", " "))},
+                          "xaxis": {"title": {"text": _esc(x or "")}},
+                          "yaxis": {"title": {"text": _esc(measure)}},
+                          "height": 380, "margin": {"t": 50, "b": 40}}
+                if x and not pd.api.types.is_numeric_dtype(result.runs[x]):
+                    layout["xaxis"]["type"] = "category"
+                figs.append((measure, {"data": traces, "layout": layout}))
             sections.append((title, figs))
     return sections
+
+
+def _line(b: pd.DataFrame, x: str | None, measure: str, name: str,
+          colour: str) -> list[dict[str, Any]]:
+    """A mean line and its confidence band, as plotly trace dicts."""
+    xs = [_esc(v) if isinstance(v, str) else v for v in b[x].tolist()] if x else \
+        ["all runs"] * len(b)
+    low, high = b["low"], b["high"]
+    if measure.endswith("_share"):  # a share's interval stops at 0 and 1
+        low, high = low.clip(0, 1), high.clip(0, 1)
+    ok = low.notna().to_numpy()
+    out = []
+    if ok.any():
+        bx = [v for v, k in zip(xs, ok, strict=True) if k]
+        out.append({"type": "scatter", "x": bx + bx[::-1],
+                    "y": high[ok].tolist() + low[ok].tolist()[::-1], "mode": "lines",
+                    "fill": "toself", "fillcolor": _rgba(colour, 0.15), "line": {"width": 0},
+                    "hoverinfo": "skip", "showlegend": False, "legendgroup": _esc(name)})
+    custom = [[int(n), None if _isnan(lo) else lo, None if _isnan(hi) else hi]
+              for n, lo, hi in zip(b["n"], low, high, strict=True)]
+    out.append({"type": "scatter", "x": xs, "y": b["mean"].tolist(), "mode": "lines+markers",
+                "name": _esc(name), "legendgroup": _esc(name),
+                "line": {"color": colour, "dash": "dash" if name == "all requests" else "solid"},
+                "customdata": custom,
+                "hovertemplate": "%{y:.4g} (95% CI %{customdata[1]:.4g} to "
+                                 "%{customdata[2]:.4g}; n = %{customdata[0]})"})
+    return out
 
 
 def _plotted(result: SweepResult) -> list[str]:
@@ -875,7 +901,7 @@ def write_html(result: SweepResult, path: str | Path) -> None:
         parts.append(f"<h2>{_esc(title)}</h2>")
         for _, fig in figs:
             parts.append(pio.to_html(fig, include_plotlyjs=first, full_html=False,
-                                     div_id=f"fig{n}"))
+                                     div_id=f"fig{n}", validate=False))
             first, n = False, n + 1
     swept = ", ".join(_esc(k) for k in (*exp.parameters, *exp.tags)) or "nothing (replications)"
     left_out = [m for m in PLOTTED if m not in _plotted(result)]

@@ -1,0 +1,350 @@
+"""Sweeps: the same table however the runs are spread, resumed after an interruption, twice.
+
+Each test builds a small experiment on the default city (a few hundred households,
+so a run takes a fraction of a second) and checks the merged tables, not a summary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+from maze.app import api, cli
+from maze.app import sweep as sw
+from maze.scenario import ScenarioError
+
+SEATS = "offices.public_school.seats"
+
+
+def experiment_file(folder: Path, body: str = "", name: str = "exp.toml", *,
+                    households: int = 200, replications: int = 2, seed: int = 11,
+                    grid: str = f'"{SEATS}" = [60, 600]') -> Path:
+    path = folder / name
+    path.write_text(f"""name = "test sweep"
+base = "default"
+replications = {replications}
+seed = {seed}
+households = {households}
+by = ["group", "hukou", "contract+lease_own"]
+{body}
+[grid]
+{grid}
+""", encoding="utf-8")
+    return path
+
+
+def finished_runs(out: Path) -> dict[str, tuple[int, int]]:
+    """Stored runs: id -> (inode, mtime) of its summary, to tell a rewrite from a skip."""
+    found = {}
+    for d in (out / "runs").iterdir():
+        marker = d / "summary.json"
+        if not d.name.startswith(".") and marker.is_file():
+            st = marker.stat()
+            found[d.name] = (st.st_ino, st.st_mtime_ns)
+    return found
+
+
+# -- the plan ----------------------------------------------------------------------------------
+def test_seeds_are_spawned_and_stable_when_replications_grow():
+    seeds = sw.replication_seeds(5, 4)
+    expected = [int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+                for c in np.random.SeedSequence(5).spawn(4)]
+    assert seeds == expected
+    assert len(set(seeds)) == 4
+    assert sw.replication_seeds(5, 7)[:4] == seeds
+    assert sw.replication_seeds(6, 4) != seeds
+
+
+def test_plan_crosses_runs_with_grid_and_hashes_what_matters(tmp_path):
+    path = experiment_file(tmp_path, """
+[[runs]]
+tags = { paperwork = "five documents" }
+[[runs]]
+tags = { paperwork = "booklet only" }
+"services.school.documents" = ["household_registration_booklet"]
+""", grid=f'"{SEATS}" = [60, 600]\n"mechanisms.class_cap.cap" = [30, 45]', replications=3)
+    path.write_text(path.read_text().replace(
+        'by = [', '"set"."mechanisms.class_cap" = { office = "public_school", cap = 45, '
+                  'held = 65, classes = 10 }\nby = ['))
+    exp = sw.load_experiment(path)
+    assert exp.parameters == (SEATS, "mechanisms.class_cap.cap", "services.school.documents")
+    assert exp.tags == ("paperwork",) and exp.x == "paperwork"
+    assert len(exp.points) == 2 * 2 * 2
+    plan = exp.plan()
+    assert len(plan) == 24 and len({p.run_id for p in plan}) == 24
+    first = exp.points[0].scenario
+    assert first.office("public_school").seats == 60 and first.population.households == 200
+    assert first.mechanisms["class_cap"]["cap"] == 30
+    assert exp.points[-1].scenario.services["school"].documents == (
+        "household_registration_booklet",)
+    # the id follows the scenario content and the seed, nothing else
+    a = sw.run_id(first, {SEATS: 60}, {}, 1)
+    assert a == sw.run_id(first, {SEATS: 60}, {}, 1)
+    assert a != sw.run_id(first, {SEATS: 60}, {}, 2)
+    assert a != sw.run_id(exp.points[1].scenario, {SEATS: 60}, {}, 1)
+
+
+# -- bad input ------------------------------------------------------------------------------
+@pytest.mark.parametrize(("grid", "key"), [
+    (f'"{SEATS}z" = [1, 2]', "grid.offices.public_school.seatsz"),
+    ('"offices.no_such_office.seats" = [1]', "grid.offices.no_such_office.seats"),
+    (f'"{SEATS}" = [10, -5]', f"grid.{SEATS}"),
+    ('"mechanisms.class_cap.capp" = [30]', "grid.mechanisms.class_cap.capp"),
+    (f'"{SEATS}" = []', f"grid.{SEATS}"),
+])
+def test_bad_override_is_refused_with_one_line_and_exit_2(tmp_path, capsys, grid, key):
+    path = experiment_file(tmp_path, grid=grid)
+    out = tmp_path / "out"
+    code = cli.main(["sweep", str(path), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"maze: error: {path}: {key}")
+    assert not out.exists()  # refused before anything ran
+
+
+def test_bad_experiment_keys_are_refused(tmp_path):
+    path = tmp_path / "e.toml"
+    path.write_text('base = "default"\nreplicatons = 3\n')
+    with pytest.raises(ScenarioError, match=r"e\.toml: replicatons: unknown key"):
+        sw.load_experiment(path)
+    path.write_text('base = "nowhere.toml"\n')
+    with pytest.raises(ScenarioError, match=r"base: scenario file .* not found"):
+        sw.load_experiment(path)
+    path.write_text('base = "default"\nby = ["shoe_size"]\n')
+    with pytest.raises(ScenarioError, match=r"by\.0: cannot group by 'shoe_size'"):
+        sw.load_experiment(path)
+    path.write_text('base = "default"\n[[runs]]\n"population.households" = 10\n'
+                    '[[runs]]\n"population.groups.0.share" = 0.9\n')
+    with pytest.raises(ScenarioError, match=r"runs\.1\.population\.groups\.0\.share: "
+                                            r"population: group shares must sum to 1"):
+        sw.load_experiment(path)
+
+
+def test_base_scenario_file_is_relative_to_the_experiment(tmp_path):
+    from offices import presets
+
+    (tmp_path / "cities").mkdir()
+    shutil.copy(presets.path("default"), tmp_path / "cities" / "mine.toml")
+    path = tmp_path / "e.toml"
+    path.write_text('base = "cities/mine.toml"\nhouseholds = 50\n')
+    exp = sw.load_experiment(path)
+    assert exp.base == "cities/mine.toml"
+    assert exp.points[0].scenario.population.households == 50
+
+
+# -- the same table --------------------------------------------------------------------------
+def test_same_experiment_gives_the_same_table_twice(tmp_path):
+    path = experiment_file(tmp_path)
+    a = sw.sweep(path, tmp_path / "a", executor="serial")
+    b = sw.sweep(path, tmp_path / "b", executor="serial")
+    memory = sw.sweep(path, None, executor="serial")
+    assert a.computed == 4 and a.reused == 0
+    assert_frame_equal(a.runs, b.runs)
+    assert_frame_equal(a.groups, b.groups)
+    assert_frame_equal(a.runs, memory.runs)
+    assert_frame_equal(a.groups, memory.groups)
+    for name in ("runs.parquet", "groups.parquet"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    # the table is what the stored runs say, one row per run, in plan order
+    runs = a.runs
+    assert list(runs[SEATS]) == [60, 60, 600, 600]
+    assert list(runs["replication"]) == [0, 1, 0, 1]
+    assert list(runs["seed"]) == sw.replication_seeds(11, 2) * 2
+    for row in runs.itertuples():
+        stored = json.loads((tmp_path / "a" / "runs" / row.run / "summary.json").read_text())
+        assert stored["seed"] == row.seed and stored["served_share"] == row.served_share
+    assert runs["seed"].nunique() == 2 and runs["served_share"].between(0, 1).all()
+    # groups: each grouping splits every run's requests completely
+    g = a.groups
+    assert set(g["by"]) == {"group", "hukou", "contract+lease_own"}
+    totals = g.groupby(["run", "by"])["requests"].sum().unstack()
+    for by in totals.columns:
+        assert (totals[by].to_numpy() == runs.set_index("run").loc[totals.index,
+                                                                    "requests"]).all()
+    assert set(g.loc[g["by"] == "contract+lease_own", "group"]) <= {
+        "contract & lease_own", "contract & no lease_own", "no contract & lease_own",
+        "no contract & no lease_own"}
+    assert set(g.loc[g["by"] == "hukou", "group"]) == {"local", "migrant"}
+
+
+def test_local_dask_cluster_gives_the_same_table_as_local_processes(tmp_path):
+    from distributed import Client, LocalCluster
+
+    path = experiment_file(tmp_path)
+    local = sw.sweep(path, tmp_path / "local", executor="processes", workers=2)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        dask = sw.sweep(path, tmp_path / "dask", executor=client)
+    assert local.computed == dask.computed == 4
+    assert_frame_equal(local.runs, dask.runs)
+    assert_frame_equal(local.groups, dask.groups)
+    assert (sorted(p.name for p in (tmp_path / "local" / "runs").iterdir())
+            == sorted(p.name for p in (tmp_path / "dask" / "runs").iterdir()))
+
+
+# -- resuming ------------------------------------------------------------------------------------
+def test_resume_recomputes_no_finished_run_and_redoes_a_half_written_one(tmp_path):
+    small = experiment_file(tmp_path, replications=2, name="small.toml")
+    out = tmp_path / "out"
+    first = sw.sweep(small, out, executor="serial")
+    assert first.computed == 4
+    before = finished_runs(out)
+    # a crash in the middle of writing: one folder without its summary, one partial folder
+    broken = sorted(before)[0]
+    (out / "runs" / broken / "summary.json").unlink()
+    (out / "runs" / ".x.partial-123").mkdir()
+    (out / "runs" / ".x.partial-123" / "summary.json").write_text("{}")
+    # the same experiment with more replications: the first two seeds are kept
+    big = experiment_file(tmp_path, replications=3, name="big.toml")
+    seen = []
+    resumed = sw.sweep(big, out, executor="serial", progress=lambda d, n: seen.append((d, n)))
+    assert resumed.reused == 3 and resumed.computed == 3
+    assert seen[0] == (3, 6) and seen[-1] == (6, 6)
+    after = finished_runs(out)
+    for run, stamp in before.items():
+        if run != broken:
+            assert after[run] == stamp, f"run {run} was recomputed"
+    assert broken in after and len(after) == 6
+    fresh = sw.sweep(big, tmp_path / "fresh", executor="serial")
+    assert_frame_equal(resumed.runs, fresh.runs)
+    assert_frame_equal(resumed.groups, fresh.groups)
+
+
+def _direct_children(pid: int) -> list[int]:
+    """The children of a process, from /proc (Linux)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(k) for k in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc")
+@pytest.mark.parametrize("how", ["kill", "ctrl-c"])
+def test_interrupted_command_resumes_without_losing_or_redoing_runs(tmp_path, how):
+    path = experiment_file(tmp_path, households=800, replications=3,
+                           grid=f'"{SEATS}" = [60, 300, 600]')
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "maze.app.cli", "sweep", str(path), "--out", str(out),
+           "--quiet"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (out / "runs").is_dir() and len(finished_runs(out)) >= 2:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the sweep finished before it could be interrupted"
+    if how == "kill":
+        os.killpg(proc.pid, signal.SIGKILL)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if how == "ctrl-c":
+        assert proc.returncode == 130 and "Traceback" not in err
+        assert "interrupted" in err
+    at_stop = finished_runs(out)
+    assert 2 <= len(at_stop) < 9
+    assert not (out / "runs.parquet").exists()
+    resumed = sw.sweep(path, out, executor="serial")
+    assert resumed.reused == len(at_stop) and resumed.computed == 9 - len(at_stop)
+    after = finished_runs(out)
+    assert all(after[run] == stamp for run, stamp in at_stop.items())
+    assert len(after) == 9 and len(resumed.runs) == 9
+    # a run stored by the interrupted process is whole: it matches the same run made now
+    exp = sw.load_experiment(path)
+    spec = next(s for s in exp.plan() if s.run_id in at_stop)
+    again = api.run(exp.points[spec.point].scenario, spec.seed)
+    stored = json.loads((out / "runs" / spec.run_id / "summary.json").read_text())
+    assert stored == json.loads(json.dumps(again.summary))
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc")
+def test_a_killed_worker_process_is_replaced_and_the_sweep_completes(tmp_path):
+    import threading
+
+    path = experiment_file(tmp_path, households=1000, replications=4,
+                           grid=f'"{SEATS}" = [60, 600]')
+    out = tmp_path / "out"
+    killed = []
+    stop = threading.Event()
+
+    def killer() -> None:
+        while not stop.is_set() and not killed:
+            if (out / "runs").is_dir() and finished_runs(out):
+                servers = [p for p in _direct_children(os.getpid())
+                           if "forkserver" in Path(f"/proc/{p}/cmdline").read_text()]
+                workers = [w for s in servers for w in _direct_children(s)]
+                if workers:
+                    os.kill(workers[-1], signal.SIGKILL)
+                    killed.append(workers[-1])
+            time.sleep(0.02)
+
+    t = threading.Thread(target=killer, daemon=True)
+    t.start()
+    try:
+        result = sw.sweep(path, out, executor="processes", workers=2)
+    finally:
+        stop.set()
+        t.join()
+    assert killed, "no worker was running when a run had finished"
+    assert len(result.runs) == 8 and len(finished_runs(out)) == 8
+    fresh = sw.sweep(path, None, executor="serial")
+    assert_frame_equal(result.runs, fresh.runs)
+
+
+# -- the command and its page -------------------------------------------------------------
+def test_command_writes_tables_and_an_escaped_offline_page(tmp_path, capsys):
+    from offices import presets
+
+    city = tmp_path / "city.toml"
+    city.write_text(presets.text("default").replace(
+        'name = "default"', 'name = "<script>alert(1)</script>"', 1))
+    path = tmp_path / "e.toml"
+    path.write_text('name = "<b>caps</b>"\nbase = "city.toml"\nhouseholds = 150\n'
+                    'replications = 2\n[[runs]]\ntags = { label = "<img src=x>" }\n'
+                    f'"{SEATS}" = 50\n[[runs]]\ntags = {{ label = "b" }}\n"{SEATS}" = 500\n')
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(path), "--out", str(out), "--quiet"]) == 0
+    runs, groups = sw.read_tables(out)
+    assert len(runs) == 4 and list(runs["label"]) == ["<img src=x>"] * 2 + ["b"] * 2
+    assert (runs["scenario"] == "<script>alert(1)</script>").all()
+    page = (out / "sweep.html").read_text()
+    assert "<script>alert(1)" not in page and "<img src=x>" not in page
+    assert "&lt;img src=x&gt;" in page and "&lt;b&gt;caps" in page
+    assert '<script src="http' not in page and page.count("plotly.js v") >= 1
+    assert "served share" in page
+    exp = json.loads((out / "experiment.json").read_text())
+    assert exp["lever"] == "label" and exp["replications"] == 2
+    # a second run of the command computes nothing and rewrites the same table
+    before = (out / "runs.parquet").read_bytes()
+    assert cli.main(["sweep", str(path), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "0 computed, 4 already stored" in printed
+    assert (out / "runs.parquet").read_bytes() == before
+
+
+def test_confidence_bands_follow_the_t_distribution():
+    df = pd.DataFrame({"x": [1, 1, 1, 2, 2, 2], "m": [1.0, 2.0, 3.0, 5.0, 5.0, np.nan]})
+    b = sw.bands(df, "x", "m").set_index("x")
+    assert (b["measure"] == "m").all()
+    assert b.loc[1, "n"] == 3 and b.loc[1, "mean"] == pytest.approx(2.0)
+    half = 4.302652729911275 * 1.0 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
+    assert b.loc[1, "low"] == pytest.approx(2.0 - half)
+    assert b.loc[1, "high"] == pytest.approx(2.0 + half)
+    assert b.loc[2, "n"] == 2 and b.loc[2, "low"] == pytest.approx(5.0)
