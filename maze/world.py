@@ -59,6 +59,19 @@ class Station:
         return self.calendar is None or self.calendar.is_open(t)
 
 
+class _Columns(dict):
+    """Population columns as Python lists (fast to index one row at a time), each made on
+    first use: a run reads only a few of the attributes."""
+
+    def __init__(self, households: pd.DataFrame):
+        super().__init__()
+        self._households = households
+
+    def __missing__(self, name: str) -> list:
+        values = self[name] = self._households[name].tolist()
+        return values
+
+
 @dataclass
 class RunResult:
     """What one run leaves behind: the raw tables, before any measure is taken."""
@@ -86,7 +99,7 @@ class World:
                          for o in scenario.offices}
         self.gap = Sampler(scenario.population.days_between_visits, self.rng["gaps"])
         self.households = draw_population(scenario, self.rng["population"])
-        self._cols = {c: self.households[c].tolist() for c in self.households.columns}
+        self._cols = _Columns(self.households)
         self.mechanisms = list(mechanisms)
         self.requests: list[Request] = []
         self.horizon = scenario.city.horizon
