@@ -363,11 +363,12 @@ def controls_panel(scenario: Scenario, seed: int) -> html.Div:
     docs = list(scenario.documents)
     services = []
     for name, svc in scenario.services.items():
-        services.append(html.Div([
-            html.Span(_words(name), style={"fontStyle": "italic"}),
+        services.append(html.Details([
+            html.Summary(_words(name), style={"fontStyle": "italic", "cursor": "pointer"}),
             dcc.Checklist(id={"type": "docs", "service": name},
                           options=[{"label": " " + _words(d), "value": d} for d in docs],
-                          value=list(svc.documents), labelStyle={"display": "block"})]))
+                          value=list(svc.documents), labelStyle={"display": "block"})],
+            open=len(scenario.services) <= 2))
     return html.Div([
         html.H3("Levers of the city", style={"marginTop": 0}),
         html.Label("Regime", style=LABEL),

@@ -1,0 +1,275 @@
+"""The report and the dashboard as a person uses them: in a real (headless) Chromium.
+
+Playwright drives Debian's chromium (its own browser download cannot work
+here). Screenshots are saved under each test's temporary folder. The last
+tests check the dashboard's plumbing without a browser: scenario levers, and
+mechanism controls built from the registry.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+import offices
+from maze import report
+from maze.app import api
+from maze.app import dashboard as dash_app
+from maze.mechanism import Mechanism, Verdict, Visit
+from maze.scenario import ScenarioError, from_dict
+from tests.conftest import paper_city
+from tests.test_report import evil_city
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                    reason="Debian's chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _page(browser, width: int = 1300, height: int = 950):  # noqa: ANN001, ANN202
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("dialog", lambda d: (page.errors.append("dialog: " + d.message), d.dismiss()))
+    return page
+
+
+# -- the offline report --------------------------------------------------------------------
+
+@pytest.mark.browser
+@needs_chromium
+def test_report_draws_the_sankey_and_the_curves(browser, tmp_path: Path) -> None:
+    run = api.run(api.load(overrides={"population.households": 400}), seed=3)
+    path = tmp_path / "report.html"
+    report.write_report(run.events, run.journeys, run.raw.graph, run.summary, path)
+    page = _page(browser)
+    page.goto(path.as_uri())
+    page.wait_for_selector("#fig-reasons .main-svg", timeout=30_000)
+    for key in ("sankey", "survival", "outcomes", "spread", "graph", "timeline", "reasons"):
+        assert page.locator(f"#fig-{key} svg.main-svg").count() >= 1, key
+    links = page.locator("#fig-sankey path.sankey-link")
+    assert links.count() >= 5
+    nodes = page.locator("#fig-sankey g.sankey-node")
+    assert nodes.count() >= 5
+    curves = page.locator("#fig-survival .scatterlayer path.js-line")
+    assert curves.count() >= 2 * run.journeys["group"].nunique() - 1
+    paths = [curves.nth(i).get_attribute("d") or "" for i in range(curves.count())]
+    assert all(d.startswith("M") for d in paths)
+    assert max(len(d) for d in paths) > 100  # a step curve, not only flat lines
+    page.locator("#fig-sankey").screenshot(path=str(tmp_path / "sankey.png"))
+    page.locator("#fig-survival").screenshot(path=str(tmp_path / "survival.png"))
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+
+    # The group menu switches the Sankey to one group: fewer requests, other links.
+    before = links.count()
+    page.locator("#fig-sankey .updatemenu-header-group").click()
+    page.locator("#fig-sankey .updatemenu-dropdown-button", has_text="group: local").click()
+    page.wait_for_timeout(800)
+    assert page.locator("#fig-sankey path.sankey-link").count() < before
+    page.locator("#fig-sankey").screenshot(path=str(tmp_path / "sankey-local.png"))
+    assert page.errors == []
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_hostile_names_run_no_script_in_the_browser(browser, tmp_path: Path) -> None:
+    run = api.run(from_dict(evil_city()), seed=1)
+    path = tmp_path / "report.html"
+    report.write_report(run.events, run.journeys, run.raw.graph, run.summary, path)
+    page = _page(browser)
+    page.goto(path.as_uri())
+    page.wait_for_selector("#fig-reasons .main-svg", timeout=30_000)
+    assert page.evaluate("window.pwned") is None
+    assert page.errors == []
+    # The names are shown as text, as written in the scenario.
+    assert "<b>city</b>" in page.title()
+    labels = page.locator("#fig-sankey g.sankey-node text").all_text_contents()
+    assert "</script><script>window.pwned=1</script>" in labels
+    page.screenshot(path=str(tmp_path / "hostile.png"))
+
+
+# -- the live app ------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dashboard() -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "maze.app.cli", "dash", "--households", "400", "--port",
+         str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read() if proc.stdout else ""
+                pytest.fail(f"maze dash did not start: {out[-2000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _summary(page) -> str:  # noqa: ANN001
+    return page.inner_text("#summary")
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_moving_a_lever_reruns_the_model_and_redraws(browser, dashboard: str,
+                                                     tmp_path: Path) -> None:
+    page = _page(browser, 1400, 1000)
+    page.goto(dashboard)
+    page.wait_for_selector("#fig-sankey path.sankey-link", timeout=60_000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(tmp_path / "dash-deflect.png"))
+    before = _summary(page)
+    links_before = sorted(page.locator("#fig-sankey g.sankey-node text").all_text_contents())
+    status = page.inner_text("#status")
+    assert "(deflect)" in status and "400 households" in status
+
+    page.get_by_label("provide").check()
+    page.wait_for_function("s => document.querySelector('#status').innerText.includes(s)",
+                           arg="(provide)", timeout=60_000)
+    page.wait_for_selector("#running", state="hidden", timeout=60_000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(tmp_path / "dash-provide.png"))
+    assert _summary(page) != before
+    links_after = sorted(page.locator("#fig-sankey g.sankey-node text").all_text_contents())
+    assert links_after != links_before  # under provide nobody is sent for papers
+
+    # Fewer households: the status and the figures follow.
+    page.fill("#households", "150")
+    page.press("#households", "Enter")
+    page.wait_for_function("s => document.querySelector('#status').innerText.includes(s)",
+                           arg="150 households", timeout=60_000)
+
+    page.wait_for_selector("#running", state="hidden", timeout=60_000)
+
+    # Follow another household: the story changes, the run does not.
+    story_before = page.inner_text("#story")
+    status = page.inner_text("#status")
+    page.click("#household")
+    options = page.locator(".dash-dropdown-content [role=option]")
+    assert options.count() >= 2
+    chosen = options.nth(1).inner_text()
+    hid = chosen.split("#", 1)[1].split(" ", 1)[0]
+    assert not story_before.startswith(f"Household {hid} ")
+    options.nth(1).click()
+    page.wait_for_function("s => document.querySelector('#story').innerText.startsWith(s)",
+                           arg=f"Household {hid} ", timeout=30_000)
+    assert "Day " in page.inner_text("#story")
+    assert page.inner_text("#status") == status
+    page.screenshot(path=str(tmp_path / "dash-story.png"))
+    assert page.errors == []
+
+
+# -- the app's plumbing, without a browser ----------------------------------------------------
+
+class _StampConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    office: str
+    rate: float = 0.5
+    per: str = "visit"
+
+
+class _Stamp(Mechanism):
+    """Test mechanism: refuses everyone at one office, saying nothing."""
+
+    def __init__(self, scenario, config: _StampConfig) -> None:  # noqa: ANN001
+        self.office = config.office
+
+    def decide(self, v: Visit) -> Verdict | None:
+        if v.station.name == self.office and not v.fallback:
+            return Verdict("refuse", "none")
+        return None
+
+
+@pytest.fixture
+def stamp() -> Iterator[str]:
+    offices._load_all()
+    offices.REGISTRY["test_stamp"] = (_StampConfig, _Stamp)
+    try:
+        yield "test_stamp"
+    finally:
+        offices.REGISTRY.pop("test_stamp", None)
+
+
+def test_a_newly_registered_mechanism_gets_controls(stamp: str) -> None:
+    scenario = from_dict(paper_city(60))
+    found = {m.name: m for m in dash_app.mechanism_controls(scenario)}
+    assert stamp in found
+    controls = {c.name: c for c in found[stamp].controls}
+    assert controls["office"].kind == "choice"
+    assert controls["office"].choices == ("school", "street_office", "police", "home")
+    assert controls["rate"].kind == "float" and controls["rate"].default == 0.5
+    layout = dash_app.controls_panel(scenario, 0)
+    assert "test stamp" in str(layout)
+
+
+def test_levers_change_the_scenario_and_the_run(stamp: str) -> None:
+    base = from_dict(paper_city(80))
+    off = dash_app.configure(base, dash_app.Levers("deflect", 80, 0))
+    on = dash_app.configure(base, dash_app.Levers(
+        "deflect", 80, 0, mechanisms_on={stamp: True},
+        parameters={stamp: {"office": "school", "rate": None}}))
+    assert stamp not in off.mechanisms
+    assert on.mechanisms[stamp] == {"office": "school", "enabled": True}
+    refusals = api.run(on, 0).events
+    assert ((refusals["office"] == "school") & (refusals["activity"] == "refuse")
+            & (refusals["reason"] == "none")).any()
+    later = dash_app.configure(on, dash_app.Levers("deflect", 80, 0,
+                                                   mechanisms_on={stamp: False}))
+    assert later.mechanisms[stamp]["enabled"] is False
+
+    fewer = dash_app.configure(base, dash_app.Levers(
+        "provide", 30, 0, patience_days=10.0, documents={"school": []}))
+    assert fewer.city.regime == "provide" and fewer.population.households == 30
+    assert fewer.services["school"].documents == ()
+    assert all(g.attributes["patience_days"] == 10.0 for g in fewer.population.groups)
+
+
+def test_bad_levers_are_refused_with_the_key(stamp: str) -> None:
+    base = from_dict(paper_city(80))
+    with pytest.raises(ScenarioError, match=r"mechanisms\.test_stamp\.office"):
+        dash_app.configure(base, dash_app.Levers("deflect", 80, 0,
+                                                 mechanisms_on={stamp: True}))
+    with pytest.raises(ScenarioError, match="population.households"):
+        dash_app.configure(base, dash_app.Levers("deflect", 0, 0))

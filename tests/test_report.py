@@ -1,0 +1,238 @@
+"""The report: figures that add up to the tables, names that cannot break the page."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from maze import report
+from maze.app import api
+from maze.eventlog import OUTCOMES, VISIT_ACTIVITIES
+from maze.scenario import from_dict
+from maze.survival import kaplan_meier, time_to_service
+from tests.conftest import paper_city
+
+EVIL_OFFICE = '</script><script>window.pwned=1</script>'
+EVIL_GROUP = '<img src=x onerror="window.pwned=2">'
+EVIL_DOC = 'a&b <!-- "quoted" -->'
+EVIL_CITY = "<b>city</b>"
+N_FIGURES = 7
+
+
+def evil_city(households: int = 200) -> dict[str, Any]:
+    """The paper city with hostile names for an office, a group, a document and the city."""
+    data = paper_city(households)
+    data["city"]["name"] = EVIL_CITY
+    data["offices"][1]["name"] = EVIL_OFFICE
+    data["documents"] = {
+        "permit": {"issuer": "police", "requires": [EVIL_DOC]},
+        EVIL_DOC: {"issuer": EVIL_OFFICE, "needs": ["lease_own"]},
+    }
+    data["population"]["groups"][0]["name"] = EVIL_GROUP
+    return data
+
+
+@pytest.fixture(scope="module")
+def paper_run() -> api.Run:
+    return api.run(from_dict(paper_city(300)), seed=2)
+
+
+@pytest.fixture(scope="module")
+def evil_page(tmp_path_factory: pytest.TempPathFactory) -> str:
+    run = api.run(from_dict(evil_city()), seed=1)
+    path = tmp_path_factory.mktemp("evil") / "report.html"
+    report.write_report(run.events, run.journeys, run.raw.graph, run.summary, path)
+    return path.read_text(encoding="utf-8")
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+        if tag == "script":
+            self.scripts.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.scripts[-1] += data
+
+
+# -- escaping --------------------------------------------------------------------------------
+
+def test_hostile_names_never_become_markup(evil_page: str) -> None:
+    tags = _Tags()
+    tags.feed(evil_page)
+    names = [t for t, _ in tags.tags]
+    # One data block per figure, plotly.js once, and the drawing code: nothing else.
+    assert names.count("script") == N_FIGURES + 2
+    assert "img" not in names and "b" not in names[:names.index("body")]
+    for raw in (EVIL_OFFICE, EVIL_GROUP, EVIL_DOC, "window.pwned=1</script>"):
+        assert raw not in evil_page
+    assert "<!--" not in evil_page
+
+
+def test_hostile_names_survive_as_text_in_the_figure_data(evil_page: str) -> None:
+    tags = _Tags()
+    tags.feed(evil_page)
+    data = [s for s in tags.scripts if s.lstrip().startswith("{")]
+    assert len(data) == N_FIGURES
+    for block in data:
+        assert "<" not in block and ">" not in block  # all escaped as \u003c / \u003e
+    sankey = json.loads(data[0])
+    labels = sankey["data"][0]["node"]["label"]
+    # Escaped once for plotly's pseudo-HTML, which shows it back as the literal name.
+    assert "&lt;/script&gt;&lt;script&gt;window.pwned=1&lt;/script&gt;" in labels
+    buttons = [b["label"] for b in sankey["layout"]["updatemenus"][0]["buttons"]]
+    assert any("&lt;img src=x onerror=&quot;window.pwned=2&quot;&gt;" in b for b in buttons)
+
+
+def test_plotly_js_is_inlined_once_and_nothing_is_fetched(evil_page: str) -> None:
+    assert evil_page.count("Plotly.newPlot") == 1  # the drawing loop
+    assert len(re.findall(r"plotly\.js v\d", evil_page)) == 1
+    assert not re.search(r"<script[^>]+src=", evil_page)
+    assert not re.search(r"<link[^>]+href=\"?https?:", evil_page)
+
+
+# -- the figures add up to the tables -------------------------------------------------------
+
+def test_sankey_links_carry_every_request_to_its_outcome(paper_run: api.Run) -> None:
+    ev, j = paper_run.events, paper_run.journeys
+    links = report.path_links(ev)
+    into = links[links["next"].str.contains(r"\|outcome: ")]
+    reached = into.groupby(into["next"].str.split("outcome: ").str[1])["n"].sum()
+    expected = j["outcome"].astype(str).value_counts()
+    expected = expected[expected > 0]
+    assert reached.sort_index().to_dict() == expected.sort_index().to_dict()
+    # The link colour is the outcome of the requests on it.
+    outcome_of = into["next"].str.split("outcome: ").str[1]
+    assert (outcome_of == into["outcome"]).all()
+    # Flow is conserved at every office node.
+    inflow = links.groupby("next")["n"].sum()
+    outflow = links.groupby("node")["n"].sum()
+    for node, n in outflow.items():
+        if node in inflow:
+            assert inflow[node] == n, node
+
+
+def test_sankey_has_one_view_per_group_and_service(paper_run: api.Run) -> None:
+    fig = report.sankey(paper_run.events)
+    labels = [b.label for b in fig.layout.updatemenus[0].buttons]
+    assert labels == ["everyone", "group: with lease", "group: without lease", "service: school"]
+    assert [t.visible for t in fig.data] == [True, False, False, False]
+    totals = [sum(v for v, t in zip(tr.link.value, tr.link.target, strict=True)
+                  if tr.node.label[t] in {o.replace("_", " ") for o in OUTCOMES})
+              for tr in fig.data]
+    j = paper_run.journeys
+    assert totals[0] == len(j)
+    assert totals[1] == (j["group"] == "with_lease").sum()
+    assert totals[2] == (j["group"] == "without_lease").sum()
+
+
+def test_survival_curves_are_the_kaplan_meier_estimates(paper_run: api.Run) -> None:
+    j = paper_run.journeys
+    fig = report.survival_curves(j)
+    served = [t for t in fig.data if t.xaxis == "x"]
+    assert [t.name for t in served] == ["with lease", "without lease"]
+    for trace, (_, part) in zip(served, j.groupby("group", sort=True), strict=True):
+        km = kaplan_meier(*time_to_service(part))
+        assert np.allclose(trace.y, 1 - km["survival"].to_numpy())
+    # Nobody without a lease is ever served; everybody leaves the maze by the horizon.
+    assert max(served[1].y) == 0
+    inside = [t for t in fig.data if t.xaxis == "x2"]
+    if not (j["outcome"] == "pending").any():
+        assert all(t.y[-1] == 0 for t in inside)
+
+
+def test_blame_spread_shares_sum_to_one_per_group(paper_run: api.Run) -> None:
+    fig = report.blame_spread(paper_run.journeys)
+    for t in fig.data:
+        assert abs(sum(t.y) - 1) < 1e-9
+
+
+def test_referral_graph_counts_the_moves_households_made(paper_run: api.Run) -> None:
+    ev = paper_run.events
+    moves = report.office_moves(ev)
+    visits = ev[ev["activity"].isin(VISIT_ACTIVITIES)]
+    expected = 0
+    for _, case in visits.groupby("case_id"):
+        offices = case.sort_values("time", kind="stable")["office"].astype(str).tolist()
+        expected += sum(a != b for a, b in zip(offices, offices[1:], strict=False))
+    assert moves.sum() == expected
+    assert moves[("school", "police")] > 0
+    fig = report.referral_graph_figure(paper_run.raw.graph, ev)
+    widths = {}
+    for t in fig.data:
+        if t.mode == "lines":
+            n = int(re.search(r": (\d+) moves", t.text[0]).group(1))
+            widths[n] = t.line.width
+    ordered = [widths[n] for n in sorted(widths)]
+    assert ordered == sorted(ordered)  # more moves, wider edge
+    nodes = fig.data[-1]
+    assert len(nodes.x) == len(paper_run.raw.graph)
+
+
+def test_positions_put_each_level_of_government_in_its_own_column(paper_run: api.Run) -> None:
+    g = paper_run.raw.graph
+    pos = report.graph_positions(g)
+    by_level: dict[str, set[float]] = {}
+    for n, (x, _) in pos.items():
+        by_level.setdefault(g.nodes[n]["level"], set()).add(round(x, 9))
+    assert all(len(xs) == 1 for xs in by_level.values())
+    assert len({next(iter(xs)) for xs in by_level.values()}) == len(by_level)
+    assert report.graph_positions(g) == pos
+
+
+def test_timeline_has_one_row_per_household_and_one_bar_per_visit(paper_run: api.Run) -> None:
+    ev, j = paper_run.events, paper_run.journeys
+    fig = report.timeline(ev, j, n=12, seed=3)
+    ids = report.sample_households(j, 12, 3)
+    assert len(ids) == 12
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert sum(len(t.x) for t in bars) == ev[ev["household_id"].isin(ids)
+                                             & ev["activity"].isin(VISIT_ACTIVITIES)].shape[0]
+    rows = set()
+    for t in bars:
+        rows |= set(t.y)
+    assert len(rows) == len(ids) == len(fig.layout.yaxis.categoryarray)
+    # Every outcome that occurred is in the sample.
+    shown = {t.name.removeprefix("ended: ").replace(" ", "_") for t in fig.data
+             if t.type == "scatter" and t.name and t.name.startswith("ended: ")}
+    assert shown == set(j["outcome"].astype(str).unique())
+
+
+def test_refusal_reasons_tell_denial_from_deflection() -> None:
+    deflect = api.run(from_dict(paper_city(200)), seed=1)
+    deny_city = paper_city(200)
+    deny_city["city"]["regime"] = "deny"
+    deny = api.run(from_dict(deny_city), seed=1)
+    t_deflect = report.reason_table(deflect.events)
+    t_deny = report.reason_table(deny.events)
+    assert "hukou" not in t_deflect.columns or t_deflect["hukou"].sum() == 0
+    assert t_deny["hukou"].sum() > 0
+    fig = report.refusal_reasons(deny.events)
+    n = int((deny.events["activity"] == "refuse").sum())
+    k = int(((deny.events["activity"] == "refuse") & (deny.events["reason"] == "hukou")).sum())
+    assert f"{k} of {n} refusals" in fig.layout.title.text
+
+
+def test_report_is_the_same_for_the_same_run(paper_run: api.Run, tmp_path: Path) -> None:
+    r = paper_run
+    report.write_report(r.events, r.journeys, r.raw.graph, r.summary, tmp_path / "a.html")
+    report.write_report(r.events, r.journeys, r.raw.graph, r.summary, tmp_path / "b.html")
+    assert (tmp_path / "a.html").read_bytes() == (tmp_path / "b.html").read_bytes()

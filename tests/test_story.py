@@ -1,0 +1,135 @@
+"""Narrated journeys: dated steps that agree with the event log and the journeys table."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from maze import story
+from maze.app import api
+from maze.app.cli import main
+from maze.scenario import Scenario, from_dict
+from tests.conftest import paper_city
+
+DAY = re.compile(r"^Day (\d+) \((\d+) (\w+)\)")
+
+
+@pytest.fixture(scope="module")
+def paper() -> tuple[Scenario, api.Run]:
+    data = paper_city(200)
+    data["city"]["start_date"] = "2013-08-20"
+    scenario = from_dict(data)
+    return scenario, api.run(scenario, seed=5)
+
+
+def _household(run: api.Run, group: str, outcome: str) -> int:
+    j = run.journeys
+    return int(j[(j["group"] == group) & (j["outcome"] == outcome)]["household_id"].iloc[0])
+
+
+def test_a_household_without_a_lease_hears_why_the_paper_is_refused(paper) -> None:
+    scenario, run = paper
+    hid = _household(run, "without_lease", "sent_away")
+    text = story.tell(run.events, hid, scenario)
+    assert text.startswith(f"Household {hid} is a without lease household")
+    assert "the school asked for papers they did not have: permit" in text
+    assert "the street office would not issue the address: their lease is not in their own " \
+           "name" in text
+    assert "Outcome, day" in text and "sent away" in text
+    assert "Nobody ever said it was because of their hukou." in text
+
+
+def test_dates_follow_the_city_calendar(paper) -> None:
+    scenario, run = paper
+    hid = _household(run, "with_lease", "served")
+    lines = story.story_lines(run.events, hid, scenario)
+    dated = [m for m in (DAY.match(x) for x in lines) if m]
+    assert len(dated) >= 3
+    for m in dated:
+        d = date(2013, 8, 20) + timedelta(days=int(m.group(1)))
+        assert (int(m.group(2)), m.group(3)) == (d.day, d.strftime("%B"))
+    days = [int(m.group(1)) for m in dated]
+    assert days == sorted(days)
+
+
+def test_the_tally_agrees_with_the_journeys_table(paper) -> None:
+    scenario, run = paper
+    j = run.journeys
+    for _, row in j.sample(20, random_state=0).iterrows():
+        lines = story.story_lines(run.events, int(row["household_id"]), scenario)
+        tally = [x for x in lines if x.startswith("In all:")]
+        assert len(tally) == (j["household_id"] == row["household_id"]).sum()
+        m = re.search(r"(\d+) visits? to (\d+) offices? \(.*\) at (\d+) levels?", tally[0])
+        assert m is not None
+        assert (int(m.group(1)), int(m.group(2)), int(m.group(3))) == (
+            row["visits"], row["offices_seen"], row["levels_seen"])
+
+
+def _row(t: float, office: str, activity: str, reason: str = "", document: str = "",
+         wait: float = 0.0) -> dict:
+    return {"case_id": 0, "household_id": 7, "service": "school", "time": t, "office": office,
+            "activity": activity, "reason": reason, "target": "", "document": document,
+            "start": t - wait, "wait": wait, "fee": 0.0, "wage_lost": 50.0, "outcome": "",
+            "group": "without_lease", "hukou": "migrant", "origin": "other",
+            "education": "middle", "contract": False, "lease_own": False,
+            "residence_permit": False}
+
+
+def test_runs_of_the_same_answer_are_told_once(paper) -> None:
+    scenario, _ = paper
+    events = pd.DataFrame([
+        _row(0.2, "school", "request"),
+        _row(0.3, "school", "require", "documents", "permit"),
+        _row(3.4, "police", "require", "documents", "address", wait=2.5),
+        _row(6.4, "police", "require", "documents", "address"),
+        _row(9.4, "police", "require", "documents", "address"),
+        _row(9.4, "", "gave_up", "documents"),
+    ])
+    lines = story.story_lines(events, 7, scenario)
+    assert lines[3:] == [
+        "Day 0 (20 August): the family asked the school for a school place for their child.",
+        "Day 0 (20 August): the school asked for papers they did not have: permit, so they "
+        "went to the police.",
+        "Day 3 (23 August) to day 9 (29 August): after queueing for 2 days, the police would "
+        "not go on without address first. They came back 2 more times; the answer was the "
+        "same each time.",
+        "Outcome, day 9 (29 August): they gave up, and stay in the city without a school "
+        "place for their child.",
+        "In all: 9 days, 4 visits to 2 offices (school and police) at 2 levels (district and "
+        "municipal); 0 RMB in fees and 200 RMB in lost wages. Nobody ever said it was because "
+        "of their hukou.",
+    ]
+
+
+def test_the_typical_household_has_its_groups_commonest_outcome(paper) -> None:
+    _, run = paper
+    j = run.journeys
+    for group in ("with_lease", "without_lease"):
+        hid = story.typical_household(j, group)
+        part = j[j["group"] == group]
+        mine = j[j["household_id"] == hid]
+        assert (mine["group"] == group).all()
+        assert mine["outcome"].iloc[0] == part["outcome"].value_counts().idxmax()
+    with pytest.raises(KeyError):
+        story.typical_household(j, "nobody")
+
+
+def test_story_command_prints_a_journey(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["story", "--households", "150", "--seed", "2", "--group", "graduate"]) == 0
+    out = capsys.readouterr().out
+    assert "graduate household" in out
+    assert re.search(r"^Day \d+ \(\d+ \w+\): ", out, re.M)
+    assert "In all:" in out
+
+
+def test_story_command_refuses_bad_choices_in_one_line(capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    assert main(["story", "--households", "50", "--group", "nobody"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("maze: error: --group: no group 'nobody'") and "\n" not in err
+    assert main(["story", "--households", "50", "--household", "50"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no household 50" in err and "\n" not in err
