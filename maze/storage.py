@@ -8,6 +8,8 @@ until the new one is in place.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
 import shutil
@@ -49,6 +51,35 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _renameat2() -> Any:
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return None
+    fn.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    return fn
+
+
+_RENAMEAT2 = _renameat2()
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2``); False where that is not supported.
+
+    Replacing a folder otherwise takes two renames (old away, new in), and a run killed
+    between them leaves nothing under the final name.
+    """
+    if _RENAMEAT2 is None:
+        return False
+    if _RENAMEAT2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 @contextmanager
 def atomic_folder(dest: str | Path) -> Iterator[Path]:
     """Yield a temporary folder; on success it replaces ``dest`` in one rename."""
@@ -66,12 +97,15 @@ def atomic_folder(dest: str | Path) -> Iterator[Path]:
                     os.fsync(fh.fileno())
         _fsync_dir(tmp)
         old = None
-        if dest.exists():
-            old = dest.parent / f".{dest.name}.old-{os.getpid()}"
-            if old.exists():
-                shutil.rmtree(old)
-            dest.rename(old)
-        tmp.rename(dest)
+        if dest.exists() and _exchange(tmp, dest):
+            old = tmp  # the new folder is in place; tmp now holds the previous one
+        else:
+            if dest.exists():
+                old = dest.parent / f".{dest.name}.old-{os.getpid()}"
+                if old.exists():
+                    shutil.rmtree(old)
+                dest.rename(old)
+            tmp.rename(dest)
         _fsync_dir(dest.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
