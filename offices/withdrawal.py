@@ -18,8 +18,14 @@ another alternative (``move``), or hold out. Leavers and movers act after a plan
 delay, and no later than the closure. When utilities are cut, each holdout leaves with
 probability ``utilities_push``. At the closure the remaining holdouts are forced out:
 they try the other alternatives, then go home (``home_ties``) or stay without the
-service (``gave_up``). Each displacement is appended to the household's case as a new
-outcome with the reason "closure", so the journey ends where the household ended.
+service (``gave_up``).
+
+The place the household had stays its outcome for the case that found it. The notice
+opens a new case for each household placed there (same household, same service): it
+starts with a refusal on "closure" at the closed office and ends where the household
+ends (``sent_away``, another ``alternative``, ``gave_up``), or ``pending`` if the horizon
+comes first. Each case keeps one outcome. Households placed after the notice (with
+``admits_after_notice``) get theirs when the utilities are cut or at the closure.
 """
 
 from __future__ import annotations
@@ -94,6 +100,9 @@ class Withdrawal(Mechanism):
         self.enrolled: dict[int, Request] = {}
         #: The closed office each of them was enrolled at.
         self.where: dict[int, str] = {}
+        #: Placed case -> the case the closure opened for the same household and service.
+        self.reopened: dict[int, Request] = {}
+        self.next_case = 0
 
     @staticmethod
     def check(scenario: Scenario, config: WithdrawalConfig) -> tuple[str, str] | None:
@@ -106,6 +115,8 @@ class Withdrawal(Mechanism):
         return None
 
     def install(self, world: World) -> None:
+        # Cases opened by the closure are numbered after every case arrivals can open.
+        self.next_case = len(world.households) * len(world.scenario.services)
         world.env.process(self._notice(world))
         world.env.process(self._closure(world))
         if self.config.utilities_cut is not None:
@@ -128,70 +139,86 @@ class Withdrawal(Mechanism):
             self.where[request.case_id] = request.offices[-1]
 
     # -- the processes --------------------------------------------------------------------
+    def _reopen(self, world: World, placed: Request) -> Request:
+        """The household's new case: told at the closed office that the place will end."""
+        office = self.where[placed.case_id]
+        req = Request(self.next_case, placed.household, placed.service, world.env.now)
+        self.next_case += 1
+        world.requests.append(req)
+        now = world.env.now
+        world.log.add(req.case_id, req.household.id, req.service, now, office, "request")
+        world.log.add(req.case_id, req.household.id, req.service, now, office, "refuse",
+                      reason="closure")
+        req.visits += 1
+        req.offices.append(office)
+        req.last_reason = "closure"
+        return req
+
     def _notice(self, world: World) -> Generator[Any, Any, None]:
         env = world.env
         yield env.timeout(self.config.notice)
         rng = world.rng["mechanisms"]
         plan = Sampler(self.config.planning_days, rng)
-        for req in list(self.enrolled.values()):
+        for cid, placed in list(self.enrolled.items()):
+            self.reopened[cid] = req = self._reopen(world, placed)
             u = rng.random()
             if u < self.config.leave:
-                env.process(self._depart(world, req, plan(), look=False))
+                env.process(self._depart(world, cid, req, plan(), look=False))
             elif u < self.config.leave + self.config.move:
-                env.process(self._depart(world, req, plan(), look=True))
+                env.process(self._depart(world, cid, req, plan(), look=True))
 
-    def _depart(self, world: World, req: Request, after: float,
+    def _depart(self, world: World, cid: int, req: Request, after: float,
                 look: bool) -> Generator[Any, Any, None]:
         env = world.env
         yield env.timeout(max(0.0, min(after, self.config.closure - env.now)))
-        if self.enrolled.pop(req.case_id, None) is None:
+        if self.enrolled.pop(cid, None) is None:
             return  # already gone (utilities, closure)
         if look:
-            yield from self._relocate(world, req)
+            yield from self._relocate(world, cid, req)
         else:
-            displace(world, req, "sent_away", self.where[req.case_id])
+            conclude(world, req, "sent_away", self.where[cid])
 
     def _utilities(self, world: World) -> Generator[Any, Any, None]:
         env = world.env
         cut = max(self.config.notice, self.config.closure - self.config.utilities_cut)
         yield env.timeout(cut)
         rng = world.rng["mechanisms"]
-        for cid, req in list(self.enrolled.items()):
+        for cid, placed in list(self.enrolled.items()):
             if rng.random() < self.config.utilities_push:
                 del self.enrolled[cid]
-                displace(world, req, "sent_away", self.where[cid])
+                req = self.reopened.get(cid) or self._reopen(world, placed)
+                conclude(world, req, "sent_away", self.where[cid])
 
     def _closure(self, world: World) -> Generator[Any, Any, None]:
         env = world.env
         yield env.timeout(self.config.closure)
-        holdouts = list(self.enrolled.values())
+        holdouts = list(self.enrolled.items())
         self.enrolled.clear()
-        for req in holdouts:
-            env.process(self._relocate(world, req))
+        for cid, placed in holdouts:
+            req = self.reopened.get(cid) or self._reopen(world, placed)
+            env.process(self._relocate(world, cid, req))
 
-    def _relocate(self, world: World, req: Request) -> Generator[Any, Any, None]:
+    def _relocate(self, world: World, cid: int, req: Request) -> Generator[Any, Any, None]:
         """Look for a place at the alternatives; failing that, go home or go without."""
         for office in self.config.alternatives:
             station = world.stations[office]
             verdict = yield from visit(world, req, station, None, True)
             if verdict.action == "serve":
-                displace(world, req, ROLE_OUTCOME[station.role], office)
+                conclude(world, req, ROLE_OUTCOME[station.role], office)
                 return
         home = world.chance(req.household.attr("home_ties"))
-        displace(world, req, "sent_away" if home else "gave_up", self.where[req.case_id])
+        conclude(world, req, "sent_away" if home else "gave_up", self.where[cid])
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **self.config.model_dump(mode="json")}
 
 
-def displace(world: World, req: Request, outcome: str, office: str) -> None:
-    """Append a new outcome to a request that had ended at a closed office."""
+def conclude(world: World, req: Request, outcome: str, office: str) -> None:
+    """The outcome of a case the closure opened (as the engine ends any other case)."""
     req.outcome = outcome
     req.end = world.env.now
-    if outcome not in ("served", "alternative"):
-        req.last_reason = "closure"
     world.log.add(req.case_id, req.household.id, req.service, req.end, office, outcome,
-                  reason="closure" if outcome not in ("served", "alternative") else "",
+                  reason=req.last_reason if outcome not in ("served", "alternative") else "",
                   outcome=outcome)
     for m in world.mechanisms:
         m.finished(world, req)

@@ -43,22 +43,34 @@ def run(data: dict[str, Any], seed: int = 0, **closing: Any) -> api.Run:
     return api.run(from_dict(data), seed=seed)
 
 
-def displacements(ev: pd.DataFrame) -> pd.DataFrame:
-    """Outcome rows that came after the household had been placed at the minban."""
+def displacements(ev: pd.DataFrame, office: str = "minban") -> pd.DataFrame:
+    """Outcome rows of the cases the closure opened (they start at the closed school)."""
+    opened = ev[(ev["activity"] == "request") & (ev["office"] == office)]["case_id"]
+    ends = ev[(ev["outcome"].astype(str) != "") & ev["case_id"].isin(opened)]
+    return ends[ends["outcome"] != "pending"]
+
+
+def one_outcome_per_case(ev: pd.DataFrame) -> bool:
     ends = ev[ev["outcome"].astype(str) != ""]
-    return ends[ends.duplicated("case_id", keep="first")]
+    return bool(ends["case_id"].is_unique) and set(ends["case_id"]) == set(ev["case_id"])
 
 
 def test_without_the_mechanism_nobody_is_displaced() -> None:
     result = run(minban_city())
     assert (result.journeys["outcome"] == "alternative").all()
     assert displacements(result.events).empty
+    assert len(result.journeys) == 200
 
 
 def test_a_notice_period_makes_departures_happen_before_the_closure() -> None:
     closure = NOTICE + 365.0
-    noticed = displacements(run(minban_city(), leave=0.8, notice_days=365.0).events)
+    noticed_run = run(minban_city(), leave=0.8, notice_days=365.0)
+    noticed = displacements(noticed_run.events)
     sudden = displacements(run(minban_city(), leave=0.8, notice_days=0.0).events)
+    # The place each household had stays its outcome; the closure opens a new case.
+    j = noticed_run.journeys
+    assert int((j["outcome"] == "alternative").sum()) == 200
+    assert one_outcome_per_case(noticed_run.events)
     # Everyone placed at the minban is displaced in both cases ...
     assert len(noticed) == len(sudden) == 200
     # ... but with a year's notice most leave early, between the notice and the closure,
@@ -69,6 +81,10 @@ def test_a_notice_period_makes_departures_happen_before_the_closure() -> None:
     assert (sudden["time"] == NOTICE).all()
     assert set(noticed["reason"].astype(str)) == {"closure"}
     assert set(noticed["activity"].astype(str)) == {"sent_away"}
+    # Each new case starts with the notice: a refusal on "closure" at the minban.
+    told = noticed_run.events[(noticed_run.events["office"] == "minban")
+                              & (noticed_run.events["activity"] == "refuse")]
+    assert len(told) == 200 and (told["time"] == NOTICE).all()
 
 
 def test_cutting_utilities_pushes_holdouts_out_before_the_closure() -> None:
@@ -88,11 +104,24 @@ def test_movers_end_at_another_alternative() -> None:
     result = run(minban_city(), move=1.0, alternatives=["other_minban"])
     j = result.journeys
     assert (j["outcome"] == "alternative").all()
-    assert (j["last_office"] == "other_minban").all()
+    assert int((j["last_office"] == "other_minban").sum()) == 200
+    assert one_outcome_per_case(result.events)
     # Holdouts with no other school to go to are forced out at the closure instead.
     forced = run(minban_city(), leave=0.0).journeys
-    assert (forced["outcome"] == "sent_away").all()
-    assert set(forced["last_reason"].astype(str)) == {"closure"}
+    opened = forced[forced["start"] == NOTICE]
+    assert len(opened) == 200 and (opened["outcome"] == "sent_away").all()
+    assert set(opened["last_reason"].astype(str)) == {"closure"}
+    assert (opened["end"] == NOTICE + 365.0).all()
+
+
+def test_a_closure_beyond_the_horizon_leaves_holdouts_pending() -> None:
+    data = minban_city()
+    data["city"]["horizon"] = 200.0
+    result = run(data, leave=0.5)
+    opened = result.journeys[result.journeys["start"] == NOTICE]
+    assert len(opened) == 200
+    assert set(opened["outcome"].astype(str)) == {"sent_away", "pending"}
+    assert 0.3 < float((opened["outcome"] == "pending").mean()) < 0.7
 
 
 def test_the_closed_school_refuses_newcomers_on_closure() -> None:
@@ -106,8 +135,8 @@ def test_the_closed_school_refuses_newcomers_on_closure() -> None:
     assert set(after["reason"].astype(str)) == {"closure"}
     assert set(before["activity"].astype(str)) == {"serve"}
     # Refused at the minban, they go home; nobody is served there after the notice.
-    late = j[j["start"] >= NOTICE]
-    assert (late["outcome"] == "sent_away").all()
+    late = j[j["start"] > NOTICE]
+    assert len(late) > 20 and (late["outcome"] == "sent_away").all()
 
 
 def test_bad_tables_are_refused() -> None:
@@ -119,3 +148,16 @@ def test_bad_tables_are_refused() -> None:
                         "mechanisms.withdrawal.notice_period")):
         with pytest.raises(ScenarioError, match=key):
             mechanisms(from_dict({**base, "mechanisms": {"withdrawal": table}}))
+
+
+def test_the_fengtai_table_in_the_beijing_preset() -> None:
+    # Declared but off by default; switched on, families leave before the demolition.
+    base = {"population.households": 400}
+    off = api.run(api.load(preset="beijing", overrides=base), seed=1)
+    assert displacements(off.events, "minban_school").empty
+    on = api.run(api.load(preset="beijing", overrides={
+        **base, "mechanisms.withdrawal.enabled": True}), seed=1)
+    moved = displacements(on.events, "minban_school")
+    assert len(moved) > 10
+    assert (moved["time"] < 120.0 + 365.0).all() and (moved["time"] >= 120.0).all()
+    assert one_outcome_per_case(on.events)
