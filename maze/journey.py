@@ -109,14 +109,18 @@ def journey(world: World, req: Request) -> Process:
             errands.pop()
         elif action == "require":
             missing = [d for d in verdict.documents if d not in hh.documents]
-            pending = {e[1] for e in errands}
             unobtainable = False
             for d in reversed(missing):
                 issuer = documents[d].issuer
                 if issuer is None:
                     unobtainable = True
-                elif d not in pending:
-                    errands.append((issuer, d))
+                    continue
+                # Already on the list further down (a service that asks for a paper and
+                # for its prerequisite): it is needed now, so it moves to the top.
+                # Leaving it below would send the household back to the same counter
+                # for ever.
+                errands[:] = [e for e in errands if e[1] != d]
+                errands.append((issuer, d))
             if unobtainable or not missing:
                 # Nowhere in the city issues it (or the office asks for what is held):
                 # the path is closed, whatever the office calls it.
