@@ -184,6 +184,20 @@ def _time_in_maze(journeys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return d, ended
 
 
+def _until(km: pd.DataFrame, durations: np.ndarray, follow_up: float) -> pd.DataFrame:
+    """The step curve carried on, flat, to the end of the group's follow-up.
+
+    After the last event the estimate does not change while requests are still
+    observed; drawing the flat part shows how long they were watched.
+    """
+    last = float(km["time"].iloc[-1])
+    if not np.isfinite(follow_up) or follow_up <= last:
+        return km
+    tail = {"time": follow_up, "at_risk": int((durations >= follow_up).sum()), "events": 0,
+            "survival": float(km["survival"].iloc[-1])}
+    return pd.concat([km, pd.DataFrame([tail])], ignore_index=True)
+
+
 def survival_curves(journeys: pd.DataFrame, by: str = "group") -> go.Figure:
     """Kaplan-Meier: share served in the city, and share still in the maze, by day."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
@@ -192,7 +206,9 @@ def survival_curves(journeys: pd.DataFrame, by: str = "group") -> go.Figure:
     colours = group_colours(journeys[by])
     for name, part in journeys.groupby(by, sort=True, observed=True):
         colour = colours[str(name)]
-        km = kaplan_meier(*time_to_service(part))
+        durations, served = time_to_service(part)
+        follow_up = float(part["days_to_outcome"].max()) if len(part) else 0.0
+        km = _until(kaplan_meier(durations, served), durations, follow_up)
         fig.add_trace(go.Scatter(
             x=km["time"], y=1 - km["survival"], mode="lines", line_shape="hv",
             line={"color": colour}, name=_words(name), legendgroup=_esc(name),
@@ -201,7 +217,7 @@ def survival_curves(journeys: pd.DataFrame, by: str = "group") -> go.Figure:
                           "<extra>" + _words(name) + "</extra>"), row=1, col=1)
         d, ended = _time_in_maze(part)
         if len(d):
-            km2 = kaplan_meier(d, ended)
+            km2 = _until(kaplan_meier(d, ended), d, follow_up)
             fig.add_trace(go.Scatter(
                 x=km2["time"], y=km2["survival"], mode="lines", line_shape="hv",
                 line={"color": colour, "dash": "dot"}, name=_words(name),

@@ -25,10 +25,12 @@ from maze.scenario import Scenario
 SERVICE_WORDS = {
     "school": "a school place for their child",
     "health_insurance": "urban health insurance",
-    "healthcare": "treatment at a city hospital",
-    "medical_care": "treatment at a city hospital",
+    "healthcare": "treatment for an illness",
+    "medical_care": "treatment for an illness",
     "residence_permit": "a residence permit",
     "hukou_transfer": "a local hukou",
+    "vocational_exam": "a seat at the vocational-school entrance exam for their child",
+    "permanent_residence": "a permanent residence permit",
     "dibao": "minimum living support (dibao)",
 }
 

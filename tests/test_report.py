@@ -151,7 +151,11 @@ def test_survival_curves_are_the_kaplan_meier_estimates(paper_run: api.Run) -> N
     assert [t.name for t in served] == ["with lease", "without lease"]
     for trace, (_, part) in zip(served, j.groupby("group", sort=True), strict=True):
         km = kaplan_meier(*time_to_service(part))
-        assert np.allclose(trace.y, 1 - km["survival"].to_numpy())
+        n = len(km)
+        assert np.allclose(trace.y[:n], 1 - km["survival"].to_numpy())
+        # Carried on flat to the end of the group's follow-up, never changed.
+        assert len(trace.y) in (n, n + 1) and trace.y[-1] == trace.y[n - 1]
+        assert trace.x[-1] == max(km["time"].iloc[-1], part["days_to_outcome"].max())
     # Nobody without a lease is ever served; everybody leaves the maze by the horizon.
     assert max(served[1].y) == 0
     inside = [t for t in fig.data if t.xaxis == "x2"]

@@ -30,6 +30,19 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
     return {"dash": cmd_dash}
 
 
+def _check_port(port: int) -> None:
+    import socket
+
+    from maze.scenario import ScenarioError
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            raise ScenarioError(f"port {port} is in use on 127.0.0.1; choose another with "
+                                "--port N", source="--port") from None
+
+
 def cmd_dash(args: argparse.Namespace) -> int:
     from maze.app import api
     from maze.app.dashboard import create_app
@@ -38,6 +51,7 @@ def cmd_dash(args: argparse.Namespace) -> int:
     if args.households is not None:
         overrides["population.households"] = args.households
     scenario = api.load(args.scenario, args.preset, overrides)
+    _check_port(args.port)
     app = create_app(scenario, args.seed)
     print(f"maze dash: {scenario.city.name} on http://127.0.0.1:{args.port}/ (Ctrl+C stops it)",
           flush=True)

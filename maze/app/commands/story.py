@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import sys
 import textwrap
 
 from maze.scenario import ScenarioError
@@ -56,8 +58,13 @@ def cmd_story(args: argparse.Namespace) -> int:
             raise ScenarioError(f"no household of group {args.group!r} asked for anything in "
                                 "this run", source="--group") from None
     width = min(100, shutil.get_terminal_size((88, 24)).columns)
-    print(f"{scenario.city.name} ({scenario.city.regime}), seed {args.seed}; day 0 is "
-          f"{scenario.city.start_date.day} {scenario.city.start_date:%B %Y}.\n")
-    for line in story.story_lines(run.events, household, scenario):
-        print(textwrap.fill(line, width=width, subsequent_indent="    ") if line else "")
+    lines = [f"{scenario.city.name} ({scenario.city.regime}), seed {args.seed}; day 0 is "
+             f"{scenario.city.start_date.day} {scenario.city.start_date:%B %Y}.", ""]
+    lines += [textwrap.fill(line, width=width, subsequent_indent="    ") if line else ""
+              for line in story.story_lines(run.events, household, scenario)]
+    try:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `maze story | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
