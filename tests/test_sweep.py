@@ -348,3 +348,24 @@ def test_confidence_bands_follow_the_t_distribution():
     assert b.loc[1, "low"] == pytest.approx(2.0 - half)
     assert b.loc[1, "high"] == pytest.approx(2.0 + half)
     assert b.loc[2, "n"] == 2 and b.loc[2, "low"] == pytest.approx(5.0)
+
+
+def test_kept_tables_are_stored_and_read_back_with_the_run_parameters(tmp_path):
+    path = experiment_file(tmp_path, households=100, replications=1)
+    out = tmp_path / "out"
+    plain = sw.sweep(path, out, executor="serial")
+    with pytest.raises(ValueError, match="keep"):
+        sw.stored(plain, "journeys")
+    stamps = finished_runs(out)
+    path.write_text(path.read_text().replace("by = [", 'keep = ["journeys"]\nby = ['))
+    kept = sw.sweep(path, out, executor="serial")
+    assert kept.computed == 2  # stored without journeys: not what this experiment asks
+    assert all(finished_runs(out)[r] != s for r, s in stamps.items())
+    j = sw.stored(kept, "journeys")
+    assert set(j[SEATS]) == {60, 600} and (j["seed"] == kept.runs["seed"].iloc[0]).all()
+    counts = j.groupby("run").size()
+    assert (counts == kept.runs.set_index("run").loc[counts.index, "requests"]).all()
+    assert_frame_equal(kept.runs, plain.runs)
+    path.write_text(path.read_text().replace('keep = ["journeys"]', 'keep = ["tapes"]'))
+    with pytest.raises(ScenarioError, match=r"keep\.0"):
+        sw.load_experiment(path)

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -84,8 +84,8 @@ class ExperimentFile(BaseModel):
         default_factory=lambda: ["group", "hukou"])
     #: The column on the x axis of sweep.html (default: the first tag or swept key).
     lever: str | None = None
-    #: Keep each run's journeys.parquet beside its summary.
-    journeys: bool = False
+    #: Tables to keep beside each run's summary: "journeys" and/or "events" (Parquet).
+    keep: list[Literal["journeys", "events"]] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class Experiment:
     seed: int
     by: tuple[str, ...] = ("group", "hukou")
     lever: str | None = None
-    journeys: bool = False
+    keep: tuple[str, ...] = ()
     parameters: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     description: str = ""
@@ -214,7 +214,7 @@ def load_experiment(path: str | Path) -> Experiment:
     return build(base=(p.parent / base) if base_is_file else base,
                  grid=spec.grid, runs=spec.runs, replications=spec.replications,
                  seed=spec.seed, fixed=spec.set, households=spec.households, by=spec.by,
-                 lever=spec.lever, journeys=spec.journeys, name=spec.name or p.stem,
+                 lever=spec.lever, keep=spec.keep, name=spec.name or p.stem,
                  description=spec.description, source=source, base_label=base)
 
 
@@ -227,7 +227,7 @@ def _validate_file(data: Mapping[str, Any], source: str) -> ExperimentFile:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = ("unknown key; an experiment has name, description, base, replications, "
-                   "seed, households, set, grid, runs, by, lever, journeys")
+                   "seed, households, set, grid, runs, by, lever, keep")
         elif err["type"] == "missing":
             msg = "missing required key"
         raise ScenarioError(msg, source=source, key=key or None) from None
@@ -237,7 +237,7 @@ def build(base: Scenario | str | Path = "default", *, grid: Mapping[str, Any] | 
           runs: Sequence[Mapping[str, Any]] | None = None, replications: int = 1,
           seed: int = 0, fixed: Mapping[str, Any] | None = None,
           households: int | None = None, by: Sequence[str] = ("group", "hukou"),
-          lever: str | None = None, journeys: bool = False, name: str | None = None,
+          lever: str | None = None, keep: Sequence[str] = (), name: str | None = None,
           description: str = "", source: str = "<experiment>",
           base_label: str | None = None) -> Experiment:
     """An experiment from Python: a base (scenario, preset name or file) and its levers.
@@ -270,6 +270,10 @@ def build(base: Scenario | str | Path = "default", *, grid: Mapping[str, Any] | 
                                 source=source, key=f"runs.{i}.tags")
         listed.append((f"runs.{i}" if runs else "", _flatten(entry, f"runs.{i}", source),
                        dict(tags)))
+    for i, name in enumerate(keep):
+        if name not in ("journeys", "events"):
+            raise ScenarioError(f"cannot keep {name!r}; keep journeys and/or events",
+                                source=source, key=f"keep.{i}")
     by = tuple(by)
     for i, b in enumerate(by):
         for col in b.split("+"):
@@ -297,7 +301,7 @@ def build(base: Scenario | str | Path = "default", *, grid: Mapping[str, Any] | 
     return Experiment(name=name or scenario.city.name, source=source,
                       base=base_label or label, points=tuple(points),
                       replications=int(replications), seed=int(seed), by=by, lever=lever,
-                      journeys=bool(journeys), parameters=tuple(parameters),
+                      keep=tuple(keep), parameters=tuple(parameters),
                       tags=tuple(tag_names), description=description)
 
 
@@ -386,7 +390,7 @@ class Task:
     scenario: Scenario
     seed: int
     by: tuple[str, ...]
-    journeys: bool
+    keep: tuple[str, ...]
 
 
 def compute(task: Task) -> dict[str, Any]:
@@ -398,7 +402,7 @@ def compute(task: Task) -> dict[str, Any]:
         "run_id": task.run_id,
         "summary": result.summary,
         "groups": group_measures(result, task.by),
-        "journeys": result.journeys if task.journeys else None,
+        "tables": {name: getattr(result, name) for name in task.keep},
     }
     return payload
 
@@ -459,19 +463,19 @@ def _store(out: Path, spec: RunSpec, point: Point, payload: Mapping[str, Any]) -
                             "seed": spec.seed, "maze": _maze_version(), "format": FORMAT},
                            tmp / "run.json")
         storage.write_json(payload["groups"], tmp / "groups.json")
-        if payload.get("journeys") is not None:
-            storage.write_parquet(payload["journeys"], tmp / "journeys.parquet")
+        for name, df in payload.get("tables", {}).items():
+            storage.write_parquet(df, tmp / f"{name}.parquet")
         (tmp / "scenario.json").write_text(
             json.dumps(point.scenario.model_dump(mode="json", by_alias=True), indent=2,
                        sort_keys=True) + "\n", encoding="utf-8")
         storage.write_json(payload["summary"], tmp / storage.MARKER)
 
 
-def _finished(folder: Path, by: Sequence[str], journeys: bool) -> bool:
+def _finished(folder: Path, by: Sequence[str], keep: Sequence[str]) -> bool:
     """A run counts as done when it was stored whole and holds what this experiment asks."""
     if not storage.is_complete(folder):
         return False
-    if journeys and not (folder / "journeys.parquet").is_file():
+    if any(not (folder / f"{name}.parquet").is_file() for name in keep):
         return False
     try:
         have = {row["by"] for row in json.loads((folder / "groups.json").read_text("utf-8"))}
@@ -507,7 +511,7 @@ def sweep(experiment: Experiment | str | Path, out: str | Path | None = None, *,
             continue
         seen.add(spec.run_id)
         if out_path is not None and _finished(out_path / "runs" / spec.run_id, exp.by,
-                                              exp.journeys):
+                                              exp.keep):
             continue
         todo.append(spec)
     reused = len(seen) - len(todo)
@@ -543,7 +547,7 @@ def _execute(exp: Experiment, todo: list[RunSpec], out: Path | None,
     while remaining:
         with _executor(executor, workers, scheduler, len(remaining)) as pool:
             futures = {pool.submit(compute, Task(s.run_id, exp.points[s.point].scenario,
-                                                 s.seed, exp.by, exp.journeys)): s
+                                                 s.seed, exp.by, exp.keep)): s
                        for s in remaining}
             broken = False
             try:
@@ -753,6 +757,23 @@ def write_tables(result: SweepResult, out: str | Path) -> None:
     storage.atomic_file(out / "groups.parquet",
                         lambda p: storage.write_parquet(result.groups, p))
     storage.atomic_file(out / "sweep.html", lambda p: write_html(result, p))
+
+
+def stored(result: SweepResult, table: Literal["journeys", "events"] = "journeys"
+           ) -> pd.DataFrame:
+    """Every run's journeys (or events), with the run's id, parameters, replication and seed.
+
+    Needs a sweep stored on disk whose experiment keeps that table (``keep``).
+    """
+    if result.out is None or table not in result.experiment.keep:
+        raise ValueError(f"{table} are kept only by a stored sweep with keep = [\"{table}\"]")
+    head = ["run", *result.experiment.parameters, *result.experiment.tags, "replication",
+            "seed"]
+    parts = []
+    for row in result.runs[head].to_dict("records"):
+        j = pd.read_parquet(result.out / "runs" / row["run"] / f"{table}.parquet")
+        parts.append(j.assign(**{k: [row[k]] * len(j) for k in head}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def read_tables(out: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -45,6 +45,29 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from maze.app import sweep as sw
+
+    exp = sw.load_experiment(args.experiment)  # every setting validated before anything runs
+    out = Path(args.out) if args.out else Path("sweeps") / exp.name
+    started = time.perf_counter()
+    try:
+        result = run(exp, out, workers=args.workers, scheduler=args.scheduler, quiet=args.quiet)
+    except sw.SweepError as exc:
+        print(f"maze: error: {exc}", file=sys.stderr)
+        return EXIT_RUNS_FAILED
+    if not args.quiet:
+        _print_summary(result, out, time.perf_counter() - started)
+    return 0
+
+
+def run(exp, out: Path, workers: int | None = None, scheduler: str | None = None,  # noqa: ANN001
+        quiet: bool = False):  # noqa: ANN201 - a SweepResult
+    """A sweep with a progress bar, as the command runs it (experiment scripts use it too).
+
+    Without ``workers`` or ``scheduler`` the runs go to local processes on every core;
+    with either, to a Dask cluster (a new local one of ``workers`` processes, or the
+    running one at ``scheduler``).
+    """
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -57,29 +80,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     from maze.app import sweep as sw
 
-    console = Console(stderr=True, quiet=args.quiet)
-    exp = sw.load_experiment(args.experiment)  # every setting validated before anything runs
-    out = Path(args.out) if args.out else Path("sweeps") / exp.name
-    started = time.perf_counter()
+    console = Console(stderr=True, quiet=quiet)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
-                  disable=args.quiet) as bar:
+                  disable=quiet) as bar:
         task = bar.add_task(f"sweeping {exp.name}", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        try:
-            dask = bool(args.scheduler or args.workers)
-            result = sw.sweep(exp, out, executor="dask" if dask else "processes",
-                              workers=args.workers, scheduler=args.scheduler,
-                              progress=progress)
-        except sw.SweepError as exc:
-            print(f"maze: error: {exc}", file=sys.stderr)
-            return EXIT_RUNS_FAILED
-    if not args.quiet:
-        _print_summary(result, out, time.perf_counter() - started)
-    return 0
+        dask = bool(scheduler or workers)
+        return sw.sweep(exp, out, executor="dask" if dask else "processes", workers=workers,
+                        scheduler=scheduler, progress=progress)
 
 
 def _print_summary(result, out: Path, seconds: float) -> None:  # noqa: ANN001
