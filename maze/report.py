@@ -83,10 +83,11 @@ def _outcome_of_case(events: pd.DataFrame) -> pd.Series:
 def path_links(events: pd.DataFrame, max_steps: int = 6) -> pd.DataFrame:
     """Sankey links: entry office, then each office visited, then the outcome.
 
-    Returns one row per (node, next, outcome) with ``n`` requests; nodes are
-    ``"step|label"`` so an office met twice appears in two columns. Consecutive
-    visits to the same office are one step; beyond ``max_steps`` offices the
-    path is summarised as "more offices".
+    Returns one row per (node, next, outcome) with ``n`` requests. A node is
+    ``"step|kind:name"`` with kind ``o`` (an office), ``x`` (an outcome) or ``m``
+    (more offices), so an office met twice appears in two columns and no office
+    name can pass for an outcome. Consecutive visits to the same office are one
+    step; beyond ``max_steps`` offices the path is summarised as "more offices".
     """
     keep = events["activity"].isin(("request", *VISIT_ACTIVITIES, *OUTCOMES))
     rows = events.loc[keep, ["case_id", "time", "office", "activity"]]
@@ -96,13 +97,14 @@ def path_links(events: pd.DataFrame, max_steps: int = 6) -> pd.DataFrame:
     act = rows["activity"].astype(str).to_numpy()
     office = rows["office"].astype(str).to_numpy()
     is_out = np.isin(act, OUTCOMES)
-    labels = np.where(is_out, np.char.add("outcome: ", act.astype(str)), office)
+    labels = np.where(is_out, np.char.add("x:", act.astype(str)),
+                      np.char.add("o:", office.astype(str)))
     df = pd.DataFrame({"case_id": rows["case_id"].to_numpy(), "label": labels,
                        "is_outcome": is_out})
     outcome = _outcome_of_case(events)
     df = df[df["label"] != df.groupby("case_id")["label"].shift()]
     df["step"] = df.groupby("case_id").cumcount()
-    df.loc[~df["is_outcome"] & (df["step"] >= max_steps), "label"] = MORE_OFFICES
+    df.loc[~df["is_outcome"] & (df["step"] >= max_steps), "label"] = "m:"
     df = df[df["label"] != df.groupby("case_id")["label"].shift()].copy()
     df["step"] = df.groupby("case_id").cumcount().clip(upper=max_steps)
     df.loc[df["is_outcome"], "step"] = max_steps + 1
@@ -114,22 +116,21 @@ def path_links(events: pd.DataFrame, max_steps: int = 6) -> pd.DataFrame:
     return links
 
 
+def node_label(node: str) -> str:
+    """What a Sankey node shows: the office or outcome, escaped."""
+    kind, _, name = node.split("|", 1)[1].partition(":")
+    return _esc(MORE_OFFICES) if kind == "m" else _words(name)
+
+
 def _sankey_trace(links: pd.DataFrame, visible: bool) -> go.Sankey:
     nodes = sorted(set(links["node"]) | set(links["next"]),
                    key=lambda s: (int(s.split("|", 1)[0]), s))
     index = {n: i for i, n in enumerate(nodes)}
-    labels, colours = [], []
-    for n in nodes:
-        label = n.split("|", 1)[1]
-        if label.startswith("outcome: "):
-            o = label.removeprefix("outcome: ")
-            labels.append(_words(o))
-            colours.append(OUTCOME_COLOURS.get(o, "#777777"))
-        else:
-            labels.append(_words(label))
-            colours.append(OFFICE_COLOUR)
-    src_label = [_words(s.split("|", 1)[1].removeprefix("outcome: ")) for s in links["node"]]
-    dst_label = [_words(t.split("|", 1)[1].removeprefix("outcome: ")) for t in links["next"]]
+    labels = [node_label(n) for n in nodes]
+    colours = [OUTCOME_COLOURS.get(n.split("|", 1)[1][2:], "#777777")
+               if n.split("|", 1)[1].startswith("x:") else OFFICE_COLOUR for n in nodes]
+    src_label = [node_label(n) for n in links["node"]]
+    dst_label = [node_label(n) for n in links["next"]]
     return go.Sankey(
         visible=visible, arrangement="snap",
         node={"label": labels, "color": colours, "pad": 14, "thickness": 16,

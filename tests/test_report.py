@@ -114,13 +114,13 @@ def test_plotly_js_is_inlined_once_and_nothing_is_fetched(evil_page: str) -> Non
 def test_sankey_links_carry_every_request_to_its_outcome(paper_run: api.Run) -> None:
     ev, j = paper_run.events, paper_run.journeys
     links = report.path_links(ev)
-    into = links[links["next"].str.contains(r"\|outcome: ")]
-    reached = into.groupby(into["next"].str.split("outcome: ").str[1])["n"].sum()
+    into = links[links["next"].str.contains(r"\|x:")]
+    reached = into.groupby(into["next"].str.split("|x:", regex=False).str[1])["n"].sum()
     expected = j["outcome"].astype(str).value_counts()
     expected = expected[expected > 0]
     assert reached.sort_index().to_dict() == expected.sort_index().to_dict()
     # The link colour is the outcome of the requests on it.
-    outcome_of = into["next"].str.split("outcome: ").str[1]
+    outcome_of = into["next"].str.split("|x:", regex=False).str[1]
     assert (outcome_of == into["outcome"]).all()
     # Flow is conserved at every office node.
     inflow = links.groupby("next")["n"].sum()
