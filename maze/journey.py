@@ -220,7 +220,7 @@ def fallback(world: World, req: Request) -> Process:
     hh = req.household
     spec = world.scenario.services[req.service]
     offices = spec.fallback
-    for m in world.mechanisms:
+    for m in world.fallback_choosers:
         chosen = m.fallbacks(world, req, offices)
         if chosen is not None:
             offices = chosen
@@ -232,7 +232,7 @@ def fallback(world: World, req: Request) -> Process:
         if verdict.action == "serve":
             _finish(world, req, ROLE_OUTCOME[station.role], office)
             return
-    home = next((h for m in world.mechanisms if (h := m.goes_home(world, req)) is not None),
+    home = next((h for m in world.home_deciders if (h := m.goes_home(world, req)) is not None),
                 None)
     if home is None:
         home = world.chance(hh.attr("home_ties"))

@@ -109,6 +109,8 @@ class World:
         self.deterrers: list[Mechanism] = []
         self.deciders: list[Mechanism] = []
         self.finishers: list[Mechanism] = []
+        self.fallback_choosers: list[Mechanism] = []
+        self.home_deciders: list[Mechanism] = []
 
     # -- running -------------------------------------------------------------------------
     def run(self, progress: Callable[[float], None] | None = None, steps: int = 50) -> RunResult:
@@ -119,6 +121,8 @@ class World:
         self.deterrers = _overriding(self.mechanisms, "deters")
         self.deciders = _overriding(self.mechanisms, "decide")
         self.finishers = _overriding(self.mechanisms, "finished")
+        self.fallback_choosers = _overriding(self.mechanisms, "fallbacks")
+        self.home_deciders = _overriding(self.mechanisms, "goes_home")
         self.env.process(arrivals(self))
         with _fewer_collections():
             for i in range(1, steps + 1):
