@@ -105,3 +105,32 @@ def test_the_regime_key_in_a_file_and_on_the_command_line(tmp_path: Path) -> Non
     summary = json.loads((out / "summary.json").read_text())
     assert summary["regime"] == "provide"
     assert summary["migrants"]["served_share"] > 0.95
+
+
+def test_the_experiment_script_writes_its_table_and_figure(tmp_path: Path) -> None:
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("three_regimes",
+                                                  root / "experiments" / "three_regimes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "out"
+    assert module.main(["--preset", "chengdu", "--replications", "2", "--households", "200",
+                        "--out", str(out), "--quiet"]) == 0
+    runs = pd.read_parquet(out / "runs.parquet")
+    table = pd.read_csv(out / "table.csv")
+    assert set(runs["regime"].astype(str)) == {"provide", "deny", "deflect"}
+    assert runs["replication"].nunique() == 2
+    # Same seeds under every regime (common random numbers).
+    seeds = runs.groupby("regime", observed=True)["seed"].apply(lambda s: tuple(sorted(set(s))))
+    assert seeds.nunique() == 1
+    mig = table[table["group"] == "(all migrants)"].set_index("regime")
+    assert mig.loc["provide", "served_share"] > mig.loc["deflect", "served_share"]
+    assert mig.loc["deny", "explicit_refusal_share"] > 0.9
+    assert mig.loc["deny", "cost_saved_vs_deny"] == 1.0
+    assert (mig.loc["deflect", "mean_government_offices_seen"]
+            > mig.loc["deny", "mean_government_offices_seen"])
+    html = (out / "figure.html").read_text()
+    assert html.count("plotly") > 10 and "chengdu" in html
+    assert module.main(["--preset", "nowhere", "--out", str(out), "--quiet"]) == 2
