@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -199,6 +200,42 @@ def test_moving_a_lever_reruns_the_model_and_redraws(browser, dashboard: str,
     assert page.inner_text("#status") == status
     page.screenshot(path=str(tmp_path / "dash-story.png"))
     assert page.errors == []
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_a_new_mechanism_is_a_working_control(browser, stamp: str, tmp_path: Path) -> None:
+    """Registered after the app was written, switched on from the page, it changes the run."""
+    from werkzeug.serving import make_server
+
+    app = dash_app.create_app(from_dict(paper_city(120)), seed=0)
+    server = make_server("127.0.0.1", _free_port(), app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page = _page(browser, 1400, 1000)
+        page.goto(f"http://127.0.0.1:{server.server_port}/")
+        page.wait_for_selector("#fig-sankey path.sankey-link", timeout=60_000)
+        served = page.inner_text("#summary-0")
+        assert served != "0%"
+        page.get_by_label("test stamp").check()  # office is required and not set yet
+        page.wait_for_function("() => document.querySelector('#status').innerText"
+                               ".includes('mechanisms.test_stamp.office')", timeout=30_000)
+        page.locator('[data-mechanism="test_stamp"] summary').click()
+        page.locator('[data-mechanism="test_stamp"] button.dash-dropdown').first.click()
+        page.locator(".dash-dropdown-content [role=option]", has_text="school").first.click()
+        page.wait_for_function("() => document.querySelector('#status').innerText"
+                               ".startsWith('Ran ')", timeout=60_000)
+        page.wait_for_selector("#running", state="hidden", timeout=60_000)
+        # The stamp refuses everyone at the school, saying nothing: nobody is served.
+        assert page.inner_text("#summary-0") == "0%"
+        title = page.locator("#fig-reasons .gtitle").text_content() or ""
+        assert "0 of" in title
+        page.screenshot(path=str(tmp_path / "dash-stamp.png"))
+        assert page.errors == []
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
 
 
 # -- the app's plumbing, without a browser ----------------------------------------------------

@@ -342,8 +342,9 @@ def _mechanism_block(scenario: Scenario, m: MechanismControls) -> html.Div:
                       labelStyle={"fontWeight": "600"}),
         html.Div(m.doc, style=NOTE), *note,
         html.Details([html.Summary("settings", style=NOTE), *rows]) if rows else None,
-    ], style={"margin": "8px 0", "padding": "6px", "border": "1px solid #e3e3e3",
-              "borderRadius": "4px", "background": "white"})
+    ], className="mechanism", style={"margin": "8px 0", "padding": "6px",
+                                     "border": "1px solid #e3e3e3", "borderRadius": "4px",
+                                     "background": "white"}, **{"data-mechanism": m.name})
 
 
 def _patience(scenario: Scenario, attr: str) -> float | None:
