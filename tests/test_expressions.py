@@ -147,8 +147,13 @@ def test_no_module_of_the_engine_or_domain_calls_eval_or_exec() -> None:
     for path in sorted([*ROOT.joinpath("maze").rglob("*.py"), *ROOT.joinpath("offices").rglob(
             "*.py")]):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                    and node.func.id in ("eval", "exec")):
+            if not isinstance(node, ast.Call):
+                continue
+            bare = isinstance(node.func, ast.Name) and node.func.id in ("eval", "exec")
+            # pandas' eval/query run their text as code: only a literal string is safe there.
+            pandas = (isinstance(node.func, ast.Attribute) and node.func.attr in ("eval", "query")
+                      and not (node.args and isinstance(node.args[0], ast.Constant)))
+            if bare or pandas:
                 calls.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert calls == []
 
