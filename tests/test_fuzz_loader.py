@@ -16,9 +16,11 @@ The default run is short (about 200 examples per test). For a long run::
 
 from __future__ import annotations
 
+import atexit
 import copy
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -548,6 +550,7 @@ def to_toml(data: dict[str, Any]) -> str | None:
 
 
 WORKDIR = Path(tempfile.mkdtemp(prefix="maze-fuzz-"))
+atexit.register(shutil.rmtree, WORKDIR, ignore_errors=True)
 
 
 def shrunk(scenario: sc.Scenario) -> sc.Scenario:
