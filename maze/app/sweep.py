@@ -32,7 +32,7 @@ import threading
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -56,6 +56,8 @@ PLOTTED = ("served_share", "alternative_share", "sent_away_share", "gave_up_shar
            "median_days_to_service_among_served", "mean_visits", "mean_offices_seen",
            "mean_levels_seen", "mean_loops", "explicit_refusal_share", "missed_deadline_share",
            "mean_out_of_pocket", "mean_wage_lost", "city_cost_saved")
+#: Column names of the merged tables that a tag may not take.
+RESERVED = ("run", "replication", "seed", "by", "group", "measure", "scenario", "regime")
 #: Pool restarts allowed when a local worker process dies (killed, out of memory).
 POOL_RESTARTS = 2
 
@@ -149,7 +151,6 @@ class SweepResult:
     out: Path | None = None
     computed: int = 0
     reused: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
 
 
 class ClusterError(ScenarioError):
@@ -268,6 +269,11 @@ def build(base: Scenario | str | Path = "default", *, grid: Mapping[str, Any] | 
                 isinstance(v, Mapping | list) for v in tags.values()):
             raise ScenarioError("tags is a table of plain values (numbers, text, true/false)",
                                 source=source, key=f"runs.{i}.tags")
+        for t in tags:
+            if t in RESERVED or "." in t:
+                raise ScenarioError("a tag may not contain a dot or be called "
+                                    f"{', '.join(RESERVED)}", source=source,
+                                    key=f"runs.{i}.tags.{t}")
         listed.append((f"runs.{i}" if runs else "", _flatten(entry, f"runs.{i}", source),
                        dict(tags)))
     for i, name in enumerate(keep):
