@@ -41,14 +41,9 @@ REGIMES = ("provide", "deny", "deflect")
 MEASURES = ("requests", "served_share", "alternative_share", "sent_away_share", "gave_up_share",
             "denied_share", "deterred_share", "pending_share", "median_days_to_service",
             "median_days_to_service_among_served", "mean_visits", "mean_offices_seen",
-            "mean_levels_seen", "explicit_refusal_share", "missed_deadline_share",
-            "mean_out_of_pocket", "mean_wage_lost", "city_cost_saved")
-#: Counter verdicts: a visit (see the event-log contract in README.md).
-VISITS = ("serve", "issue", "require", "refer", "refuse", "retry")
-#: Office levels that are government (the presets also use firm, private, hometown).
-GOVERNMENT_LEVELS = ("district", "municipal", "provincial", "central")
-GOVERNMENT = ("government_offices_seen", "government_levels_seen")
-ALL_MEASURES = (*MEASURES, *(f"mean_{c}" for c in GOVERNMENT))
+            "mean_government_offices_seen", "mean_levels_seen", "explicit_refusal_share",
+            "missed_deadline_share", "mean_out_of_pocket", "mean_wage_lost", "city_cost_saved")
+ALL_MEASURES = MEASURES
 #: Panels of the figure: (measure, title).
 PANELS = (("served_share", "served in the city (share)"),
           ("median_days_to_service_among_served", "days to service (median, served)"),
@@ -56,7 +51,7 @@ PANELS = (("served_share", "served in the city (share)"),
           ("sent_away_share", "sent away (share)"),
           ("explicit_refusal_share", "explicit hukou refusal (share)"),
           ("mean_government_offices_seen", "government offices seen (mean)"),
-          ("mean_government_levels_seen", "levels of government seen (mean)"),
+          ("mean_levels_seen", "levels of government seen (mean)"),
           ("mean_out_of_pocket", "out of pocket, RMB (mean)"),
           ("city_cost_saved", "city cost saved, RMB"))
 COLOURS = {"provide": "#2a9d8f", "deny": "#e63946", "deflect": "#6c757d"}
@@ -80,39 +75,8 @@ def run_one(preset: str, regime: str, seed: int, replication: int,
     if s.get("migrants"):
         blocks["(all migrants)"] = s["migrants"]
     blocks["(everyone)"] = {k: s[k] for k in MEASURES}
-    gov = government_seen(result)
-    j = result.journeys
-    tried = j["outcome"].astype(str) != "deterred"
-    parts = {g: j["group"].astype(str) == g for g in s["by_group"]}
-    parts["(all migrants)"] = j["hukou"].astype(str) != "local"
-    parts["(everyone)"] = j["group"].notna()
-    rows = []
-    for g, b in blocks.items():
-        row = {"preset": preset, "regime": regime, "replication": replication, "seed": seed,
-               "group": g, **{k: b.get(k) for k in MEASURES}}
-        sel = gov[(parts[g] & tried).to_numpy()]
-        for c in GOVERNMENT:
-            row[f"mean_{c}"] = float(sel[c].mean()) if len(sel) else None
-        rows.append(row)
-    return rows
-
-
-def government_seen(result: api.Run) -> pd.DataFrame:
-    """Per request (journey order): city-government offices and levels met at a counter.
-
-    The run's ``levels_seen`` counts every office's level, including a firm, a private
-    school and the hometown; blame spread over *government* is narrower: offices whose
-    level is district, municipal, provincial or central.
-    """
-    level = {o.name: o.level for o in result.scenario.offices}
-    ev = result.events
-    visits = ev[ev["activity"].astype(str).isin(VISITS)][["case_id", "office"]].copy()
-    visits["level"] = visits["office"].astype(str).map(level)
-    visits = visits[visits["level"].isin(GOVERNMENT_LEVELS)]
-    by = visits.groupby("case_id")
-    out = pd.DataFrame({"government_offices_seen": by["office"].nunique(),
-                        "government_levels_seen": by["level"].nunique()})
-    return out.reindex(result.journeys["case_id"], fill_value=0).reset_index(drop=True)
+    return [{"preset": preset, "regime": regime, "replication": replication, "seed": seed,
+             "group": g, **{k: b.get(k) for k in MEASURES}} for g, b in blocks.items()]
 
 
 def experiment(preset_names: Sequence[str], replications: int, base_seed: int,
@@ -194,7 +158,7 @@ def headline(table: pd.DataFrame) -> str:
     cols = ["served_share", "median_days_to_service_among_served", "gave_up_share",
             "sent_away_share", "denied_share", "deterred_share", "explicit_refusal_share",
             "mean_visits", "mean_offices_seen", "mean_government_offices_seen",
-            "mean_government_levels_seen", "mean_out_of_pocket", "mean_wage_lost",
+            "mean_levels_seen", "mean_out_of_pocket", "mean_wage_lost",
             "city_cost_saved", "cost_saved_vs_deny"]
     t = table[table["group"] == "(all migrants)"].set_index(["preset", "regime"])[cols]
     with pd.option_context("display.width", 250, "display.max_columns", 20,

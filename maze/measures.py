@@ -70,14 +70,17 @@ def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario)
     seen["level"] = np.array([o and o.level for o in known], dtype=object)[codes]
     seen["sector"] = np.array([o and o.sector for o in known], dtype=object)[codes]
     j["offices_seen"] = seen.groupby("case_id").size()
-    j["levels_seen"] = seen.drop_duplicates(["case_id", "level"]).groupby("case_id").size()
-    j["sectors_seen"] = seen.drop_duplicates(["case_id", "sector"]).groupby("case_id").size()
+    gov = seen[np.array([bool(o and o.government) for o in known], dtype=bool)[codes]]
+    j["government_offices_seen"] = gov.groupby("case_id").size()
+    j["levels_seen"] = gov.drop_duplicates(["case_id", "level"]).groupby("case_id").size()
+    j["sectors_seen"] = gov.drop_duplicates(["case_id", "sector"]).groupby("case_id").size()
     j["out_of_pocket"] = by_case["fee"].sum()
     j["wage_lost"] = by_case["wage_lost"].sum()
     refusals = visits[visits["activity"] == "refuse"]
     j["explicit_refusal"] = (refusals["reason"] == "hukou").groupby(refusals["case_id"]).any()
     j["missed_deadline"] = (visits["reason"] == "deadline").groupby(visits["case_id"]).any()
-    for c in ("visits", "referrals", "loops", "offices_seen", "levels_seen", "sectors_seen"):
+    for c in ("visits", "referrals", "loops", "offices_seen", "government_offices_seen",
+              "levels_seen", "sectors_seen"):
         j[c] = j[c].fillna(0).astype("int64")
     for c in ("out_of_pocket", "wage_lost"):
         j[c] = j[c].fillna(0.0)
@@ -96,7 +99,8 @@ def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario)
         service_cost[j["service"].cat.codes.to_numpy()], 0.0)
     j["outcome"] = pd.Categorical(j["outcome"], categories=list(OUTCOMES))
     order = ["case_id", "household_id", "service", *GROUP_COLUMNS, "outcome", "start", "end",
-             "days_to_outcome", "visits", "referrals", "loops", "offices_seen", "levels_seen",
+             "days_to_outcome", "visits", "referrals", "loops", "offices_seen",
+             "government_offices_seen", "levels_seen",
              "sectors_seen", "out_of_pocket", "wage_lost", "explicit_refusal",
              "missed_deadline", "last_office", "last_reason", "city_cost_saved"]
     return j[order]
@@ -120,7 +124,9 @@ def _clean(x: Any) -> Any:
 
 def _block(j: pd.DataFrame) -> dict[str, Any]:
     # Only the columns used below are filtered (copying every column cost more than the rest).
-    tried = j.loc[j["outcome"] != "deterred", ["visits", "offices_seen", "levels_seen", "loops"]]
+    tried = j.loc[j["outcome"] != "deterred", ["visits", "offices_seen",
+                                                "government_offices_seen", "levels_seen",
+                                                "sectors_seen", "loops"]]
     km = kaplan_meier(*time_to_service(j))
     served = j.loc[j["outcome"] == "served", ["days_to_outcome"]]
     out: dict[str, Any] = {"requests": int(len(j)), **_shares(j)}
@@ -129,7 +135,8 @@ def _block(j: pd.DataFrame) -> dict[str, Any]:
         float(served["days_to_outcome"].median()) if len(served) else None)
     out["mean_visits"] = float(tried["visits"].mean()) if len(tried) else None
     out["mean_offices_seen"] = float(tried["offices_seen"].mean()) if len(tried) else None
-    out["mean_levels_seen"] = float(tried["levels_seen"].mean()) if len(tried) else None
+    for c in ("government_offices_seen", "levels_seen", "sectors_seen"):
+        out[f"mean_{c}"] = float(tried[c].mean()) if len(tried) else None
     out["mean_loops"] = float(tried["loops"].mean()) if len(tried) else None
     out["explicit_refusal_share"] = float(j["explicit_refusal"].mean()) if len(j) else 0.0
     out["missed_deadline_share"] = float(j["missed_deadline"].mean()) if len(j) else 0.0

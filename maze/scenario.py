@@ -108,6 +108,10 @@ class Office(_Model):
     price: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     #: Days of travel before a visit (the hometown is far away).
     travel_days: Day = 0.0
+    #: An office of the city's government. Blame spread counts the levels and sectors of
+    #: government a household met; employers, private schools and clinics and the
+    #: hometown are institutions it met, but not the city's government.
+    government: bool = True
 
 
 class Referral(_Model):

@@ -36,6 +36,7 @@ def paper_city(households: int = 300) -> dict[str, Any]:
             {"name": "police", "sector": "public_security", "level": "municipal",
              "service_time": {"dist": "exponential", "mean": 0.02}},
             {"name": "home", "kind": "hometown", "level": "hometown", "role": "sent_away",
+             "government": False,
              "service_time": {"dist": "constant", "value": 0.01}},
         ],
         "documents": {

@@ -61,3 +61,17 @@ def test_locals_hold_every_document() -> None:
     run = api.run(from_dict(data), seed=0)
     j = run.journeys
     assert (j[j["hukou"] == "local"]["outcome"] == "served").all()
+
+
+def test_blame_spread_counts_institutions_and_the_levels_of_government_met() -> None:
+    run = api.run(from_dict(paper_city(households=200)), seed=5)
+    j = run.journeys
+    home = j[(j["group"] == "without_lease") & (j["outcome"] == "sent_away")
+             & (j["last_office"] == "home")]
+    assert len(home) > 0
+    # school, police, street office, then the hometown: four institutions met, three of
+    # them the city's government, at two levels (district, municipal) and three sectors.
+    assert (home["offices_seen"] == 4).all()
+    assert (home["government_offices_seen"] == 3).all()
+    assert (home["levels_seen"] == 2).all()
+    assert (home["sectors_seen"] == 3).all()
