@@ -8,9 +8,9 @@ same seeds (common random numbers make the settings comparable) and adding
 replications later keeps the runs already made.
 
 Each finished run is stored at once in ``OUT/runs/<id>/`` (written whole or not at
-all), where ``<id>`` is a hash of the run's parameters, seed and scenario content;
-running the same experiment again skips what is stored, so an interrupted sweep
-resumes without recomputing or losing a finished run. The merged tables are read
+all), where ``<id>`` is a hash of the run's parameters, seed, scenario content and the
+simulator's code; running the same experiment again skips what is stored, so an
+interrupted sweep resumes without recomputing or losing a finished run. The merged tables are read
 back from the stored runs, so a resumed sweep gives the same table as an
 uninterrupted one. Runs are spread over local processes, a local Dask cluster or an
 existing Dask cluster; the simulation itself is the same everywhere.
@@ -151,6 +151,8 @@ class SweepResult:
     out: Path | None = None
     computed: int = 0
     reused: int = 0
+    #: Times the local worker pool was replaced after a worker process died.
+    restarts: int = 0
 
 
 class ClusterError(ScenarioError):
@@ -176,7 +178,7 @@ def run_id(scenario: Scenario, overrides: Mapping[str, Any], tags: Mapping[str, 
     """The name of a run's folder: a hash of what it was asked to do."""
     payload = {
         "format": FORMAT,
-        "maze": _maze_version(),
+        "code": code_fingerprint(),
         "scenario": scenario.model_dump(mode="json", by_alias=True),
         "parameters": dict(overrides),
         "tags": dict(tags),
@@ -187,13 +189,18 @@ def run_id(scenario: Scenario, overrides: Mapping[str, Any], tags: Mapping[str, 
 
 
 @functools.cache
-def _maze_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+def code_fingerprint() -> str:
+    """A hash of the simulator's source (maze/ and offices/): stored runs are only reused
+    by the code that made them, so an edit to a rule never mixes old and new results."""
+    import maze
 
-    try:
-        return version("maze")
-    except PackageNotFoundError:
-        return "unknown"
+    h = hashlib.sha256()
+    for package in (maze, offices):
+        root = Path(package.__file__).parent
+        for f in sorted(root.rglob("*.py")):
+            h.update(f.relative_to(root.parent).as_posix().encode("utf-8") + b"\0")
+            h.update(f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -466,7 +473,7 @@ def _store(out: Path, spec: RunSpec, point: Point, payload: Mapping[str, Any]) -
     with storage.atomic_folder(folder) as tmp:
         storage.write_json({"run": spec.run_id, "parameters": point.overrides,
                             "tags": point.tags, "replication": spec.replication,
-                            "seed": spec.seed, "maze": _maze_version(), "format": FORMAT},
+                            "seed": spec.seed, "code": code_fingerprint(), "format": FORMAT},
                            tmp / "run.json")
         storage.write_json(payload["groups"], tmp / "groups.json")
         for name, df in payload.get("tables", {}).items():
@@ -524,18 +531,20 @@ def sweep(experiment: Experiment | str | Path, out: str | Path | None = None, *,
     if progress:
         progress(reused, len(seen))
     failed: list[tuple[str, str]] = []
+    restarts = 0
     if out_path is not None:
         out_path.mkdir(parents=True, exist_ok=True)
         _write_experiment(out_path, exp)
     if todo:
-        failed = _execute(exp, todo, out_path, records, executor, workers, scheduler,
-                          (lambda n: progress(reused + n, len(seen))) if progress else None)
+        failed, restarts = _execute(
+            exp, todo, out_path, records, executor, workers, scheduler,
+            (lambda n: progress(reused + n, len(seen))) if progress else None)
     if failed:
         run, msg = failed[0]
         raise SweepError(f"{len(failed)} of {len(todo)} runs failed (first: run {run}: {msg}); "
                          "the finished ones are stored: run the sweep again to retry the rest")
     result = _merge(exp, plan, out_path, records)
-    result.computed, result.reused = len(todo), reused
+    result.computed, result.reused, result.restarts = len(todo), reused, restarts
     if out_path is not None:
         write_tables(result, out_path)
     return result
@@ -544,8 +553,9 @@ def sweep(experiment: Experiment | str | Path, out: str | Path | None = None, *,
 def _execute(exp: Experiment, todo: list[RunSpec], out: Path | None,
              records: dict[str, dict[str, Any]], executor: str | cf.Executor | Any,
              workers: int | None, scheduler: str | None,
-             tick: Callable[[int], None] | None) -> list[tuple[str, str]]:
-    """Submit the runs, store each as it finishes; return the runs that raised."""
+             tick: Callable[[int], None] | None) -> tuple[list[tuple[str, str]], int]:
+    """Submit the runs, store each as it finishes; return the runs that raised, and how
+    many times the pool was replaced."""
     done = 0
     failed: list[tuple[str, str]] = []
     remaining = list(todo)
@@ -590,7 +600,7 @@ def _execute(exp: Experiment, todo: list[RunSpec], out: Path | None,
             failed += [(s.run_id, "a worker process died (killed, or out of memory)")
                        for s in remaining]
             break
-    return failed
+    return failed, restarts
 
 
 def _keep(exp: Experiment, spec: RunSpec, payload: Mapping[str, Any], out: Path | None,
