@@ -136,11 +136,13 @@ class Teller:
         except KeyError:
             return "city"
 
-    def level(self, office: str) -> str:
+    def level(self, office: str) -> str | None:
+        """The office's level of government, or None if it is not the city's government."""
         try:
-            return self.scenario.office(office).level
+            spec = self.scenario.office(office)
         except KeyError:
-            return "unknown"
+            return None
+        return spec.level if spec.government else None
 
     def why_not_issued(self, document: str, row: pd.Series) -> str:
         doc = self.scenario.documents.get(document)
@@ -303,7 +305,7 @@ def request_story(t: Teller, case: pd.DataFrame) -> list[str]:
 
 def _tally(t: Teller, case: pd.DataFrame, visits: pd.DataFrame) -> str:
     offices = list(dict.fromkeys(visits["office"].astype(str)))
-    levels = list(dict.fromkeys(t.level(o) for o in offices))
+    levels = [lv for lv in dict.fromkeys(t.level(o) for o in offices) if lv is not None]
     days = float(case["time"].max() - case["time"].min())
     fees = float(visits["fee"].sum())
     wages = float(visits["wage_lost"].sum())
@@ -314,8 +316,9 @@ def _tally(t: Teller, case: pd.DataFrame, visits: pd.DataFrame) -> str:
     where = _list([_words(o) for o in offices])
     return (f"In all: {_days(days)}, {_times(len(visits), 'visit')} to {len(offices)} "
             f"{'office' if len(offices) == 1 else 'offices'} ({where})"
-            f" at {len(levels)} {'level' if len(levels) == 1 else 'levels'} "
-            f"({_list([_words(lv) for lv in levels])}); {_money(fees)} in fees and "
+            f" at {len(levels)} {'level' if len(levels) == 1 else 'levels'} of the city's "
+            f"government ({_list([_words(lv) for lv in levels]) or 'none'}); "
+            f"{_money(fees)} in fees and "
             f"{_money(wages)} in lost wages. "
             + ("One office said outright that it was because of their hukou."
                if explicit else "Nobody ever said it was because of their hukou."))

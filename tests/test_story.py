@@ -98,9 +98,9 @@ def test_runs_of_the_same_answer_are_told_once(paper) -> None:
         "same each time.",
         "Outcome, day 9 (29 August): they gave up, and stay in the city without a school "
         "place for their child.",
-        "In all: 9 days, 4 visits to 2 offices (school and police) at 2 levels (district and "
-        "municipal); 0 RMB in fees and 200 RMB in lost wages. Nobody ever said it was because "
-        "of their hukou.",
+        "In all: 9 days, 4 visits to 2 offices (school and police) at 2 levels of the city's "
+        "government (district and municipal); 0 RMB in fees and 200 RMB in lost wages. "
+        "Nobody ever said it was because of their hukou.",
     ]
 
 
