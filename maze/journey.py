@@ -84,7 +84,7 @@ def journey(world: World, req: Request) -> Process:
     willing = hh.attr("willingness")
     if (willing < 1.0 and not world.chance(willing)) or (world.deterrers and any(
             m.deters(world, hh, req) for m in world.deterrers)):
-        _finish(world, req, "deterred", "")
+        finish(world, req, "deterred", "")
         return
 
     patience_days = hh.attr("patience_days")
@@ -102,7 +102,7 @@ def journey(world: World, req: Request) -> Process:
         verdict = yield from visit(world, req, station, document, False)
         action = verdict.action
         if action == "serve":
-            _finish(world, req, ROLE_OUTCOME[station.role], office)
+            finish(world, req, ROLE_OUTCOME[station.role], office)
             return
         if action == "issue":
             hh.documents.update(verdict.documents or (document,))
@@ -230,20 +230,21 @@ def fallback(world: World, req: Request) -> Process:
         yield env.timeout(world.gap())
         verdict = yield from visit(world, req, station, None, True)
         if verdict.action == "serve":
-            _finish(world, req, ROLE_OUTCOME[station.role], office)
+            finish(world, req, ROLE_OUTCOME[station.role], office)
             return
     home = next((h for m in world.home_deciders if (h := m.goes_home(world, req)) is not None),
                 None)
     if home is None:
         home = world.chance(hh.attr("home_ties"))
     if home:
-        _finish(world, req, "sent_away", "")
+        finish(world, req, "sent_away", "")
     else:
-        _finish(world, req, "denied" if req.explicit else "gave_up",
+        finish(world, req, "denied" if req.explicit else "gave_up",
                 req.offices[-1] if req.offices else "")
 
 
-def _finish(world: World, req: Request, outcome: str, office: str) -> None:
+def finish(world: World, req: Request, outcome: str, office: str) -> None:
+    """End a request with its outcome: the final row of its case, then tell mechanisms."""
     req.outcome = outcome
     req.end = world.env.now
     world.log.add(req.case_id, req.household.id, req.service, req.end, office, outcome,

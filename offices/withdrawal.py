@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from maze.distributions import Distribution, Sampler
 from maze.household import Request
-from maze.journey import ROLE_OUTCOME, visit
+from maze.journey import ROLE_OUTCOME, finish, visit
 from maze.mechanism import Mechanism, Verdict, Visit
 from maze.scenario import Scenario
 from maze.world import World
@@ -176,7 +176,7 @@ class Withdrawal(Mechanism):
         if look:
             yield from self._relocate(world, cid, req)
         else:
-            conclude(world, req, "sent_away", self.where[cid])
+            finish(world, req, "sent_away", self.where[cid])
 
     def _utilities(self, world: World) -> Generator[Any, Any, None]:
         env = world.env
@@ -187,7 +187,7 @@ class Withdrawal(Mechanism):
             if rng.random() < self.config.utilities_push:
                 del self.enrolled[cid]
                 req = self.reopened.get(cid) or self._reopen(world, placed)
-                conclude(world, req, "sent_away", self.where[cid])
+                finish(world, req, "sent_away", self.where[cid])
 
     def _closure(self, world: World) -> Generator[Any, Any, None]:
         env = world.env
@@ -204,21 +204,10 @@ class Withdrawal(Mechanism):
             station = world.stations[office]
             verdict = yield from visit(world, req, station, None, True)
             if verdict.action == "serve":
-                conclude(world, req, ROLE_OUTCOME[station.role], office)
+                finish(world, req, ROLE_OUTCOME[station.role], office)
                 return
         home = world.chance(req.household.attr("home_ties"))
-        conclude(world, req, "sent_away" if home else "gave_up", self.where[cid])
+        finish(world, req, "sent_away" if home else "gave_up", self.where[cid])
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **self.config.model_dump(mode="json")}
-
-
-def conclude(world: World, req: Request, outcome: str, office: str) -> None:
-    """The outcome of a case the closure opened (as the engine ends any other case)."""
-    req.outcome = outcome
-    req.end = world.env.now
-    world.log.add(req.case_id, req.household.id, req.service, req.end, office, outcome,
-                  reason=req.last_reason if outcome not in ("served", "alternative") else "",
-                  outcome=outcome)
-    for m in world.mechanisms:
-        m.finished(world, req)
