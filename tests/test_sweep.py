@@ -370,3 +370,24 @@ def test_kept_tables_are_stored_and_read_back_with_the_run_parameters(tmp_path):
     path.write_text(path.read_text().replace('keep = ["journeys"]', 'keep = ["tapes"]'))
     with pytest.raises(ScenarioError, match=r"keep\.0"):
         sw.load_experiment(path)
+
+
+def test_a_run_that_raises_is_reported_and_the_others_are_kept(tmp_path, monkeypatch):
+    path = experiment_file(tmp_path, households=100)
+    out = tmp_path / "out"
+    bad = sw.load_experiment(path).plan()[1].run_id
+    real = sw.compute
+
+    def flaky(task):  # noqa: ANN001, ANN202
+        if task.run_id == bad:
+            raise RuntimeError("simulated bug")
+        return real(task)
+
+    monkeypatch.setattr(sw, "compute", flaky)
+    with pytest.raises(sw.SweepError, match=rf"1 of 4 runs failed .*{bad}.*simulated bug"):
+        sw.sweep(path, out, executor="serial")
+    assert set(finished_runs(out)) == {s.run_id for s in sw.load_experiment(path).plan()} - {bad}
+    assert not (out / "runs.parquet").exists()
+    monkeypatch.setattr(sw, "compute", real)
+    done = sw.sweep(path, out, executor="serial")
+    assert done.computed == 1 and done.reused == 3 and len(done.runs) == 4

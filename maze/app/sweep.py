@@ -31,6 +31,7 @@ import signal
 import threading
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -571,7 +572,7 @@ def _execute(exp: Experiment, todo: list[RunSpec], out: Path | None,
                     spec = futures.pop(fut)
                     try:
                         payload = fut.result()
-                    except cf.process.BrokenProcessPool:
+                    except BrokenProcessPool:
                         broken = True
                         futures[fut] = spec
                         break
