@@ -23,8 +23,6 @@ resumes where it stopped.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import html
 import sys
 from pathlib import Path
@@ -55,7 +53,7 @@ def table(result) -> pd.DataFrame:  # noqa: ANN001 - a maze.app.sweep.SweepResul
     g = g.assign(households=g["group"].map(GROUPS))
     long = sw.bands(g, "documents", list(MEASURES), by=["households"])
     wide = long.pivot_table(index=["documents", "households"], columns="measure",
-                            values=["mean", "low", "high"])
+                            values=["mean", "low", "high"], dropna=False)
     out = pd.DataFrame(index=wide.index)
     for m in MEASURES:
         for stat in ("mean", "low", "high"):
@@ -104,25 +102,13 @@ def figure(t: pd.DataFrame, path: Path, replications: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from maze.app import sweep as sw
-    from maze.app.commands.sweep import run
+    from maze.app.commands.sweep import run_script
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--workers", type=int, help="run on a local Dask cluster of N processes")
-    p.add_argument("--scheduler", help="run on the Dask cluster at this address")
-    p.add_argument("--replications", type=int, help="replications per setting (default: "
-                                                     "the experiment file's)")
-    p.add_argument("--quiet", action="store_true")
-    args = p.parse_args(argv)
-    exp = sw.load_experiment(EXPERIMENT)
-    if args.replications:
-        exp = dataclasses.replace(exp, replications=args.replications)
-    result = run(exp, OUT / "sweep", workers=args.workers, scheduler=args.scheduler,
-                 quiet=args.quiet)
+    result, args = run_script(EXPERIMENT, OUT, __doc__.split("\n\n")[0], argv)
     t = table(result)
     OUT.mkdir(parents=True, exist_ok=True)
     t.to_csv(OUT / "table.csv", index=False, float_format="%.4f")
-    figure(t, OUT / "figure.html", exp.replications)
+    figure(t, OUT / "figure.html", result.experiment.replications)
     if not args.quiet:
         show = t[["documents", "households", *(f"{m}_mean" for m in MEASURES),
                   "requests_per_run"]].copy()

@@ -94,6 +94,32 @@ def run(exp, out: Path, workers: int | None = None, scheduler: str | None = None
                         scheduler=scheduler, progress=progress)
 
 
+def run_script(experiment: Path, out: Path, description: str,
+               argv: list[str] | None = None):  # noqa: ANN201 - (SweepResult, Namespace)
+    """What an experiment script does before its own tables: options, the file, the sweep.
+
+    The scripts in ``experiments/`` share their command line (``--workers``,
+    ``--scheduler``, ``--replications``, ``--quiet``) and store their runs in ``out/sweep``.
+    """
+    import dataclasses
+
+    from maze.app import sweep as sw
+
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--workers", type=int, help="run on a local Dask cluster of N processes")
+    p.add_argument("--scheduler", help="run on the Dask cluster at this address")
+    p.add_argument("--replications", type=int, help="replications per setting (default: "
+                                                     "the experiment file's)")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    exp = sw.load_experiment(experiment)
+    if args.replications:
+        exp = dataclasses.replace(exp, replications=args.replications)
+    result = run(exp, out / "sweep", workers=args.workers, scheduler=args.scheduler,
+                 quiet=args.quiet)
+    return result, args
+
+
 def _print_summary(result, out: Path, seconds: float) -> None:  # noqa: ANN001
     from rich.console import Console
     from rich.table import Table
