@@ -97,7 +97,7 @@ def _print_summary(s: dict, out: Path) -> None:
                     f"{s['households']} households, {s['requests']} requests")
     t.add_column("group", no_wrap=True)
     for col in ("served", "altern.", "sent away", "gave up", "denied", "deterred", "pending",
-                "median days", "offices seen"):
+                "median days", "offices"):
         t.add_column(col, justify="right", no_wrap=False, min_width=5)
 
     def row(name: str, b: dict) -> None:
