@@ -81,15 +81,16 @@ def journey(world: World, req: Request) -> Process:
     documents = world.scenario.documents
 
     world.log.add(req.case_id, hh.id, req.service, req.start, spec.entry, "request")
-    willing = hh.attr("willingness")
+    cols, hid = world.columns, hh.id  # hh.attr(name) without a call per attribute
+    willing = cols["willingness"][hid]
     if (willing < 1.0 and not world.chance(willing)) or (world.deterrers and any(
             m.deters(world, hh, req) for m in world.deterrers)):
         finish(world, req, "deterred", "")
         return
 
-    patience_days = hh.attr("patience_days")
-    patience_visits = hh.attr("patience_visits")
-    savings = hh.attr("savings")
+    patience_days = cols["patience_days"][hid]
+    patience_visits = cols["patience_visits"][hid]
+    savings = cols["savings"][hid]
     errands: list[tuple[str, str | None]] = [(spec.entry, None)]
     while errands:
         if (req.visits >= patience_visits or env.now - req.start >= patience_days
@@ -161,11 +162,19 @@ def visit(world: World, req: Request, station: Station, document: str | None,
     station.busy_time += service
     wait = begin - arrive
     station.queue_time += wait
-    verdict = decide(world, Visit(world, hh, req, station, document, is_fallback))
+    # tuple.__new__ builds the same Visit as Visit(...) without NamedTuple's Python-level
+    # __new__: this runs at every counter visit.
+    verdict = decide(world, _new_visit(Visit, (world, hh, req, station, document, is_fallback)))
     if verdict.action == "serve":
-        verdict = _take_seat(station, req, verdict, hh.attr("savings"))
+        if station.seats_left is None and not verdict.fee and not station.price:
+            station.served += 1  # no seat to take and nothing to pay: _take_seat's answer
+        else:
+            verdict = _take_seat(station, req, verdict, hh.attr("savings"))
     _record(world, req, station, document, verdict, arrive, wait, travel)
     return verdict
+
+
+_new_visit = tuple.__new__
 
 
 def decide(world: World, v: Visit) -> Verdict:
@@ -196,7 +205,7 @@ def _take_seat(station: Station, req: Request, verdict: Verdict, savings: float)
 def _record(world: World, req: Request, station: Station, document: str | None,
             verdict: Verdict, arrive: float, wait: float, travel: float) -> None:
     hh = req.household
-    wage = hh.attr("daily_wage") * (world.scenario.population.visit_cost_days + travel)
+    wage = world.columns["daily_wage"][hh.id] * (world.visit_cost_days + travel)
     req.visits += 1
     req.offices.append(station.name)
     req.spent += verdict.fee

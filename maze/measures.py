@@ -30,15 +30,16 @@ def attach_groups(events: pd.DataFrame, households: pd.DataFrame) -> pd.DataFram
     idx = cols.index.get_indexer(events["household_id"])
     out = events.copy()
     for c in GROUP_COLUMNS:
-        values = cols[c].to_numpy()
-        if values.dtype == object:
+        column = cols[c]
+        if not (pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column)):
             # Categorise the households once, then index the codes: the same categories as
-            # categorising every event row, at a fraction of the cost.
-            per_household = pd.Categorical(values)
+            # categorising every event row, at a fraction of the cost. (From pandas' own
+            # array: going through a NumPy object array first cost more than the rest.)
+            per_household = pd.Categorical(column.array)
             out[c] = pd.Categorical.from_codes(
                 per_household.codes[idx], dtype=per_household.dtype).remove_unused_categories()
         else:
-            out[c] = values[idx]
+            out[c] = column.to_numpy()[idx]
     return out
 
 
@@ -91,7 +92,9 @@ def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario)
     hh = households.set_index("household_id")
     rows = hh.index.get_indexer(j["household_id"])
     for c in GROUP_COLUMNS:
-        j[c] = hh[c].to_numpy()[rows]
+        # take() keeps pandas' own array (Arrow-backed strings): a round trip through a
+        # NumPy object array and back cost more than the rest of the join.
+        j[c] = hh[c].array.take(rows)
     services = j["service"].cat.categories
     service_cost = np.array([cost[s] for s in services], dtype=float)
     j["city_cost_saved"] = np.where(

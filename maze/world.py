@@ -36,7 +36,8 @@ class Station:
     """An office at work: clerks as a SimPy resource, its calendar, its seats."""
 
     __slots__ = ("name", "spec", "resource", "calendar", "service_time", "seats_left",
-                 "served", "kind", "sector", "level", "role", "busy_time", "queue_time")
+                 "served", "kind", "sector", "level", "role", "busy_time", "queue_time",
+                 "price")
 
     def __init__(self, env: simpy.Environment, spec: Office, scenario: Scenario,
                  rng: np.random.Generator):
@@ -52,6 +53,7 @@ class Station:
         self.sector = spec.sector
         self.level = spec.level
         self.role = spec.role
+        self.price = spec.price
         self.busy_time = 0.0
         self.queue_time = 0.0
 
@@ -100,6 +102,10 @@ class World:
         self.gap = Sampler(scenario.population.days_between_visits, self.rng["gaps"])
         self.households = draw_population(scenario, self.rng["population"])
         self._cols = _Columns(self.households)
+        #: The population columns by attribute name (lists, one value per household id):
+        #: what ``Household.attr`` reads, for the household process's hot path.
+        self.columns = self._cols
+        self.visit_cost_days = scenario.population.visit_cost_days
         self.mechanisms = list(mechanisms)
         self.requests: list[Request] = []
         self.horizon = scenario.city.horizon

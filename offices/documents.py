@@ -11,26 +11,38 @@ An issuer asks for missing prerequisites first, and refuses (neutrally, on
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from maze.expressions import holds
 from maze.mechanism import Mechanism, Verdict, Visit
 from maze.population import ATTRIBUTES
+
+if TYPE_CHECKING:
+    from maze.world import World
 
 
 class Paperwork(Mechanism):
     name = "documents"
 
+    def __init__(self) -> None:
+        #: Entry office and documents of each service that asks for any.
+        self.asks: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+    def install(self, world: World) -> None:
+        self.asks = {name: (s.entry, s.documents)
+                     for name, s in world.scenario.services.items() if s.documents}
+
     def decide(self, v: Visit) -> Verdict | None:
         if v.fallback:
             return None
-        scenario = v.world.scenario
         held = v.household.documents
         if v.document is None:
-            svc = scenario.services[v.request.service]
-            if v.station.name != svc.entry:
+            asks = self.asks.get(v.request.service)
+            if asks is None or v.station.name != asks[0]:
                 return None
-            missing = tuple(d for d in svc.documents if d not in held)
+            missing = tuple(d for d in asks[1] if d not in held)
             return Verdict("require", "documents", documents=missing) if missing else None
-        doc = scenario.documents[v.document]
+        doc = v.world.scenario.documents[v.document]
         missing = tuple(d for d in doc.requires if d not in held)
         if missing:
             return Verdict("require", "documents", documents=missing)

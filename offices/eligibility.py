@@ -23,7 +23,7 @@ Two layers use the same rule check:
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -33,6 +33,9 @@ from maze.mechanism import Mechanism, Verdict, Visit
 from maze.population import ATTRIBUTES
 from maze.scenario import MinYears, Scenario, Service
 from offices import register
+
+if TYPE_CHECKING:
+    from maze.world import World
 
 #: Streaks that a job change breaks (a new employer, a new insurance account).
 JOB_STREAKS = ("years_work", "years_insurance")
@@ -81,11 +84,20 @@ class Eligibility(Mechanism):
 
     name = "eligibility"
 
+    def __init__(self) -> None:
+        #: The services that declare any rule (the others are never refused here).
+        self.ruled: dict[str, Service] = {}
+
+    def install(self, world: World) -> None:
+        self.ruled = {name: s for name, s in world.scenario.services.items()
+                      if s.max_age is not None or s.condition is not None
+                      or any(getattr(s.min_years, field) for field, _ in STREAK_OF)}
+
     def decide(self, v: Visit) -> Verdict | None:
-        if v.fallback or v.document is not None or v.household.local:
+        if not self.ruled or v.fallback or v.document is not None or v.household.local:
             return None
-        svc = v.world.scenario.services[v.request.service]
-        if v.station.name != svc.entry:
+        svc = self.ruled.get(v.request.service)
+        if svc is None or v.station.name != svc.entry:
             return None
         if unmet(v.household, svc, v.world.env.now):
             return Verdict("refuse", "eligibility")

@@ -24,7 +24,7 @@ class DeclaredReferrals(Mechanism):
             self.table[r.source].append(r)
 
     def decide(self, v: Visit) -> Verdict | None:
-        if v.fallback or v.document is not None:
+        if not self.table or v.fallback or v.document is not None:
             return None
         edges = self.table.get(v.station.name)
         if not edges:

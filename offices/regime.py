@@ -7,7 +7,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from maze.mechanism import SERVE, Mechanism, Verdict, Visit
+
+if TYPE_CHECKING:
+    from maze.world import World
 
 
 class Regime(Mechanism):
@@ -15,11 +20,17 @@ class Regime(Mechanism):
 
     def __init__(self, regime: str):
         self.regime = regime
+        self.entry: dict[str, str] = {}
+
+    def install(self, world: World) -> None:
+        # Each service's entry office, looked up once rather than at every counter.
+        self.entry = {name: s.entry for name, s in world.scenario.services.items()}
 
     def decide(self, v: Visit) -> Verdict | None:
-        if v.fallback or v.document is not None:
+        # Deflecting is the scenario as written: this layer has nothing to say.
+        if self.regime == "deflect" or v.fallback or v.document is not None:
             return None
-        if v.station.name != v.world.scenario.services[v.request.service].entry:
+        if v.station.name != self.entry[v.request.service]:
             return None
         if self.regime == "deny" and not v.household.local:
             return Verdict("refuse", "hukou")
