@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from maze.household import Request
+from maze.household import Household, Request
 from maze.mechanism import SERVE, Verdict, Visit
 from maze.world import Station, World, wait_until_open
 
@@ -46,22 +46,26 @@ def arrivals(world: World) -> Process:
             p[group_of == g.name] = g.needs.get(s, 1.0 if not g.needs else 0.0)
         wants[s] = (u < p).tolist()
     case_id = 0
+    # Bound once: this loop runs once per household.
+    cols, hukou, has_documents = world.columns, world.column("hukou"), bool(scenario.documents)
+    wanted = [(s, wants[s]) for s in services]
+    new_request, start = world.requests.append, env.process
     for hid in range(n):
         t = arrival[hid]
         if t > env.now:
             yield env.timeout(t - env.now)
         hh = None
-        for s in services:
-            if not wants[s][hid]:
+        for s, wants_s in wanted:
+            if not wants_s[hid]:
                 continue
             if hh is None:
-                hh = world.household(hid)
-                if scenario.documents:
+                hh = Household(hid, groups[hid], hukou[hid] == "local", cols)  # world.household
+                if has_documents:
                     _initial_documents(world, hh)
             req = Request(case_id, hh, s, env.now)
             case_id += 1
-            world.requests.append(req)
-            env.process(journey(world, req))
+            new_request(req)
+            start(journey(world, req))
 
 
 def _initial_documents(world: World, hh: Any) -> None:
@@ -257,7 +261,7 @@ def finish(world: World, req: Request, outcome: str, office: str) -> None:
     req.outcome = outcome
     req.end = world.env.now
     world.log.add(req.case_id, req.household.id, req.service, req.end, office, outcome,
-                  reason=req.last_reason if outcome not in ("served", "alternative") else "",
-                  outcome=outcome)
+                  req.last_reason if outcome not in ("served", "alternative") else "",
+                  "", "", None, 0.0, 0.0, 0.0, outcome)
     for m in world.finishers:
         m.finished(world, req)

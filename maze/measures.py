@@ -53,7 +53,8 @@ def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario)
     last = last_rows[["case_id", "time", "outcome", "office", "reason"]].set_index("case_id")
     j = first.join(last.rename(
         columns={"time": "end", "office": "last_office", "reason": "last_reason"}))
-    j["outcome"] = j["outcome"].astype(str)
+    # The outcomes' categories, in the contract's order (straight from the log's categories).
+    j["outcome"] = j["outcome"].cat.set_categories(list(OUTCOMES))
     j["days_to_outcome"] = j["end"] - j["start"]
 
     visits = ev[ev["activity"].isin(VISIT_ACTIVITIES)]
@@ -61,15 +62,18 @@ def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario)
     j["visits"] = by_case.size()
     j["referrals"] = visits["activity"].isin(("require", "refer")).groupby(
         visits["case_id"]).sum()
-    j["loops"] = visits.duplicated(["case_id", "office"]).groupby(visits["case_id"]).sum()
+    again = visits.duplicated(["case_id", "office"])  # a return to an office of this case
+    j["loops"] = again.groupby(visits["case_id"]).sum()
     office_attr = {o.name: o for o in scenario.offices}
-    seen = visits.drop_duplicates(["case_id", "office"])[["case_id", "office"]].copy()
-    # Levels and sectors looked up once per office (category), not once per row.
+    seen = visits.loc[~again.to_numpy(), ["case_id", "office"]]
+    # Levels and sectors looked up once per office (category), not once per row, and kept
+    # as integer codes: only which rows share a level or a sector matters below.
     offices_here = seen["office"].cat.categories
     codes = seen["office"].cat.codes.to_numpy()
     known = [office_attr.get(o) for o in offices_here]  # "" (no office) is never a visit
-    seen["level"] = np.array([o and o.level for o in known], dtype=object)[codes]
-    seen["sector"] = np.array([o and o.sector for o in known], dtype=object)[codes]
+    seen = seen.assign(
+        level=pd.factorize(np.array([o and o.level for o in known], dtype=object))[0][codes],
+        sector=pd.factorize(np.array([o and o.sector for o in known], dtype=object))[0][codes])
     j["offices_seen"] = seen.groupby("case_id").size()
     gov = seen[np.array([bool(o and o.government) for o in known], dtype=bool)[codes]]
     j["government_offices_seen"] = gov.groupby("case_id").size()
@@ -86,7 +90,7 @@ def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario)
     for c in ("out_of_pocket", "wage_lost"):
         j[c] = j[c].fillna(0.0)
     for c in ("explicit_refusal", "missed_deadline"):
-        j[c] = j[c].astype("boolean").fillna(False).astype(bool)
+        j[c] = j[c].eq(True)  # a case with no such visit (missing after the join) is False
     cost = {name: s.city_cost for name, s in scenario.services.items()}
     j = j.reset_index()
     hh = households.set_index("household_id")
@@ -100,7 +104,6 @@ def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario)
     j["city_cost_saved"] = np.where(
         (j["hukou"] != "local") & (j["outcome"] != "served"),
         service_cost[j["service"].cat.codes.to_numpy()], 0.0)
-    j["outcome"] = pd.Categorical(j["outcome"], categories=list(OUTCOMES))
     order = ["case_id", "household_id", "service", *GROUP_COLUMNS, "outcome", "start", "end",
              "days_to_outcome", "visits", "referrals", "loops", "offices_seen",
              "government_offices_seen", "levels_seen",

@@ -20,12 +20,10 @@ def kaplan_meier(durations: np.ndarray, observed: np.ndarray) -> pd.DataFrame:
     n = len(durations)
     if n == 0:
         return pd.DataFrame({"time": [0.0], "at_risk": [0], "events": [0], "survival": [1.0]})
-    event_times = np.unique(durations[observed])
+    # Distinct event times and how many services happened at each, in one sort.
+    event_times, events = np.unique(durations[observed], return_counts=True)
     sorted_d = np.sort(durations)
     at_risk = n - np.searchsorted(sorted_d, event_times, side="left")
-    ev_sorted = np.sort(durations[observed])
-    events = (np.searchsorted(ev_sorted, event_times, side="right")
-              - np.searchsorted(ev_sorted, event_times, side="left"))
     survival = np.cumprod(1.0 - events / at_risk)
     return pd.DataFrame({
         "time": np.concatenate([[0.0], event_times]),
