@@ -46,9 +46,10 @@ def attach_groups(events: pd.DataFrame, households: pd.DataFrame) -> pd.DataFram
 def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     """One row per request, derived from the event log."""
     ev = events
-    first = ev.groupby("case_id", sort=True, observed=True).agg(
-        household_id=("household_id", "first"), service=("service", "first"),
-        start=("time", "min"))
+    cases = ev.groupby("case_id", sort=True, observed=True)
+    # One reduction per column (quicker than the same three through .agg).
+    first = pd.DataFrame({"household_id": cases["household_id"].first(),
+                          "service": cases["service"].first(), "start": cases["time"].min()})
     last_rows = ev[ev["activity"].isin(OUTCOMES)].drop_duplicates("case_id", keep="last")
     last = last_rows[["case_id", "time", "outcome", "office", "reason"]].set_index("case_id")
     j = first.join(last.rename(

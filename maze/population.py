@@ -97,6 +97,11 @@ def check_attribute(name: str, value: Attribute) -> str | None:
     return None
 
 
+def _same_text(value: str, n: int) -> np.ndarray:
+    """``np.full(n, value, dtype=object)``, several times faster (a repeat, not a fill)."""
+    return np.array([value], dtype=object).repeat(n)
+
+
 def _draw(name: str, value: Attribute, rng: np.random.Generator, n: int) -> np.ndarray:
     spec = ATTRIBUTES[name]
     if spec.kind == "bool":
@@ -105,7 +110,7 @@ def _draw(name: str, value: Attribute, rng: np.random.Generator, n: int) -> np.n
         return rng.random(n) < float(value)
     if spec.kind == "category":
         if isinstance(value, str):
-            return np.full(n, value, dtype=object)
+            return _same_text(value, n)
         cats = list(value)
         w = np.array([value[c] for c in cats], dtype=float)
         idx = rng.choice(len(cats), size=n, p=w / w.sum())
@@ -141,8 +146,8 @@ def draw_population(scenario: Scenario, rng: np.random.Generator) -> pd.DataFram
     frames = []
     for group, k in zip(pop.groups, counts, strict=True):
         cols = group_columns(group, rng, int(k))
-        cols["group"] = np.full(k, group.name, dtype=object)
-        cols["hukou"] = np.full(k, group.hukou, dtype=object)
+        cols["group"] = _same_text(group.name, k)
+        cols["hukou"] = _same_text(group.hukou, k)
         frames.append(pd.DataFrame(cols))
     df = pd.concat(frames, ignore_index=True)
     # Groups are interleaved in time: shuffle who arrives when.
