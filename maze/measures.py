@@ -60,38 +60,44 @@ def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario)
 
     visits = ev[ev["activity"].isin(VISIT_ACTIVITIES)]
     by_case = visits.groupby("case_id", sort=True, observed=True)
-    j["visits"] = by_case.size()
-    j["referrals"] = visits["activity"].isin(("require", "refer")).groupby(
-        visits["case_id"]).sum()
-    again = visits.duplicated(["case_id", "office"])  # a return to an office of this case
-    j["loops"] = again.groupby(visits["case_id"]).sum()
+    # Counts per case as np.bincount over each visit's row in j (j is sorted by case_id):
+    # the same integers as a groupby per count, without aligning and filling each one.
+    at = j.index.get_indexer(visits["case_id"])
+    n = len(j)
+
+    def count(mask: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(at if mask is None else at[mask], minlength=n).astype("int64")
+
+    activity = visits["activity"]
+    j["visits"] = count()
+    j["referrals"] = count(activity.isin(("require", "refer")).to_numpy())
+    again = visits.duplicated(["case_id", "office"]).to_numpy()  # back at an office
+    j["loops"] = count(again)
     office_attr = {o.name: o for o in scenario.offices}
-    seen = visits.loc[~again.to_numpy(), ["case_id", "office"]]
     # Levels and sectors looked up once per office (category), not once per row, and kept
     # as integer codes: only which rows share a level or a sector matters below.
-    offices_here = seen["office"].cat.categories
-    codes = seen["office"].cat.codes.to_numpy()
+    offices_here = visits["office"].cat.categories
+    codes = visits["office"].cat.codes.to_numpy()
     known = [office_attr.get(o) for o in offices_here]  # "" (no office) is never a visit
-    seen = seen.assign(
-        level=pd.factorize(np.array([o and o.level for o in known], dtype=object))[0][codes],
-        sector=pd.factorize(np.array([o and o.sector for o in known], dtype=object))[0][codes])
-    j["offices_seen"] = seen.groupby("case_id").size()
-    gov = seen[np.array([bool(o and o.government) for o in known], dtype=bool)[codes]]
-    j["government_offices_seen"] = gov.groupby("case_id").size()
-    j["levels_seen"] = gov.drop_duplicates(["case_id", "level"]).groupby("case_id").size()
-    j["sectors_seen"] = gov.drop_duplicates(["case_id", "sector"]).groupby("case_id").size()
+    first_seen = ~again
+    j["offices_seen"] = count(first_seen)
+    gov = first_seen & np.array([bool(o and o.government) for o in known], dtype=bool)[codes]
+    j["government_offices_seen"] = count(gov)
+    for column, attribute in (("levels_seen", "level"), ("sectors_seen", "sector")):
+        # Distinct (case, level) pairs among the government offices seen, counted per case.
+        value = pd.factorize(np.array([o and getattr(o, attribute) for o in known],
+                                      dtype=object))[0][codes] + 1
+        pairs = np.unique(at[gov].astype(np.int64) * (int(value.max(initial=0)) + 1)
+                          + value[gov])
+        j[column] = np.bincount(pairs // (int(value.max(initial=0)) + 1),
+                                minlength=n).astype("int64")
     j["out_of_pocket"] = by_case["fee"].sum()
     j["wage_lost"] = by_case["wage_lost"].sum()
-    refusals = visits[visits["activity"] == "refuse"]
-    j["explicit_refusal"] = (refusals["reason"] == "hukou").groupby(refusals["case_id"]).any()
-    j["missed_deadline"] = (visits["reason"] == "deadline").groupby(visits["case_id"]).any()
-    for c in ("visits", "referrals", "loops", "offices_seen", "government_offices_seen",
-              "levels_seen", "sectors_seen"):
-        j[c] = j[c].fillna(0).astype("int64")
     for c in ("out_of_pocket", "wage_lost"):
         j[c] = j[c].fillna(0.0)
-    for c in ("explicit_refusal", "missed_deadline"):
-        j[c] = j[c].eq(True)  # a case with no such visit (missing after the join) is False
+    reason = visits["reason"]
+    j["explicit_refusal"] = count(((activity == "refuse") & (reason == "hukou")).to_numpy()) > 0
+    j["missed_deadline"] = count((reason == "deadline").to_numpy()) > 0
     cost = {name: s.city_cost for name, s in scenario.services.items()}
     j = j.reset_index()
     hh = households.set_index("household_id")
