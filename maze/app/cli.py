@@ -25,12 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="simulate a city and write its tables and report")
-    r.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in city)")
-    r.add_argument("--preset", help="run a built-in city (see `maze presets`)")
-    r.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    r.add_argument("--households", type=int, help="override the number of households")
-    r.add_argument("--regime", choices=["provide", "deny", "deflect"],
-                   help="rebuild the same city as provide, deny or deflect")
+    add_city_arguments(r)
     r.add_argument("--out", help="output folder (default runs/<scenario>-<seed>/)")
     r.add_argument("--no-report", action="store_true", help="skip report.html")
     r.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
@@ -59,6 +54,24 @@ def _plugins() -> list:
     return found
 
 
+def add_city_arguments(p: argparse.ArgumentParser, *, regime: bool = True) -> None:
+    """The arguments that choose a city, shared by every command that runs one."""
+    p.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in city)")
+    p.add_argument("--preset", help="a built-in city (see `maze presets`)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--households", type=int, help="override the number of households")
+    if regime:
+        p.add_argument("--regime", choices=["provide", "deny", "deflect"],
+                       help="rebuild the same city as provide, deny or deflect")
+
+
+def load_city(args: argparse.Namespace):  # noqa: ANN201 - a maze.scenario.Scenario
+    """The validated scenario that ``add_city_arguments``' arguments name."""
+    from maze.app import api
+
+    return api.load(args.scenario, args.preset, _overrides(args))
+
+
 def _overrides(args: argparse.Namespace) -> dict:
     out = {}
     if getattr(args, "households", None) is not None:
@@ -75,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from maze.app import api
 
     console = Console(stderr=True, quiet=args.quiet)
-    scenario = api.load(args.scenario, args.preset, _overrides(args))
+    scenario = load_city(args)
     out = Path(args.out) if args.out else api.default_out(scenario, args.seed)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("day {task.completed:.0f}/{task.total:.0f}"), TimeElapsedColumn(),

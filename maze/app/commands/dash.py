@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from maze.app.cli import add_city_arguments, load_city
+
 
 def _port(text: str) -> int:
     try:
@@ -22,10 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
                     "households, seed, patience, documents required, each deflection "
                     "mechanism and its settings). Changing a control runs the model again and "
                     "redraws the report's figures; a panel follows one household.")
-    p.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in city)")
-    p.add_argument("--preset", help="start from a built-in city (see `maze presets`)")
-    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--households", type=int, help="start with this many households")
+    add_city_arguments(p)
     p.add_argument("--port", type=_port, default=8050, help="port on 127.0.0.1 (default 8050)")
     return {"dash": cmd_dash}
 
@@ -44,13 +43,9 @@ def _check_port(port: int) -> None:
 
 
 def cmd_dash(args: argparse.Namespace) -> int:
-    from maze.app import api
     from maze.app.dashboard import create_app
 
-    overrides = {}
-    if args.households is not None:
-        overrides["population.households"] = args.households
-    scenario = api.load(args.scenario, args.preset, overrides)
+    scenario = load_city(args)
     _check_port(args.port)
     app = create_app(scenario, args.seed)
     print(f"maze dash: {scenario.city.name} on http://127.0.0.1:{args.port}/ (Ctrl+C stops it)",

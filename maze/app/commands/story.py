@@ -8,6 +8,7 @@ import shutil
 import sys
 import textwrap
 
+from maze.app.cli import add_city_arguments, load_city
 from maze.scenario import ScenarioError
 
 
@@ -18,12 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
                     "it said and when, and how it ended, with the number of offices and "
                     "levels of government met. Without --household, a typical household "
                     "(the most common outcome of its group, with the median number of visits).")
-    p.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in city)")
-    p.add_argument("--preset", help="a built-in city (see `maze presets`)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--households", type=int, help="override the number of households")
-    p.add_argument("--regime", choices=["provide", "deny", "deflect"],
-                   help="the same city as provide, deny or deflect")
+    add_city_arguments(p)
     who = p.add_mutually_exclusive_group()
     who.add_argument("--household", type=int, metavar="ID", help="the household to follow")
     who.add_argument("--group", metavar="NAME", help="a typical household of this group")
@@ -34,12 +30,7 @@ def cmd_story(args: argparse.Namespace) -> int:
     from maze import story
     from maze.app import api
 
-    overrides: dict = {}
-    if args.households is not None:
-        overrides["population.households"] = args.households
-    if args.regime:
-        overrides["city.regime"] = args.regime
-    scenario = api.load(args.scenario, args.preset, overrides)
+    scenario = load_city(args)
     run = api.run(scenario, args.seed)
     n = len(run.raw.households)
     if args.household is not None:
