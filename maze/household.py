@@ -8,7 +8,7 @@ from typing import Any
 class Household:
     """One household: attributes read from the population table, documents held now."""
 
-    __slots__ = ("id", "group", "local", "documents", "_cols", "moved_at")
+    __slots__ = ("id", "group", "local", "documents", "_cols")
 
     def __init__(self, hid: int, group: str, local: bool, cols: dict[str, list[Any]]):
         self.id = hid
@@ -16,8 +16,6 @@ class Household:
         self.local = local
         self.documents: set[str] = set()
         self._cols = cols
-        #: Day the household left the city (or None): a move breaks every streak.
-        self.moved_at: float | None = None
 
     def attr(self, name: str) -> Any:
         """The household's value of a declared attribute (see ``maze.population.ATTRIBUTES``)."""

@@ -62,6 +62,7 @@ ATTRIBUTES: dict[str, AttributeSpec] = {
     "home_ties": AttributeSpec("number", 0.5, "probability of going home when the city fails"),
     "willingness": AttributeSpec("number", 1.0, "probability of trying at all"),
     "job_changes": AttributeSpec("number", 0.0, "job changes a year (each breaks a streak)"),
+    "moves": AttributeSpec("number", 0.0, "moves of home a year (each restarts residence)"),
 }
 
 #: How a scenario declares one attribute for a group: a constant, a probability for a

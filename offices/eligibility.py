@@ -44,37 +44,43 @@ STREAK_OF = (("work", "years_work"), ("insurance", "years_insurance"),
              ("residence", "years_residence"), ("schooling", "years_schooling"))
 
 
-def streak(household: Household, attribute: str, now: float | None = None) -> float:
-    """Consecutive years, cut short by the last job change (one a year means a year at most)
-    and, from the day a household moved, counted again from zero."""
+def streak(household: Household, attribute: str) -> float:
+    """Consecutive years, cut short by the last job change or the last move of home.
+
+    Migrants move and change jobs, and each move breaks a streak [DOMAIN.md, actors]: with
+    one job change a year, no work or insurance streak is longer than a year; with two
+    moves a year, no residence streak is longer than half a year.
+    """
     years = float(household.attr(attribute))
-    changes = float(household.attr("job_changes"))
-    if attribute in JOB_STREAKS and changes > 0:
-        years = min(years, 1.0 / changes)
-    moved = household.moved_at
-    if moved is not None and now is not None and moved <= now:
-        years = min(years, (now - moved) / 365.0)
+    if attribute in JOB_STREAKS:
+        changes = float(household.attr("job_changes"))
+        if changes > 0:
+            years = min(years, 1.0 / changes)
+    elif attribute == "years_residence":
+        moves = float(household.attr("moves"))
+        if moves > 0:
+            years = min(years, 1.0 / moves)
     return years
 
 
-def unmet_rule(household: Household, min_years: MinYears, max_age: int | None = None,
-               now: float | None = None) -> str | None:
+def unmet_rule(household: Household, min_years: MinYears,
+               max_age: int | None = None) -> str | None:
     """The first of these rules the household fails (attribute name or ``age``), or None."""
     for field, attr in STREAK_OF:
         need = getattr(min_years, field)
-        if need and streak(household, attr, now) < need:
+        if need and streak(household, attr) < need:
             return attr
     if max_age is not None and household.attr("age") > max_age:
         return "age"
     return None
 
 
-def unmet(household: Household, service: Service, now: float | None = None) -> str | None:
+def unmet(household: Household, service: Service) -> str | None:
     """The first declared eligibility rule of ``service`` the household fails, or None."""
-    failed = unmet_rule(household, service.min_years, service.max_age, now)
+    failed = unmet_rule(household, service.min_years, service.max_age)
     if failed is None and service.condition is not None and not holds(
             service.condition,  # years_* read as streaks, as in min_years
-            lambda a: streak(household, a, now) if a.startswith("years_") else household.attr(a)):
+            lambda a: streak(household, a) if a.startswith("years_") else household.attr(a)):
         return "condition"
     return failed
 
@@ -99,7 +105,7 @@ class Eligibility(Mechanism):
         svc = self.ruled.get(v.request.service)
         if svc is None or v.station.name != svc.entry:
             return None
-        if unmet(v.household, svc, v.world.env.now):
+        if unmet(v.household, svc):
             return Verdict("refuse", "eligibility")
         return None
 
@@ -189,10 +195,10 @@ class EligibilityRules(Mechanism):
             if name in ATTRIBUTES and bool(household.attr(name)):
                 continue
             return name
-        failed = unmet_rule(household, rule.min_years, rule.max_age, now)
+        failed = unmet_rule(household, rule.min_years, rule.max_age)
         if failed is None and rule.condition is not None and not holds(
                 rule.condition,
-                lambda a: streak(household, a, now) if a.startswith("years_")
+                lambda a: streak(household, a) if a.startswith("years_")
                 else household.attr(a)):
             return "condition"
         return failed

@@ -83,7 +83,7 @@ class PointsConfig(BaseModel):
         return self
 
 
-def score(household: Household, table: PointsTable, now: float | None = None) -> float:
+def score(household: Household, table: PointsTable) -> float:
     """The household's points under ``table``."""
     total = 0.0
     if table.education:
@@ -92,7 +92,7 @@ def score(household: Household, table: PointsTable, now: float | None = None) ->
         if listed:
             total += table.education[max(listed, key=EDUCATION.index)]
     for attr, per in table.per_year.items():
-        years = streak(household, attr, now)
+        years = streak(household, attr)
         cap = table.max_years.get(attr)
         total += per * (min(years, cap) if cap is not None else years)
     if table.investor and household.attr("investor"):
@@ -150,7 +150,7 @@ class PointsSystem(Mechanism):
             if key not in self.decided:
                 self._rank(key)
             return None if case in self.decided[key] else Verdict("refuse", "capacity")
-        points = score(v.household, self.config.table, now)
+        points = score(v.household, self.config.table)
         if self.config.threshold is not None and points < self.config.threshold:
             return Verdict("refuse", "eligibility")
         if not self.quota_on:

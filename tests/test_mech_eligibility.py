@@ -81,6 +81,23 @@ def test_job_changes_break_the_insurance_streak() -> None:
     assert served_share(on_run, "steady") > 0.95
 
 
+def test_moving_home_breaks_the_residence_streak() -> None:
+    # Migrants move and break streaks (DOMAIN.md): a residence rule of 3 years, households
+    # with 6 years in the city, one group moving home twice a year.
+    attrs = {"lease_own": True, "contract": True, "years_residence": 6.0}
+    groups = [{"name": "settled", "share": 0.5, "attributes": attrs},
+              {"name": "mover", "share": 0.5, "attributes": {**attrs, "moves": 2.0}}]
+    city = school_city(groups=groups)
+    on = with_mechanism(city, "eligibility", {"rules": [
+        {"service": "school", "min_years": {"residence": 3}}]})
+    off_run, on_run = run(city), run(on)
+    assert served_share(off_run, "mover") > 0.95
+    assert served_share(on_run, "mover") == 0.0
+    assert served_share(on_run, "settled") > 0.95
+    refused = on_run.events[on_run.events["activity"] == "refuse"]
+    assert set(refused["reason"].astype(str)) == {"eligibility"}
+
+
 def test_an_age_limit() -> None:
     groups = [
         {"name": "young", "share": 0.5, "attributes": {

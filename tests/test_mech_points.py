@@ -27,7 +27,7 @@ def _groups() -> list[dict]:
 
 def _hh(**attrs: object) -> Household:
     defaults = {"education": "middle", "years_insurance": 0.0, "years_work": 0.0,
-                "years_residence": 0.0, "years_schooling": 0.0, "job_changes": 0.0,
+                "years_residence": 0.0, "years_schooling": 0.0, "job_changes": 0.0, "moves": 0.0,
                 "investor": False, "blood_donations": 0.0, "criminal_record": False,
                 "contract": False}
     cols = {k: [v] for k, v in {**defaults, **attrs}.items()}
