@@ -144,7 +144,7 @@ class Document(_Model):
     @field_validator("condition")
     @classmethod
     def _safe_rule(cls, v: str | None) -> str | None:
-        return _checked_condition(v)
+        return checked_condition(v)
 
 
 class MinYears(_Model):
@@ -177,7 +177,7 @@ class Service(_Model):
     @field_validator("condition")
     @classmethod
     def _safe_rule(cls, v: str | None) -> str | None:
-        return _checked_condition(v)
+        return checked_condition(v)
 
 
 class Arrivals(_Model):
@@ -326,7 +326,7 @@ class Scenario(_Model):
         raise KeyError(name)
 
 
-def _checked_condition(text: str | None) -> str | None:
+def checked_condition(text: str | None) -> str | None:
     """Refuse a condition the safe parser does not accept (see maze.expressions)."""
     if text is not None:
         try:

@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from maze.expressions import ExpressionError, holds, parse
+from maze.expressions import holds
 from maze.household import Household
 from maze.mechanism import Mechanism, Verdict, Visit
 from maze.population import ATTRIBUTES
-from maze.scenario import MinYears, Scenario, Service
+from maze.scenario import MinYears, Scenario, Service, checked_condition
 from offices import register
 
 if TYPE_CHECKING:
@@ -140,12 +140,7 @@ class Rule(BaseModel):
     @field_validator("condition")
     @classmethod
     def _safe(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                parse(v)
-            except ExpressionError as exc:
-                raise ValueError(str(exc)) from None
-        return v
+        return checked_condition(v)
 
 
 class EligibilityConfig(BaseModel):
