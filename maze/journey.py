@@ -156,13 +156,16 @@ def visit(world: World, req: Request, station: Station, document: str | None,
             return verdict
         if closed_for:
             yield env.timeout(closed_for)
-    with station.resource.request() as turn:
+    counter = station.counter
+    turn = counter.seize()
+    if turn is not None:
         yield turn
-        if station.calendar is not None and not station.calendar.is_open(env.now):
-            yield env.timeout(wait_until_open(station, env.now))
-        begin = env.now
-        service = station.service_time()
-        yield env.timeout(service)
+    if station.calendar is not None and not station.calendar.is_open(env.now):
+        yield env.timeout(wait_until_open(station, env.now))
+    begin = env.now
+    service = station.service_time()
+    yield env.timeout(service)
+    counter.release()
     station.busy_time += service
     wait = begin - arrive
     station.queue_time += wait

@@ -59,6 +59,11 @@ class Mechanism:
     def install(self, world: World) -> None:
         """Called once when the world is built: start processes, precompute tables."""
 
+    def idle(self) -> bool:
+        """True when, once installed, this mechanism has nothing to say in this world (the
+        scenario declares nothing of its kind): the engine then never consults it."""
+        return False
+
     def deters(self, world: World, household: Household, request: Request) -> bool:
         """True if the household never tries (it ends as ``deterred``)."""
         return False

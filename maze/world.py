@@ -20,6 +20,7 @@ import pandas as pd
 import simpy
 
 from maze.calendar import OpeningCalendar
+from maze.counter import Counter
 from maze.distributions import Sampler
 from maze.eventlog import EventLog
 from maze.graph import referral_graph
@@ -33,9 +34,9 @@ STREAMS = ("population", "service", "gaps", "decisions", "mechanisms")
 
 
 class Station:
-    """An office at work: clerks as a SimPy resource, its calendar, its seats."""
+    """An office at work: its clerks (a counter on SimPy events), its calendar, its seats."""
 
-    __slots__ = ("name", "spec", "resource", "calendar", "service_time", "seats_left",
+    __slots__ = ("name", "spec", "counter", "calendar", "service_time", "seats_left",
                  "served", "kind", "sector", "level", "role", "busy_time", "queue_time",
                  "price")
 
@@ -43,7 +44,7 @@ class Station:
                  rng: np.random.Generator):
         self.name = spec.name
         self.spec = spec
-        self.resource = simpy.Resource(env, capacity=spec.clerks)
+        self.counter = Counter(env, spec.clerks)
         self.calendar = (None if spec.calendar.always_open
                          else OpeningCalendar(spec.calendar, scenario.city.start_date))
         self.service_time = Sampler(spec.service_time, rng)
@@ -123,12 +124,14 @@ class World:
         """Run to the horizon; ``progress`` is called with the fraction of time done."""
         from maze.journey import arrivals  # the household process lives beside the world
 
-        # Only mechanisms that override a hook are asked on the hot path.
-        self.deterrers = _overriding(self.mechanisms, "deters")
-        self.deciders = _overriding(self.mechanisms, "decide")
-        self.finishers = _overriding(self.mechanisms, "finished")
-        self.fallback_choosers = _overriding(self.mechanisms, "fallbacks")
-        self.home_deciders = _overriding(self.mechanisms, "goes_home")
+        # Only mechanisms that have something to say and override a hook are asked on the
+        # hot path.
+        working = [m for m in self.mechanisms if not m.idle()]
+        self.deterrers = _overriding(working, "deters")
+        self.deciders = _overriding(working, "decide")
+        self.finishers = _overriding(working, "finished")
+        self.fallback_choosers = _overriding(working, "fallbacks")
+        self.home_deciders = _overriding(working, "goes_home")
         self.env.process(arrivals(self))
         with _fewer_collections():
             for i in range(1, steps + 1):

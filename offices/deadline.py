@@ -26,6 +26,9 @@ class Deadline(Mechanism):
                           for name, s in world.scenario.services.items()
                           if s.deadline is not None}
 
+    def idle(self) -> bool:
+        return not self.deadlines
+
     def decide(self, v: Visit) -> Verdict | None:
         if not self.deadlines or v.fallback or v.document is not None:
             return None

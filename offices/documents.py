@@ -27,10 +27,17 @@ class Paperwork(Mechanism):
     def __init__(self) -> None:
         #: Entry office and documents of each service that asks for any.
         self.asks: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.papers = False
 
     def install(self, world: World) -> None:
         self.asks = {name: (s.entry, s.documents)
                      for name, s in world.scenario.services.items() if s.documents}
+        # Documents can be sought without a service asking for them (a mechanism's extra
+        # papers): the issuers' checks then still apply.
+        self.papers = bool(world.scenario.documents)
+
+    def idle(self) -> bool:
+        return not self.asks and not self.papers
 
     def decide(self, v: Visit) -> Verdict | None:
         if v.fallback:

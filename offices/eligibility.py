@@ -99,6 +99,9 @@ class Eligibility(Mechanism):
                       if s.max_age is not None or s.condition is not None
                       or any(getattr(s.min_years, field) for field, _ in STREAK_OF)}
 
+    def idle(self) -> bool:
+        return not self.ruled
+
     def decide(self, v: Visit) -> Verdict | None:
         if not self.ruled or v.fallback or v.document is not None or v.household.local:
             return None

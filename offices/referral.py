@@ -23,6 +23,9 @@ class DeclaredReferrals(Mechanism):
         for r in scenario.referrals:
             self.table[r.source].append(r)
 
+    def idle(self) -> bool:
+        return not self.table
+
     def decide(self, v: Visit) -> Verdict | None:
         if not self.table or v.fallback or v.document is not None:
             return None

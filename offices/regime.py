@@ -26,6 +26,9 @@ class Regime(Mechanism):
         # Each service's entry office, looked up once rather than at every counter.
         self.entry = {name: s.entry for name, s in world.scenario.services.items()}
 
+    def idle(self) -> bool:
+        return self.regime == "deflect"
+
     def decide(self, v: Visit) -> Verdict | None:
         # Deflecting is the scenario as written: this layer has nothing to say.
         if self.regime == "deflect" or v.fallback or v.document is not None:
