@@ -46,9 +46,10 @@ class Counter:
     def seize(self) -> simpy.Event | None:
         """Take a clerk: None if one was free (taken now), else an event to wait for.
 
-        A clerk is taken at once only when nobody is in line, so nobody jumps the queue.
+        A clerk is free only when nobody is in line (``release`` hands a clerk straight to
+        the first in line), so taking a free one never jumps the queue.
         """
-        if self.free and not self.queue:
+        if self.free:
             self.free -= 1
             return None
         turn = simpy.Event(self.env)

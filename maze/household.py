@@ -28,14 +28,18 @@ class Household:
 class Request:
     """One household asking for one service: a case in the event log."""
 
-    __slots__ = ("case_id", "household", "service", "start", "visits", "offices", "spent",
-                 "wage_lost", "last_reason", "explicit", "outcome", "end", "missed_deadline")
+    __slots__ = ("case_id", "household", "service", "start", "entry", "visits", "offices",
+                 "spent", "wage_lost", "last_reason", "explicit", "outcome", "end", "end_office",
+                 "missed_deadline")
 
-    def __init__(self, case_id: int, household: Household, service: str, start: float):
+    def __init__(self, case_id: int, household: Household, service: str, start: float,
+                 entry: str = ""):
         self.case_id = case_id
         self.household = household
         self.service = service
         self.start = start
+        #: The office where the request is made (its first row in the event log).
+        self.entry = entry
         self.visits = 0
         self.offices: list[str] = []
         self.spent = 0.0
@@ -44,4 +48,6 @@ class Request:
         self.explicit = False
         self.outcome: str | None = None
         self.end: float | None = None
+        #: The office of the outcome row ("" when the outcome came from no counter).
+        self.end_office = ""
         self.missed_deadline = False

@@ -48,21 +48,21 @@ def arrivals(world: World) -> Process:
     case_id = 0
     # Bound once: this loop runs once per household.
     cols, hukou, has_documents = world.columns, world.column("hukou"), bool(scenario.documents)
-    wanted = [(s, wants[s]) for s in services]
+    wanted = [(s, wants[s], scenario.services[s].entry) for s in services]
     new_request, start = world.requests.append, env.process
     for hid in range(n):
         t = arrival[hid]
         if t > env.now:
             yield env.timeout(t - env.now)
         hh = None
-        for s, wants_s in wanted:
+        for s, wants_s, entry in wanted:
             if not wants_s[hid]:
                 continue
             if hh is None:
                 hh = Household(hid, groups[hid], hukou[hid] == "local", cols)  # world.household
                 if has_documents:
                     _initial_documents(world, hh)
-            req = Request(case_id, hh, s, env.now)
+            req = Request(case_id, hh, s, env.now, entry)
             case_id += 1
             new_request(req)
             start(journey(world, req))
@@ -80,11 +80,11 @@ def journey(world: World, req: Request) -> Process:
     """One request, from the first counter to its outcome."""
     env = world.env
     hh = req.household
-    spec = world.scenario.services[req.service]
     stations = world.stations
     documents = world.scenario.documents
 
-    world.log.add(req.case_id, hh.id, req.service, req.start, spec.entry, "request")
+    # The request's own row in the event log is written from ``req`` when the table is
+    # built (``EventLog.to_frame``), as is its outcome row.
     cols, hid = world.columns, hh.id  # hh.attr(name) without a call per attribute
     willing = cols["willingness"][hid]
     if (willing < 1.0 and not world.chance(willing)) or (world.deterrers and any(
@@ -95,7 +95,7 @@ def journey(world: World, req: Request) -> Process:
     patience_days = cols["patience_days"][hid]
     patience_visits = cols["patience_visits"][hid]
     savings = cols["savings"][hid]
-    errands: list[tuple[str, str | None]] = [(spec.entry, None)]
+    errands: list[tuple[str, str | None]] = [(req.entry, None)]
     while errands:
         if (req.visits >= patience_visits or env.now - req.start >= patience_days
                 or req.spent + req.wage_lost > savings):
@@ -143,8 +143,7 @@ def visit(world: World, req: Request, station: Station, document: str | None,
           is_fallback: bool) -> Process:
     """Queue at a counter, be seen, and get a verdict. Returns the verdict."""
     env = world.env
-    hh = req.household
-    travel = station.spec.travel_days
+    travel = station.travel_days
     if travel:
         yield env.timeout(travel)
     arrive = env.now
@@ -169,14 +168,19 @@ def visit(world: World, req: Request, station: Station, document: str | None,
     station.busy_time += service
     wait = begin - arrive
     station.queue_time += wait
-    # tuple.__new__ builds the same Visit as Visit(...) without NamedTuple's Python-level
-    # __new__: this runs at every counter visit.
-    verdict = decide(world, _new_visit(Visit, (world, hh, req, station, document, is_fallback)))
+    verdict = None
+    if world.deciders:
+        # tuple.__new__ builds the same Visit as Visit(...) without NamedTuple's
+        # Python-level __new__: this runs at every counter visit.
+        verdict = decide(world, _new_visit(Visit, (world, req.household, req, station,
+                                                   document, is_fallback)))
+    if verdict is None:  # no mechanism had a say: the office does its job
+        verdict = SERVE if document is None else _issue(world, document)
     if verdict.action == "serve":
         if station.seats_left is None and not verdict.fee and not station.price:
             station.served += 1  # no seat to take and nothing to pay: _take_seat's answer
         else:
-            verdict = _take_seat(station, req, verdict, hh.attr("savings"))
+            verdict = _take_seat(station, req, verdict, req.household.attr("savings"))
     _record(world, req, station, document, verdict, arrive, wait, travel)
     return verdict
 
@@ -184,23 +188,25 @@ def visit(world: World, req: Request, station: Station, document: str | None,
 _new_visit = tuple.__new__
 
 
-def decide(world: World, v: Visit) -> Verdict:
-    """The first mechanism's verdict, or the office's plain job."""
+def decide(world: World, v: Visit) -> Verdict | None:
+    """The first mechanism's verdict, or None when none has a say."""
     for m in world.deciders:
         verdict = m.decide(v)
         if verdict is not None:
             return verdict
-    if v.document is not None:
-        return Verdict("issue", documents=(v.document,), fee=world.scenario.documents[
-            v.document].fee)
-    return SERVE
+    return None
+
+
+def _issue(world: World, document: str) -> Verdict:
+    """An issuing office's plain job: hand over the paper, for its fee."""
+    return Verdict("issue", documents=(document,), fee=world.scenario.documents[document].fee)
 
 
 def _take_seat(station: Station, req: Request, verdict: Verdict, savings: float) -> Verdict:
     """Serving needs a free seat and, where there is a price, the money to pay it."""
     if station.seats_left is not None and station.seats_left <= 0:
         return Verdict("refuse", "capacity")
-    fee = verdict.fee + station.spec.price
+    fee = verdict.fee + station.price
     if fee and req.spent + req.wage_lost + fee > savings:
         return Verdict("refuse", "price")
     if station.seats_left is not None:
@@ -260,11 +266,9 @@ def fallback(world: World, req: Request) -> Process:
 
 
 def finish(world: World, req: Request, outcome: str, office: str) -> None:
-    """End a request with its outcome: the final row of its case, then tell mechanisms."""
+    """End a request with its outcome (the final row of its case), then tell mechanisms."""
     req.outcome = outcome
     req.end = world.env.now
-    world.log.add(req.case_id, req.household.id, req.service, req.end, office, outcome,
-                  req.last_reason if outcome not in ("served", "alternative") else "",
-                  "", "", None, 0.0, 0.0, 0.0, outcome)
+    req.end_office = office
     for m in world.finishers:
         m.finished(world, req)

@@ -38,7 +38,7 @@ class Station:
 
     __slots__ = ("name", "spec", "counter", "calendar", "service_time", "seats_left",
                  "served", "kind", "sector", "level", "role", "busy_time", "queue_time",
-                 "price")
+                 "price", "travel_days")
 
     def __init__(self, env: simpy.Environment, spec: Office, scenario: Scenario,
                  rng: np.random.Generator):
@@ -55,6 +55,7 @@ class Station:
         self.level = spec.level
         self.role = spec.role
         self.price = spec.price
+        self.travel_days = spec.travel_days
         self.busy_time = 0.0
         self.queue_time = 0.0
 
@@ -139,17 +140,15 @@ class World:
                 if progress is not None:
                     progress(i / steps)
         self._close_pending()
-        return RunResult(self.scenario, self.seed, self.log.to_frame(), self.households,
-                         self.graph)
+        return RunResult(self.scenario, self.seed, self.log.to_frame(self.requests),
+                         self.households, self.graph)
 
     def _close_pending(self) -> None:
         for req in self.requests:
             if req.outcome is None:
                 req.outcome = "pending"
                 req.end = self.horizon
-                self.log.add(req.case_id, req.household.id, req.service, self.horizon,
-                             req.offices[-1] if req.offices else "", "pending",
-                             reason=req.last_reason, outcome="pending")
+                req.end_office = req.offices[-1] if req.offices else ""
 
     # -- helpers for the household process and mechanisms ----------------------------------
     def household(self, hid: int) -> Household:

@@ -142,11 +142,10 @@ class Withdrawal(Mechanism):
     def _reopen(self, world: World, placed: Request) -> Request:
         """The household's new case: told at the closed office that the place will end."""
         office = self.where[placed.case_id]
-        req = Request(self.next_case, placed.household, placed.service, world.env.now)
+        req = Request(self.next_case, placed.household, placed.service, world.env.now, office)
         self.next_case += 1
         world.requests.append(req)
         now = world.env.now
-        world.log.add(req.case_id, req.household.id, req.service, now, office, "request")
         world.log.add(req.case_id, req.household.id, req.service, now, office, "refuse",
                       reason="closure")
         req.visits += 1
