@@ -86,7 +86,8 @@ class EventLog:
         end = np.fromiter(map(attrgetter("end"), requests), np.float64, n)
         service = list(map(attrgetter("service"), requests))
         outcome = list(map(attrgetter("outcome"), requests))
-        blank, zeros = [""] * n, np.zeros(n)
+        zeros = np.zeros(n)
+        sizes = (n, len(self.time), n)
 
         def numbers(first: np.ndarray, logged: array, last: np.ndarray) -> np.ndarray:
             return np.concatenate((first, np.frombuffer(logged, dtype=first.dtype), last))
@@ -95,30 +96,36 @@ class EventLog:
         kind = np.repeat(np.array([0, 1, 2], dtype=np.int8), (n, len(self.time), n))
         order = np.lexsort((kind, time))  # stable: ties keep the order they were logged in
 
-        def cat(values: list[str]) -> pd.Categorical:
-            # Codes from a dict of the few distinct strings: several times faster than
-            # letting pandas hash every row.
-            categories = sorted(set(values))
+        def cat(*parts: list[str] | str) -> pd.Categorical:
+            # The first rows, the logged ones, the outcome rows: each a list of strings or
+            # one string for all. Codes come from a dict of the few distinct strings,
+            # several times faster than letting pandas hash every row.
+            distinct: set[str] = set()
+            for part in parts:
+                distinct.update((part,) if isinstance(part, str) else part)
+            categories = sorted(distinct)
             index = {c: i for i, c in enumerate(categories)}
-            codes = np.fromiter(map(index.__getitem__, values), dtype=np.int32,
-                                count=len(values))
+            codes = np.concatenate([
+                np.full(size, index[part], dtype=np.int32) if isinstance(part, str)
+                else np.fromiter(map(index.__getitem__, part), dtype=np.int32, count=size)
+                for part, size in zip(parts, sizes, strict=True)])
             return pd.Categorical.from_codes(codes[order], categories=categories)
 
         return pd.DataFrame({
             "case_id": numbers(case, self.case_id, case)[order],
             "household_id": numbers(household, self.household_id, household)[order],
-            "service": cat(service + self.service + service),
+            "service": cat(service, self.service, service),
             "time": time[order],
-            "office": cat(list(map(attrgetter("entry"), requests)) + self.office
-                          + list(map(attrgetter("end_office"), requests))),
-            "activity": cat(["request"] * n + self.activity + outcome),
-            "reason": cat(blank + self.reason + [
+            "office": cat(list(map(attrgetter("entry"), requests)), self.office,
+                          list(map(attrgetter("end_office"), requests))),
+            "activity": cat("request", self.activity, outcome),
+            "reason": cat("", self.reason, [
                 "" if r.outcome in _NO_REASON else r.last_reason for r in requests]),
-            "target": cat(blank + self.target + blank),
-            "document": cat(blank + self.document + blank),
+            "target": cat("", self.target, ""),
+            "document": cat("", self.document, ""),
             "start": numbers(start, self.start, end)[order],
             "wait": numbers(zeros, self.wait, zeros)[order],
             "fee": numbers(zeros, self.fee, zeros)[order],
             "wage_lost": numbers(zeros, self.wage, zeros)[order],
-            "outcome": cat(blank + [""] * len(self.time) + outcome),
+            "outcome": cat("", "", outcome),
         })
