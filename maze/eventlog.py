@@ -81,7 +81,7 @@ class EventLog:
         """
         n = len(requests)
         case = np.fromiter(map(attrgetter("case_id"), requests), np.int64, n)
-        household = np.fromiter((r.household.id for r in requests), np.int64, n)
+        household = np.fromiter(map(attrgetter("household.id"), requests), np.int64, n)
         start = np.fromiter(map(attrgetter("start"), requests), np.float64, n)
         end = np.fromiter(map(attrgetter("end"), requests), np.float64, n)
         service = list(map(attrgetter("service"), requests))

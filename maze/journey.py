@@ -217,23 +217,24 @@ def _take_seat(station: Station, req: Request, verdict: Verdict, savings: float)
 
 def _record(world: World, req: Request, station: Station, document: str | None,
             verdict: Verdict, arrive: float, wait: float, travel: float) -> None:
-    hh = req.household
-    wage = world.columns["daily_wage"][hh.id] * (world.visit_cost_days + travel)
+    hid = req.household.id
+    wage = world.columns["daily_wage"][hid] * (world.visit_cost_days + travel)
     req.visits += 1
     req.offices.append(station.name)
-    req.spent += verdict.fee
+    action, reason, fee = verdict.action, verdict.reason, verdict.fee
+    req.spent += fee
     req.wage_lost += wage
-    if verdict.action == "refuse" or verdict.action == "require" or verdict.action == "refer":
-        req.last_reason = verdict.reason
-        if verdict.reason == "hukou":
+    if action == "serve":
+        reason = ""
+    elif action == "refuse" or action == "require" or action == "refer":
+        req.last_reason = reason
+        if reason == "hukou":
             req.explicit = True
-    target = verdict.target or ""
     docs = document or ""
-    if verdict.action in ("require", "issue") and verdict.documents:
+    if verdict.documents and (action == "require" or action == "issue"):
         docs = "+".join(verdict.documents)
-    world.log.add(req.case_id, hh.id, req.service, world.env.now, station.name,
-                  verdict.action, verdict.reason if verdict.action != "serve" else "",
-                  target, docs, arrive, wait, verdict.fee, wage)
+    world.log.add(req.case_id, hid, req.service, world.env.now, station.name, action, reason,
+                  verdict.target or "", docs, arrive, wait, fee, wage)
 
 
 def fallback(world: World, req: Request) -> Process:
