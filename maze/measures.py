@@ -17,112 +17,186 @@ import pandas as pd
 
 from maze.eventlog import OUTCOMES, VISIT_ACTIVITIES
 from maze.scenario import Scenario
-from maze.survival import kaplan_meier, median_time, time_to_service
+from maze.survival import median_survival
 
 #: Household attributes carried into the event log and journeys (the "group attributes").
 GROUP_COLUMNS = ("group", "hukou", "origin", "education", "occupation", "contract", "lease_own",
                  "residence_permit", "school_stage")
 
 
+def _positions(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Where each of ``wanted`` stands in ``keys``, as ``pd.Index(keys).get_indexer(wanted)``.
+
+    Household ids are 0..n-1 in order, so each id is its own position: a bounds check
+    instead of hashing every row.
+    """
+    n = len(keys)
+    if (len(wanted) and np.array_equal(keys, np.arange(n))
+            and wanted.min() >= 0 and wanted.max() < n):
+        return wanted.astype(np.intp, copy=False)
+    return pd.Index(keys).get_indexer(wanted)
+
+
 def attach_groups(events: pd.DataFrame, households: pd.DataFrame) -> pd.DataFrame:
     """The event log with each household's group attributes joined on."""
-    cols = households.set_index("household_id")[list(GROUP_COLUMNS)]
-    idx = cols.index.get_indexer(events["household_id"])
-    out = events.copy()
+    idx = _positions(households["household_id"].to_numpy(), events["household_id"].to_numpy())
+    # Which households have events: a category that none of them holds is dropped, as
+    # remove_unused_categories() on the event rows would, but decided per household.
+    present = np.zeros(len(households), dtype=bool)
+    present[idx] = True
+    columns = {}
     for c in GROUP_COLUMNS:
-        column = cols[c]
+        column = households[c]
         if not (pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column)):
             # Categorise the households once, then index the codes: the same categories as
             # categorising every event row, at a fraction of the cost. (From pandas' own
             # array: going through a NumPy object array first cost more than the rest.)
             per_household = pd.Categorical(column.array)
-            out[c] = pd.Categorical.from_codes(
-                per_household.codes[idx], dtype=per_household.dtype).remove_unused_categories()
+            codes = per_household.codes
+            used = np.zeros(len(per_household.categories) + 1, dtype=bool)
+            used[codes[present]] = True  # a missing value (code -1) marks the extra last slot
+            used = used[:-1]
+            renumber = np.append(np.cumsum(used) - 1, -1).astype(codes.dtype)  # -1 stays -1
+            dtype = pd.CategoricalDtype(per_household.categories[used], per_household.ordered)
+            columns[c] = pd.Categorical.from_codes(renumber[codes][idx], dtype=dtype)
         else:
-            out[c] = column.to_numpy()[idx]
-    return out
+            columns[c] = column.to_numpy()[idx]
+    if not events.columns.intersection(GROUP_COLUMNS).empty:
+        out = events.copy()
+        for c, values in columns.items():
+            out[c] = values
+        return out
+    # One concat rather than one column assignment each: every assignment copied the frame.
+    return pd.concat([events, pd.DataFrame(columns, index=events.index)], axis=1)
+
+
+def _case_numbers(case_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct case ids, sorted, and each row's number among them.
+
+    Case ids are small non-negative integers, so np.bincount finds them without a sort
+    (when no id exceeds about twice the rows, so that its table stays small); any other
+    ids go through np.unique.
+    """
+    if len(case_id) and case_id.min() >= 0 and case_id.max() < 2 * len(case_id) + 1024:
+        seen = np.bincount(case_id) > 0
+        return np.flatnonzero(seen), (np.cumsum(seen) - 1)[case_id]
+    keys, number = np.unique(case_id, return_inverse=True)
+    return keys, number.reshape(-1)
+
+
+def _first_of(rows: np.ndarray, case: np.ndarray, n: int) -> np.ndarray:
+    """For each case 0..n-1, the first of ``rows`` (in the order given) in it; -1 for none."""
+    at = case[rows]
+    counts = np.bincount(at, minlength=n)
+    first = np.full(n, -1, dtype=np.intp)
+    if counts.max(initial=0) <= 1:  # no case twice (one outcome each): no sort needed
+        first[at] = rows
+        return first
+    order = np.argsort(at, kind="stable")  # stable: each case's rows keep the given order
+    has = counts > 0
+    first[has] = rows[order[(np.cumsum(counts) - counts)[has]]]
+    return first
+
+
+def _is(column: pd.Series, values: tuple[str, ...]) -> np.ndarray:
+    """Whether each category of ``column`` is one of ``values``, indexed by code.
+
+    Indexing this with the codes decides ``isin`` once per category instead of once
+    per row; the extra last entry answers code -1 (missing) with False.
+    """
+    return np.append(column.cat.categories.isin(values), False)
 
 
 def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
-    """One row per request, derived from the event log."""
+    """One row per request, derived from the event log (its text columns categorical).
+
+    Rows are grouped by case number as category codes, which pandas takes as they are:
+    grouping by the case ids hashed and sorted them, at more cost than the reductions.
+    Counts per case are np.bincount over each visit's case number.
+    """
     ev = events
-    cases = ev.groupby("case_id", sort=True, observed=True)
+    keys, case = _case_numbers(ev["case_id"].to_numpy())
+    n = len(keys)
+    cases = pd.Categorical.from_codes(case, categories=pd.RangeIndex(n))
+    by_case = ev.groupby(cases, observed=False)
+    time = ev["time"].to_numpy()
+    codes = {c: ev[c].cat.codes.to_numpy() for c in ("office", "activity", "reason", "outcome")}
+    # Each case's last outcome row: the first one reading the log backwards.
+    last = _first_of(np.flatnonzero(_is(ev["activity"], OUTCOMES)[codes["activity"]])[::-1],
+                     case, n)
+    ended = last >= 0
+
+    def at_last(column: str) -> pd.Categorical:
+        return pd.Categorical.from_codes(np.where(ended, codes[column][last], -1),
+                                         dtype=ev[column].dtype)
+
     # One reduction per column (quicker than the same three through .agg).
-    first = pd.DataFrame({"household_id": cases["household_id"].first(),
-                          "service": cases["service"].first(), "start": cases["time"].min()})
-    last_rows = ev[ev["activity"].isin(OUTCOMES)].drop_duplicates("case_id", keep="last")
-    last = last_rows[["case_id", "time", "outcome", "office", "reason"]].set_index("case_id")
-    j = first.join(last.rename(
-        columns={"time": "end", "office": "last_office", "reason": "last_reason"}))
+    j: dict[str, Any] = {"case_id": keys,
+                         "household_id": by_case["household_id"].first().to_numpy(),
+                         "service": by_case["service"].first().array,
+                         "start": by_case["time"].min().to_numpy(),
+                         "end": np.where(ended, time[last], np.nan)}
     # The outcomes' categories, in the contract's order (straight from the log's categories).
-    j["outcome"] = j["outcome"].cat.set_categories(list(OUTCOMES))
+    j["outcome"] = at_last("outcome").set_categories(list(OUTCOMES))
+    j["last_office"] = at_last("office")
+    j["last_reason"] = at_last("reason")
     j["days_to_outcome"] = j["end"] - j["start"]
 
-    visits = ev[ev["activity"].isin(VISIT_ACTIVITIES)]
-    by_case = visits.groupby("case_id", sort=True, observed=True)
-    # Counts per case as np.bincount over each visit's row in j (j is sorted by case_id):
-    # the same integers as a groupby per count, without aligning and filling each one.
-    at = j.index.get_indexer(visits["case_id"])
-    n = len(j)
+    visit = np.flatnonzero(_is(ev["activity"], VISIT_ACTIVITIES)[codes["activity"]])
+    at = case[visit]
+    activity = codes["activity"][visit]
+    reason = codes["reason"][visit]
 
     def count(mask: np.ndarray | None = None) -> np.ndarray:
         return np.bincount(at if mask is None else at[mask], minlength=n).astype("int64")
 
-    activity = visits["activity"]
     j["visits"] = count()
-    j["referrals"] = count(activity.isin(("require", "refer")).to_numpy())
-    again = visits.duplicated(["case_id", "office"]).to_numpy()  # back at an office
+    j["referrals"] = count(_is(ev["activity"], ("require", "refer"))[activity])
+    # Back at an office: a (case, office) pair seen before, as one integer per visit.
+    office = codes["office"][visit].astype(np.int64)
+    offices_here = ev["office"].cat.categories
+    again = pd.Series(at * (len(offices_here) + 1) + office + 1).duplicated().to_numpy()
     j["loops"] = count(again)
     office_attr = {o.name: o for o in scenario.offices}
     # Levels and sectors looked up once per office (category), not once per row, and kept
     # as integer codes: only which rows share a level or a sector matters below.
-    offices_here = visits["office"].cat.categories
-    codes = visits["office"].cat.codes.to_numpy()
     known = [office_attr.get(o) for o in offices_here]  # "" (no office) is never a visit
     first_seen = ~again
     j["offices_seen"] = count(first_seen)
-    gov = first_seen & np.array([bool(o and o.government) for o in known], dtype=bool)[codes]
+    gov = first_seen & np.array([bool(o and o.government) for o in known], dtype=bool)[office]
     j["government_offices_seen"] = count(gov)
     for column, attribute in (("levels_seen", "level"), ("sectors_seen", "sector")):
-        # Distinct (case, level) pairs among the government offices seen, counted per case.
+        # Distinct (case, level) pairs among the government offices seen, counted per case
+        # (pd.unique hashes; np.unique sorted these pairs at several times the cost).
         value = pd.factorize(np.array([o and getattr(o, attribute) for o in known],
-                                      dtype=object))[0][codes] + 1
-        pairs = np.unique(at[gov].astype(np.int64) * (int(value.max(initial=0)) + 1)
-                          + value[gov])
-        j[column] = np.bincount(pairs // (int(value.max(initial=0)) + 1),
-                                minlength=n).astype("int64")
-    j["out_of_pocket"] = by_case["fee"].sum()
-    j["wage_lost"] = by_case["wage_lost"].sum()
-    for c in ("out_of_pocket", "wage_lost"):
-        j[c] = j[c].fillna(0.0)
-    reason = visits["reason"]
-    j["explicit_refusal"] = count(((activity == "refuse") & (reason == "hukou")).to_numpy()) > 0
-    j["missed_deadline"] = count((reason == "deadline").to_numpy()) > 0
-    cost = {name: s.city_cost for name, s in scenario.services.items()}
-    j = j.reset_index()
-    hh = households.set_index("household_id")
-    rows = hh.index.get_indexer(j["household_id"])
+                                      dtype=object))[0][office] + 1
+        base = int(value.max(initial=0)) + 1
+        pairs = pd.unique(at[gov] * base + value[gov])
+        j[column] = np.bincount(pairs // base, minlength=n).astype("int64")
+    # Sums stay with pandas' groupby: its compensated summation gives the same floats as before.
+    visit_cases = cases.take(visit)
+    for column, name in (("out_of_pocket", "fee"), ("wage_lost", "wage_lost")):
+        j[column] = pd.Series(ev[name].to_numpy()[visit]).groupby(
+            visit_cases, observed=False).sum().to_numpy()
+    refused = _is(ev["activity"], ("refuse",))[activity] & _is(ev["reason"], ("hukou",))[reason]
+    j["explicit_refusal"] = count(refused) > 0
+    j["missed_deadline"] = count(_is(ev["reason"], ("deadline",))[reason]) > 0
+    rows = _positions(households["household_id"].to_numpy(), j["household_id"])
     for c in GROUP_COLUMNS:
         # take() keeps pandas' own array (Arrow-backed strings): a round trip through a
         # NumPy object array and back cost more than the rest of the join.
-        j[c] = hh[c].array.take(rows)
-    services = j["service"].cat.categories
+        j[c] = households[c].array.take(rows)
+    cost = {name: s.city_cost for name, s in scenario.services.items()}
+    services = j["service"].categories
     service_cost = np.array([cost[s] for s in services], dtype=float)
-    j["city_cost_saved"] = np.where(
-        (j["hukou"] != "local") & (j["outcome"] != "served"),
-        service_cost[j["service"].cat.codes.to_numpy()], 0.0)
+    migrant = (pd.Series(j["hukou"]) != "local") & (pd.Series(j["outcome"]) != "served")
+    j["city_cost_saved"] = np.where(migrant, service_cost[j["service"].codes], 0.0)
     order = ["case_id", "household_id", "service", *GROUP_COLUMNS, "outcome", "start", "end",
-             "days_to_outcome", "visits", "referrals", "loops", "offices_seen",
-             "government_offices_seen", "levels_seen",
-             "sectors_seen", "out_of_pocket", "wage_lost", "explicit_refusal",
-             "missed_deadline", "last_office", "last_reason", "city_cost_saved"]
-    return j[order]
-
-
-def _shares(j: pd.DataFrame) -> dict[str, float]:
-    n = len(j)
-    counts = j["outcome"].value_counts()
-    return {f"{o}_share": (float(counts.get(o, 0)) / n if n else 0.0) for o in OUTCOMES}
+              "days_to_outcome", "visits", "referrals", "loops", "offices_seen",
+              "government_offices_seen", "levels_seen",
+              "sectors_seen", "out_of_pocket", "wage_lost", "explicit_refusal",
+              "missed_deadline", "last_office", "last_reason", "city_cost_saved"]
+    return pd.DataFrame({c: j[c] for c in order}, copy=False)  # all made here: no copy
 
 
 def _clean(x: Any) -> Any:
@@ -135,28 +209,90 @@ def _clean(x: Any) -> Any:
     return x
 
 
-def _block(j: pd.DataFrame) -> dict[str, Any]:
-    # Only the columns used below are filtered (copying every column cost more than the rest).
-    tried = j.loc[j["outcome"] != "deterred", ["visits", "offices_seen",
-                                                "government_offices_seen", "levels_seen",
-                                                "sectors_seen", "loops"]]
-    km = kaplan_meier(*time_to_service(j))
-    served = j.loc[j["outcome"] == "served", ["days_to_outcome"]]
-    out: dict[str, Any] = {"requests": int(len(j)), **_shares(j)}
-    out["median_days_to_service"] = median_time(km)
+def _mean(x: np.ndarray) -> float:
+    """``pd.Series(x).mean()`` on a NumPy array, to the last bit.
+
+    pandas sums in float64 with NumPy (pairwise), integers and booleans exactly, and
+    counts NaN out after filling it with 0 in place (so the summation order is kept).
+    """
+    if x.dtype.kind == "f":
+        missing = np.isnan(x)
+        count = len(x) - int(missing.sum())
+        return float(_sum(x) / count) if count else math.nan
+    return float(x.sum(dtype=np.float64) / len(x)) if len(x) else math.nan
+
+
+def _sum(x: np.ndarray) -> float:
+    """``pd.Series(x).sum()`` of a float array: NaN filled with 0, then NumPy's sum."""
+    missing = np.isnan(x)
+    return float(np.where(missing, 0.0, x).sum() if missing.any() else x.sum())
+
+
+#: Journey columns averaged over the requests that were tried (not deterred).
+_TRIED_MEANS = ("visits", "offices_seen", "government_offices_seen", "levels_seen",
+                "sectors_seen", "loops")
+
+
+def _columns(j: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The journeys' columns that a block reads, as NumPy arrays taken once for all blocks."""
+    out = {c: j[c].to_numpy() for c in (*_TRIED_MEANS, "explicit_refusal", "missed_deadline",
+                                        "out_of_pocket", "wage_lost", "city_cost_saved")}
+    out["days_to_outcome"] = j["days_to_outcome"].to_numpy(dtype=float)
+    # Outcomes as codes in the contract's order (-1: none of them), as value_counts sees them.
+    out["outcome"] = pd.Categorical(j["outcome"], categories=list(OUTCOMES)).codes
+    return out
+
+
+def _block(columns: dict[str, np.ndarray], rows: np.ndarray | None = None) -> dict[str, Any]:
+    """The measures of some journeys: ``rows`` of ``columns`` (all of them if None).
+
+    Works on arrays rather than a filtered frame per block: the filtering and pandas'
+    per-call overhead cost more than the measures.
+    """
+    def col(name: str) -> np.ndarray:
+        return columns[name] if rows is None else columns[name][rows]
+
+    outcome = col("outcome")
+    n = len(outcome)
+    counts = np.bincount(outcome[outcome >= 0], minlength=len(OUTCOMES))
+    out: dict[str, Any] = {"requests": int(n)}
+    for i, o in enumerate(OUTCOMES):
+        out[f"{o}_share"] = float(counts[i]) / n if n else 0.0
+    served = outcome == OUTCOMES.index("served")
+    # Time to service: pending censored at its time in the maze, other ends never served.
+    days = col("days_to_outcome")
+    waited = np.where(served | (outcome == OUTCOMES.index("pending")), days, np.inf)
+    out["median_days_to_service"] = median_survival(waited, served)
+    served_days = days[served]
+    served_days = served_days[~np.isnan(served_days)]
+    # As Series.median(): NumPy's nanmedian of the values that are there (None if none).
     out["median_days_to_service_among_served"] = (
-        float(served["days_to_outcome"].median()) if len(served) else None)
-    out["mean_visits"] = float(tried["visits"].mean()) if len(tried) else None
-    out["mean_offices_seen"] = float(tried["offices_seen"].mean()) if len(tried) else None
-    for c in ("government_offices_seen", "levels_seen", "sectors_seen"):
-        out[f"mean_{c}"] = float(tried[c].mean()) if len(tried) else None
-    out["mean_loops"] = float(tried["loops"].mean()) if len(tried) else None
-    out["explicit_refusal_share"] = float(j["explicit_refusal"].mean()) if len(j) else 0.0
-    out["missed_deadline_share"] = float(j["missed_deadline"].mean()) if len(j) else 0.0
-    out["mean_out_of_pocket"] = float(j["out_of_pocket"].mean()) if len(j) else 0.0
-    out["mean_wage_lost"] = float(j["wage_lost"].mean()) if len(j) else 0.0
-    out["city_cost_saved"] = float(j["city_cost_saved"].sum())
+        float(np.nanmedian(served_days)) if len(served_days) else None)
+    tried = np.flatnonzero(outcome != OUTCOMES.index("deterred"))  # no outcome: tried
+    if rows is not None:
+        tried = rows[tried]
+    for c in _TRIED_MEANS:
+        out[f"mean_{c}"] = _mean(columns[c][tried]) if len(tried) else None
+    out["explicit_refusal_share"] = _mean(col("explicit_refusal")) if n else 0.0
+    out["missed_deadline_share"] = _mean(col("missed_deadline")) if n else 0.0
+    out["mean_out_of_pocket"] = _mean(col("out_of_pocket")) if n else 0.0
+    out["mean_wage_lost"] = _mean(col("wage_lost")) if n else 0.0
+    out["city_cost_saved"] = _sum(col("city_cost_saved"))
     return {k: _clean(v) for k, v in out.items()}
+
+
+def _partition(j: pd.DataFrame, column: str, **options: Any) -> list[tuple[Any, np.ndarray]]:
+    """Each group's key and rows, in the order ``j.groupby(column, sort=True)`` yields them.
+
+    Rows rather than sub-frames: one stable sort of the group numbers instead of a
+    filtered copy of the journeys per group.
+    """
+    grouped = j.groupby(column, sort=True, **options)
+    keys = grouped.size().index
+    number = grouped.ngroup().fillna(-1).to_numpy(dtype=np.intp)  # -1: no group (NaN key)
+    order = np.argsort(number, kind="stable")
+    bounds = np.searchsorted(number[order], np.arange(len(keys) + 1))
+    return [(key, order[a:b]) for key, a, b in zip(keys, bounds[:-1], bounds[1:], strict=True)]
 
 
 def summary(events: pd.DataFrame, j: pd.DataFrame, households: pd.DataFrame,
@@ -170,10 +306,11 @@ def summary(events: pd.DataFrame, j: pd.DataFrame, households: pd.DataFrame,
         "households": int(len(households)),
         "events": int(len(events)),
     }
-    out.update(_block(j))
-    out["by_group"] = {str(g): _block(part) for g, part in j.groupby("group", sort=True)}
-    out["by_service"] = {str(s): _block(part)
-                         for s, part in j.groupby("service", sort=True, observed=True)}
-    migrants = j[j["hukou"] != "local"]
-    out["migrants"] = _block(migrants) if len(migrants) else None
+    columns = _columns(j)
+    out.update(_block(columns))
+    out["by_group"] = {str(g): _block(columns, rows) for g, rows in _partition(j, "group")}
+    out["by_service"] = {str(s): _block(columns, rows)
+                         for s, rows in _partition(j, "service", observed=True)}
+    migrants = np.flatnonzero((j["hukou"] != "local").to_numpy())
+    out["migrants"] = _block(columns, migrants) if len(migrants) else None
     return out

@@ -13,6 +13,21 @@ import numpy as np
 import pandas as pd
 
 
+def _curve(durations: np.ndarray, observed: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct event times, how many were at risk and served at each, and the survival after."""
+    # Distinct event times and how many services happened at each, in one sort.
+    event_times, events = np.unique(durations[observed], return_counts=True)
+    # At risk at t: all but those whose time came before t, that is the services before t
+    # (a running sum) and the censored times before t (searched among those alone, not
+    # among every duration).
+    censored = np.sort(durations[~observed])
+    before = np.cumsum(events) - events + np.searchsorted(censored, event_times, side="left")
+    at_risk = len(durations) - before
+    survival = np.cumprod(1.0 - events / at_risk)
+    return event_times, at_risk, events, survival
+
+
 def kaplan_meier(durations: np.ndarray, observed: np.ndarray) -> pd.DataFrame:
     """Survival table: ``time``, ``at_risk``, ``events``, ``survival`` (share not yet served)."""
     durations = np.asarray(durations, dtype=float)
@@ -20,11 +35,7 @@ def kaplan_meier(durations: np.ndarray, observed: np.ndarray) -> pd.DataFrame:
     n = len(durations)
     if n == 0:
         return pd.DataFrame({"time": [0.0], "at_risk": [0], "events": [0], "survival": [1.0]})
-    # Distinct event times and how many services happened at each, in one sort.
-    event_times, events = np.unique(durations[observed], return_counts=True)
-    sorted_d = np.sort(durations)
-    at_risk = n - np.searchsorted(sorted_d, event_times, side="left")
-    survival = np.cumprod(1.0 - events / at_risk)
+    event_times, at_risk, events, survival = _curve(durations, observed)
     return pd.DataFrame({
         "time": np.concatenate([[0.0], event_times]),
         "at_risk": np.concatenate([[n], at_risk]),
@@ -37,6 +48,21 @@ def median_time(table: pd.DataFrame) -> float | None:
     """First time the survival curve reaches one half; None if it never does."""
     hit = table.loc[table["survival"] <= 0.5, "time"]
     return float(hit.iloc[0]) if len(hit) else None
+
+
+def median_survival(durations: np.ndarray, observed: np.ndarray) -> float | None:
+    """``median_time(kaplan_meier(durations, observed))`` without building the table.
+
+    The summary takes this median for every group; the table's frame cost more than
+    the estimate itself.
+    """
+    durations = np.asarray(durations, dtype=float)
+    observed = np.asarray(observed, dtype=bool)
+    if len(durations) == 0:
+        return None
+    event_times, _, _, survival = _curve(durations, observed)
+    hit = np.flatnonzero(survival <= 0.5)
+    return float(event_times[hit[0]]) if len(hit) else None
 
 
 def time_to_service(journeys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

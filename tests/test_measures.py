@@ -1,0 +1,147 @@
+"""Journeys and summary against a plain pandas derivation, on logs a run never writes too.
+
+maze.measures computes per-case reductions from case numbers (bincount, category codes)
+for speed; these tests recompute the same measures the obvious way (a groupby per case,
+a filtered frame per group) and ask for the same numbers, including on a log whose rows
+are shuffled, whose case ids are sparse and where a case has two outcome rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import offices
+from maze import measures
+from maze.app import api
+from maze.eventlog import OUTCOMES, VISIT_ACTIVITIES
+from maze.scenario import Scenario
+from maze.survival import kaplan_meier, median_survival, median_time, time_to_service
+from maze.world import World
+
+
+@pytest.fixture(scope="module")
+def city() -> tuple[Scenario, pd.DataFrame, pd.DataFrame]:
+    scenario = api.load(preset="beijing", overrides={"population.households": 600})
+    raw = World(scenario, 5, offices.mechanisms(scenario)).run()
+    return scenario, raw.events, raw.households
+
+
+def _reference_journeys(ev: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    cases = ev.groupby("case_id", sort=True, observed=True)
+    ref = pd.DataFrame({"household_id": cases["household_id"].first(),
+                        "service": cases["service"].first().astype(str),
+                        "start": cases["time"].min()})
+    last = (ev[ev["activity"].isin(OUTCOMES)].drop_duplicates("case_id", keep="last")
+            .set_index("case_id"))
+    ref["end"] = last["time"]
+    ref["outcome"] = last["outcome"].astype(str)
+    ref["last_office"] = last["office"].astype(str)
+    visits = ev[ev["activity"].isin(VISIT_ACTIVITIES)].copy()
+    visits["office"] = visits["office"].astype(str)
+    office = {o.name: o for o in scenario.offices}
+    gov = visits[visits["office"].map(lambda o: office[o].government)]
+    by = visits.groupby("case_id")
+    ref["visits"] = by.size()
+    ref["referrals"] = visits[visits["activity"].isin(["require", "refer"])].groupby(
+        "case_id").size()
+    ref["offices_seen"] = by["office"].nunique()
+    ref["loops"] = ref["visits"] - ref["offices_seen"]
+    ref["government_offices_seen"] = gov.groupby("case_id")["office"].nunique()
+    for column, attribute in (("levels_seen", "level"), ("sectors_seen", "sector")):
+        ref[column] = gov["office"].map(lambda o, a=attribute: getattr(office[o], a)).groupby(
+            gov["case_id"]).nunique()
+    ref["out_of_pocket"] = by["fee"].sum()
+    ref["wage_lost"] = by["wage_lost"].sum()
+    refused = (visits["activity"] == "refuse") & (visits["reason"] == "hukou")
+    ref["explicit_refusal"] = refused.groupby(visits["case_id"]).any()
+    ref["missed_deadline"] = (visits["reason"] == "deadline").groupby(visits["case_id"]).any()
+    counts = ["visits", "referrals", "offices_seen", "loops", "government_offices_seen",
+              "levels_seen", "sectors_seen"]
+    ref[counts] = ref[counts].fillna(0).astype("int64")
+    ref[["out_of_pocket", "wage_lost"]] = ref[["out_of_pocket", "wage_lost"]].fillna(0.0)
+    flags = ["explicit_refusal", "missed_deadline"]
+    ref[flags] = ref[flags].astype("boolean").fillna(False).astype(bool)
+    return ref.reset_index()
+
+
+def _distorted(ev: pd.DataFrame) -> pd.DataFrame:
+    """Rows shuffled, case ids sparse and shifted, and one case ending twice."""
+    twice = ev[ev["activity"] == "served"].iloc[[0]].assign(time=lambda d: d["time"] + 5.0)
+    twice["outcome"] = pd.Categorical(["gave_up"], dtype=ev["outcome"].dtype)
+    out = pd.concat([ev, twice], ignore_index=True).sample(frac=1.0, random_state=3)
+    return out.assign(case_id=out["case_id"] * 1000 - 7).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("distort", [False, True], ids=["as_logged", "distorted"])
+def test_journeys_match_a_groupby_per_case(city, distort: bool) -> None:
+    scenario, ev, households = city
+    if distort:
+        ev = _distorted(ev)
+    j = measures.journeys(ev, households, scenario)
+    ref = _reference_journeys(ev, scenario)
+    assert len(j) == len(ref) == ev["case_id"].nunique()
+    assert j["visits"].sum() > len(j) and j["loops"].sum() > 0  # the city has paperwork
+    assert j["wage_lost"].gt(0).any()
+    for c in ref.columns:
+        got = j[c].astype(str) if isinstance(j[c].dtype, pd.CategoricalDtype) else j[c]
+        pd.testing.assert_series_equal(got, ref[c], check_exact=True, check_dtype=False,
+                                       check_names=False, obj=c)
+
+
+def test_summary_blocks_match_filtered_frames(city) -> None:
+    scenario, ev, households = city
+    j = measures.journeys(ev, households, scenario)
+    # Some requests deterred, and some with no outcome at all (counted as tried).
+    j["outcome"] = j["outcome"].where(j.index % 9 != 0, "deterred").where(j.index % 13 != 1)
+    assert j["outcome"].eq("pending").any() and j["outcome"].isna().any()
+    s = measures.summary(ev, j, households, scenario, 5)
+    parts = {"all": (s, j)}
+    parts |= {f"group {g}": (s["by_group"][g], j[j["group"] == g]) for g in s["by_group"]}
+    parts |= {f"service {v}": (s["by_service"][v], j[j["service"] == v])
+              for v in s["by_service"]}
+    parts["migrants"] = (s["migrants"], j[j["hukou"] != "local"])
+    assert len(s["by_group"]) > 1 and len(s["by_service"]) > 1
+    for label, (block, part) in parts.items():
+        tried = part[part["outcome"] != "deterred"]
+        served = part.loc[part["outcome"] == "served", "days_to_outcome"]
+        want = {f"{o}_share": (part["outcome"] == o).sum() / len(part) for o in OUTCOMES}
+        want |= {"requests": len(part), "mean_visits": tried["visits"].mean(),
+                 "mean_loops": tried["loops"].mean(),
+                 "mean_levels_seen": tried["levels_seen"].mean(),
+                 "mean_wage_lost": part["wage_lost"].mean(),
+                 "mean_out_of_pocket": part["out_of_pocket"].mean(),
+                 "explicit_refusal_share": part["explicit_refusal"].mean(),
+                 "city_cost_saved": part["city_cost_saved"].sum(),
+                 "median_days_to_service_among_served": served.median(),
+                 "median_days_to_service": median_time(kaplan_meier(*time_to_service(part)))}
+        for key, value in want.items():
+            expected = None if value is None or math.isnan(value) else round(float(value), 10)
+            assert block[key] == expected, (label, key, block[key], expected)
+
+
+def test_group_categories_are_those_on_the_event_rows(city) -> None:
+    scenario, ev, households = city
+    silent = households["household_id"] % 4 == 0
+    hh = households.assign(education=households["education"].where(~silent, "only_silent"))
+    kept = ev[~ev["household_id"].isin(hh.loc[silent, "household_id"])]
+    shuffled = hh.sample(frac=1.0, random_state=1)  # ids no longer their own positions
+    for table in (hh, shuffled):
+        out = measures.attach_groups(kept, table)
+        for c in ("group", "hukou", "education"):
+            rows = table.set_index("household_id").loc[kept["household_id"], c].to_numpy()
+            assert out[c].astype(str).tolist() == rows.tolist()
+            assert list(out[c].cat.categories) == sorted(set(rows)), c
+        assert "only_silent" not in out["education"].cat.categories
+
+
+def test_median_survival_is_the_tables_median() -> None:
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 7, 200):
+        d = np.round(rng.exponential(5.0, n), 1)
+        served = rng.random(n) < 0.6
+        d[~served & (rng.random(n) < 0.5)] = np.inf
+        assert median_survival(d, served) == median_time(kaplan_meier(d, served))
