@@ -10,22 +10,28 @@ when none is, and hands a freed clerk straight to the first in line. Waiting
 times are those of ``simpy.Resource`` (the queueing-theory and Ciw tests check
 them); only the number of events the kernel processes differs.
 
-Nothing in maze interrupts a household while it waits in line; a process that
-did would have to leave the line itself, as its turn would otherwise pass to
-nobody.
+A household may say how long it will wait: when its patience runs out before its
+turn comes, it leaves the line, and its turn fires with the value ``LEFT``. The
+counter keeps one alarm for the earliest patience among those waiting, rather than
+a timer per household, so patience costs a heap push per wait, not an event.
 """
 
 from __future__ import annotations
 
+import heapq
+import math
 from collections import deque
 
 import simpy
+
+#: The value a turn fires with when the household's patience ran out in the line.
+LEFT = "left the line"
 
 
 class Counter:
     """``capacity`` clerks and the line in front of them."""
 
-    __slots__ = ("env", "capacity", "free", "queue")
+    __slots__ = ("env", "capacity", "free", "queue", "_patience", "_alarm_at", "_joined")
 
     def __init__(self, env: simpy.Environment, capacity: int):
         if capacity < 1:
@@ -37,23 +43,36 @@ class Counter:
         #: Households waiting for a clerk, first in line first: the events that fire
         #: when their turn comes.
         self.queue: deque[simpy.Event] = deque()
+        #: (time patience runs out, order of joining, turn) of those who may leave; turns
+        #: already given stay until they reach the top.
+        self._patience: list[tuple[float, int, simpy.Event]] = []
+        #: When the earliest alarm now set rings (inf: none).
+        self._alarm_at = math.inf
+        self._joined = 0
 
     @property
     def count(self) -> int:
         """Clerks serving somebody now."""
         return self.capacity - self.free
 
-    def seize(self) -> simpy.Event | None:
-        """Take a clerk: None if one was free (taken now), else an event to wait for.
+    def seize(self, patience_ends: float = math.inf) -> simpy.Event | None:
+        """Take a clerk: None if one was free (taken now), else the household's turn.
 
-        A clerk is free only when nobody is in line (``release`` hands a clerk straight to
-        the first in line), so taking a free one never jumps the queue.
+        The turn fires when a clerk is free for the household, or with ``LEFT`` at
+        ``patience_ends`` if it is still waiting then. A clerk is free only when nobody
+        is in line (``release`` hands a clerk straight to the first in line), so taking a
+        free one never jumps the queue.
         """
         if self.free:
             self.free -= 1
             return None
         turn = simpy.Event(self.env)
         self.queue.append(turn)
+        if patience_ends < math.inf:
+            self._joined += 1
+            heapq.heappush(self._patience, (patience_ends, self._joined, turn))
+            if patience_ends < self._alarm_at:
+                self._set_alarm(patience_ends)
         return turn
 
     def release(self) -> None:
@@ -62,3 +81,22 @@ class Counter:
             self.queue.popleft().succeed()
         else:
             self.free += 1
+
+    def _set_alarm(self, at: float) -> None:
+        self._alarm_at = at
+        alarm = self.env.timeout(max(at - self.env.now, 0.0))
+        alarm.callbacks.append(self._ring)
+
+    def _ring(self, _alarm: simpy.Event) -> None:
+        """Those whose patience has run out leave the line; the alarm is set again."""
+        now = self.env.now
+        if now >= self._alarm_at:
+            self._alarm_at = math.inf  # this was the earliest alarm; later ones may remain
+        patience = self._patience
+        while patience and (patience[0][2].triggered or patience[0][0] <= now):
+            _, _, turn = heapq.heappop(patience)
+            if not turn.triggered:  # still in line
+                self.queue.remove(turn)
+                turn.succeed(LEFT)
+        if patience and patience[0][0] < self._alarm_at:
+            self._set_alarm(patience[0][0])

@@ -24,8 +24,9 @@ from maze.household import Request
 COLUMNS = ("case_id", "household_id", "service", "time", "office", "activity", "reason",
            "target", "document", "start", "wait", "fee", "wage_lost", "outcome")
 
-#: Activities that mean the household stood at a counter.
-VISIT_ACTIVITIES = ("serve", "issue", "require", "refer", "refuse", "retry")
+#: Activities that mean the household stood at a counter (``leave``: it queued until its
+#: patience ran out and left the line unseen).
+VISIT_ACTIVITIES = ("serve", "issue", "require", "refer", "refuse", "retry", "leave")
 #: Final activities: the outcome of a request.
 OUTCOMES = ("served", "alternative", "sent_away", "gave_up", "deterred", "denied", "pending")
 #: Outcomes whose row gives no reason: nothing went wrong.

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from maze.counter import LEFT
 from maze.household import Household, Request
 from maze.mechanism import SERVE, Verdict, Visit
 from maze.world import Station, World, wait_until_open
@@ -134,7 +135,7 @@ def journey(world: World, req: Request) -> Process:
             errands[-1] = (verdict.target, document)
         elif action == "retry":
             yield env.timeout(verdict.delay)
-        else:  # refuse
+        else:  # refused, or left the line when patience ran out
             break
     yield from fallback(world, req)
 
@@ -156,9 +157,14 @@ def visit(world: World, req: Request, station: Station, document: str | None,
         if closed_for:
             yield env.timeout(closed_for)
     counter = station.counter
-    turn = counter.seize()
-    if turn is not None:
-        yield turn
+    # In the city's own lines, patience can run out before the turn comes (fallbacks are
+    # tried once the city path has ended, whatever patience is left).
+    patience_ends = (math.inf if is_fallback
+                     else req.start + world.columns["patience_days"][req.household.id])
+    turn = counter.seize(patience_ends if patience_ends < world.horizon else math.inf)
+    if turn is not None and (yield turn) is LEFT:
+        _record(world, req, station, document, LEFT_LINE, arrive, env.now - arrive, travel)
+        return LEFT_LINE
     if station.calendar is not None and not station.calendar.is_open(env.now):
         yield env.timeout(wait_until_open(station, env.now))
     begin = env.now
@@ -186,6 +192,10 @@ def visit(world: World, req: Request, station: Station, document: str | None,
 
 
 _new_visit = tuple.__new__
+
+#: The household queued until its patience ran out and left the line unseen: no clerk
+#: had time for it, so the reason is capacity.
+LEFT_LINE = Verdict("leave", "capacity")
 
 
 def decide(world: World, v: Visit) -> Verdict | None:
@@ -226,7 +236,7 @@ def _record(world: World, req: Request, station: Station, document: str | None,
     req.wage_lost += wage
     if action == "serve":
         reason = ""
-    elif action == "refuse" or action == "require" or action == "refer":
+    elif action == "refuse" or action == "require" or action == "refer" or action == "leave":
         req.last_reason = reason
         if reason == "hukou":
             req.explicit = True

@@ -490,9 +490,10 @@ def reason_table(events: pd.DataFrame, by: str = "group",
 def refusal_reasons(events: pd.DataFrame, by: str = "group") -> go.Figure:
     """The reasons offices gave: explicit hukou against the neutral ones, by group."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
-        "Refusals at the counter", "Every turn-away: refusals, referrals, papers asked for"))
+        "Refusals at the counter",
+        "Every turn-away: refusals, referrals, papers asked for, lines left"))
     shown: set[str] = set()
-    for col, acts in ((1, ("refuse",)), (2, ("refuse", "refer", "require", "retry"))):
+    for col, acts in ((1, ("refuse",)), (2, ("refuse", "refer", "require", "retry", "leave"))):
         t = reason_table(events, by, acts)
         totals = t.sum(axis=1).replace(0, 1)
         for reason in t.columns:

@@ -182,6 +182,8 @@ def _visit_sentence(t: Teller, r: pd.Series, nxt: pd.Series | None, times: int) 
     elif act == "refer":
         target = t.office(str(r["target"])) if str(r["target"]) else "another office"
         what = f"sent them to {target} {SENT_BECAUSE.get(reason, '')}".rstrip()
+    elif act == "leave":
+        what = "never saw them: their patience ran out in the line and they left"
     elif act == "retry":
         what = "told them to come back later" + ("" if reason == "none"
                                                  else f" ({_words(reason)})")

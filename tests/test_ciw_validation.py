@@ -10,7 +10,8 @@ confidence interval for the difference of the two means must contain 0.
 
 The first network has exponential service, so it is a Jackson network; the second
 has gamma, lognormal, uniform and constant service times and baulking at the door,
-which no product-form theory covers: there Ciw is the only reference.
+which no product-form theory covers: there Ciw is the only reference. A third test
+compares patience running out in the line with Ciw's reneging, on one overloaded office.
 README.md, "Validation against Ciw", maps maze's concepts onto Ciw's.
 """
 
@@ -175,3 +176,62 @@ def test_general_service_and_baulking_agree_with_ciw() -> None:
     results = _compare(GENERAL, willingness=0.8)
     _assert_agree(results)
     assert results["baulked_share"][0] == pytest.approx(0.2, abs=0.02)
+
+
+# -- reneging: patience running out in the line --------------------------------------------
+
+#: An office that cannot keep up (2 clerks, 2.4 arrivals a day for 2.0 served), where
+#: every household leaves the line once it has waited PATIENCE days unseen.
+RENEGE_RATE, RENEGE_CLERKS, PATIENCE = 2.4, 2, 1.0
+
+
+def _maze_reneging(seed: int) -> dict[str, float]:
+    data = queue_city(rate=RENEGE_RATE, mean_service=1.0, clerks=RENEGE_CLERKS,
+                      horizon=HORIZON)
+    data["population"]["groups"][0]["attributes"]["patience_days"] = PATIENCE
+    run = api.run(from_dict(data), seed)
+    ev, j = run.events, run.journeys
+    seen = ev[(ev["activity"] == "serve") & (ev["start"] > WARMUP)]
+    late = j[j["start"] > WARMUP]
+    left = ev[(ev["activity"] == "leave") & (ev["start"] > WARMUP)]
+    return {"reneged_share": len(left) / len(late), "wait_served": float(seen["wait"].mean()),
+            "served_per_day": len(seen) / (HORIZON - WARMUP),
+            "wait_reneged": float(left["wait"].mean())}
+
+
+def _ciw_reneging(seed: int) -> dict[str, float]:
+    network = ciw.create_network(
+        arrival_distributions=[ciw.dists.Exponential(rate=RENEGE_RATE)],
+        service_distributions=[ciw.dists.Exponential(rate=1.0)],
+        number_of_servers=[RENEGE_CLERKS],
+        reneging_time_distributions=[ciw.dists.Deterministic(value=PATIENCE)],
+    )
+    ciw.seed(seed)
+    sim = ciw.Simulation(network)
+    sim.simulate_until_max_time(HORIZON)
+    records = [r for r in sim.get_all_records() if r.arrival_date > WARMUP]
+    seen = [r for r in records if r.record_type == "service"]
+    left = [r for r in records if r.record_type == "renege"]
+    arrived = len(seen) + len(left) + sum(
+        ind.arrival_date > WARMUP for node in sim.nodes[1:-1] for ind in node.all_individuals)
+    return {"reneged_share": len(left) / arrived,
+            "wait_served": float(np.mean([r.waiting_time for r in seen])),
+            "served_per_day": len(seen) / (HORIZON - WARMUP),
+            "wait_reneged": float(np.mean([r.exit_date - r.arrival_date for r in left]))}
+
+
+def test_reneging_agrees_with_ciw() -> None:
+    """maze's patience in the line is Ciw's deterministic reneging (an M/M/c+D queue)."""
+    maze_reps = [_maze_reneging(seed) for seed in range(REPLICATIONS)]
+    ciw_reps = [_ciw_reneging(seed) for seed in range(REPLICATIONS)]
+    results = {}
+    for key in maze_reps[0]:
+        m, c = [r[key] for r in maze_reps], [r[key] for r in ciw_reps]
+        results[key] = (float(np.mean(m)), float(np.mean(c)), welch_interval(m, c))
+    _assert_agree(results, skip=("wait_reneged",))
+    # Those who leave waited exactly their patience, in both.
+    assert results["wait_reneged"][0] == pytest.approx(PATIENCE)
+    assert results["wait_reneged"][1] == pytest.approx(PATIENCE)
+    # A real share leaves, and nobody served waited longer than the patience.
+    assert 0.1 < results["reneged_share"][0] < 0.5
+    assert results["wait_served"][0] < PATIENCE

@@ -83,7 +83,8 @@ def test_journeys_are_derived_from_events() -> None:
     scenario = api.load(overrides={"population.households": 200})
     run = api.run(scenario, 4)
     ev, j = run.events, run.journeys
-    visits = ev[ev["activity"].isin(["serve", "issue", "require", "refer", "refuse", "retry"])]
+    visits = ev[ev["activity"].isin(["serve", "issue", "require", "refer", "refuse", "retry",
+                                     "leave"])]
     counts = visits.groupby("case_id").size().reindex(j["case_id"], fill_value=0)
     assert (counts.to_numpy() == j["visits"].to_numpy()).all()
     ends = ev[ev["activity"].isin(["served", "alternative", "sent_away", "gave_up", "denied",
