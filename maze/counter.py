@@ -41,7 +41,8 @@ class Counter:
         #: Clerks not serving anybody now.
         self.free = capacity
         #: Households waiting for a clerk, first in line first: the events that fire
-        #: when their turn comes.
+        #: when their turn comes. Those who left stay (their turn has fired) until they
+        #: reach the front, so leaving costs nothing however long the line.
         self.queue: deque[simpy.Event] = deque()
         #: (time patience runs out, order of joining, turn) of those who may leave; turns
         #: already given stay until they reach the top.
@@ -76,11 +77,19 @@ class Counter:
         return turn
 
     def release(self) -> None:
-        """The clerk is done: the first in line takes over, or the clerk is free."""
-        if self.queue:
-            self.queue.popleft().succeed()
-        else:
-            self.free += 1
+        """The clerk is done: the first still in line takes over, or the clerk is free."""
+        queue = self.queue
+        while queue:
+            turn = queue.popleft()
+            if not turn.triggered:  # not one who left
+                turn.succeed()
+                return
+        self.free += 1
+
+    @property
+    def waiting(self) -> int:
+        """Households in line now."""
+        return sum(not turn.triggered for turn in self.queue)
 
     def _set_alarm(self, at: float) -> None:
         self._alarm_at = at
@@ -95,8 +104,7 @@ class Counter:
         patience = self._patience
         while patience and (patience[0][2].triggered or patience[0][0] <= now):
             _, _, turn = heapq.heappop(patience)
-            if not turn.triggered:  # still in line
-                self.queue.remove(turn)
+            if not turn.triggered:  # still in line: it leaves
                 turn.succeed(LEFT)
         if patience and patience[0][0] < self._alarm_at:
             self._set_alarm(patience[0][0])

@@ -115,7 +115,7 @@ def test_who_leaves_the_line_gives_up_their_turn_to_the_next() -> None:
     env.run()
     assert seen == [("first", 0.0), ("hasty left", 1.3), ("impatient left", 1.5),
                     ("patient", 3.0)]
-    assert desk.free == 1 and not desk.queue
+    assert desk.free == 1 and desk.waiting == 0
 
 
 def test_patience_runs_out_in_the_line(tmp_path) -> None:
