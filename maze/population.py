@@ -57,7 +57,7 @@ ATTRIBUTES: dict[str, AttributeSpec] = {
     "grades": AttributeSpec("number", 0.5, "child's standing in class, 0 (bottom) to 1 (top)"),
     "blood_donations": AttributeSpec("number", 0.0, "blood donations counted for points"),
     "urgency": AttributeSpec("number", 0.5, "how urgent a health need is, 0 to 1"),
-    "patience_days": AttributeSpec("number", 120.0, "days a household keeps trying"),
+    "patience_days": AttributeSpec("number", 120.0, "days a household keeps trying, in a line too"),
     "patience_visits": AttributeSpec("number", 15.0, "visits a household makes before giving up"),
     "home_ties": AttributeSpec("number", 0.5, "probability of going home when the city fails"),
     "willingness": AttributeSpec("number", 1.0, "probability of trying at all"),
