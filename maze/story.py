@@ -210,7 +210,7 @@ def _visit_sentence(t: Teller, r: pd.Series, nxt: pd.Series | None, times: int) 
         sentence = f"{office} {what}{going}"
     wait = float(r["wait"])
     if wait >= 1.0:
-        sentence = f"after queueing for {_days(wait)}, {sentence}"
+        sentence = f"after waiting {_days(wait)}, {sentence}"
     again = "" if times == 1 else (f" They came back {_more(times - 1)}; the answer was the "
                                    "same each time.")
     return f"{sentence}.{again}"
@@ -231,8 +231,10 @@ def _end_sentence(t: Teller, r: pd.Series, visits: pd.DataFrame) -> str:
     elif o == "alternative":
         text = f"served privately, by {t.office(office)}, instead of by the public service"
     elif o == "sent_away":
-        if office and len(visits) and str(visits["office"].iloc[-1]) == office:
+        if office and t.role(office) == "sent_away":
             text = f"sent away; they left the city for {t.office(office)}"
+        elif office:  # pushed out of a place they had (a school closed)
+            text = f"sent away; with {t.office(office)} gone, they left the city"
         else:
             text = "sent away; they gave up on the city and went home"
     elif o == "gave_up":

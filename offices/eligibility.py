@@ -9,8 +9,9 @@ already held, an age under 45 and 7 consecutive years of social insurance
 a row has the same effect as excluding them" [001:642-644].
 
 Streaks are consecutive: a household whose members change jobs has its work and
-insurance streaks cut at the last change, and a household that moved (left the
-city, lost its school) starts every streak again from the move. Locals are not asked.
+insurance streaks cut at the last change (``job_changes`` a year), and one that moves
+home has its residence streak cut at the last move (``moves`` a year). Locals are not
+asked.
 
 Two layers use the same rule check:
 

@@ -1,6 +1,7 @@
 """Provide, deny or deflect: the three answers a city can give (seed 001, introduction).
 
-*Provide* waives paperwork and eligibility for everyone (seats still run out).
+*Provide* waives paperwork and eligibility for everyone (seats still run out, and a
+school year still starts on its day).
 *Deny* refuses households without local hukou at the service counter, saying so.
 *Deflect* is the scenario as written: nobody says no, the rules do.
 """
@@ -21,10 +22,14 @@ class Regime(Mechanism):
     def __init__(self, regime: str):
         self.regime = regime
         self.entry: dict[str, str] = {}
+        self.deadline: dict[str, float] = {}
 
     def install(self, world: World) -> None:
-        # Each service's entry office, looked up once rather than at every counter.
-        self.entry = {name: s.entry for name, s in world.scenario.services.items()}
+        # Each service's entry office and deadline, looked up once rather than at every
+        # counter.
+        services = world.scenario.services.items()
+        self.entry = {name: s.entry for name, s in services}
+        self.deadline = {name: s.deadline for name, s in services if s.deadline is not None}
 
     def idle(self) -> bool:
         return self.regime == "deflect"
@@ -38,5 +43,8 @@ class Regime(Mechanism):
         if self.regime == "deny" and not v.household.local:
             return Verdict("refuse", "hukou")
         if self.regime == "provide":
-            return SERVE
+            # Providing waives the rules, not the calendar: past the school-year start,
+            # the deadline rule answers as it does for everyone.
+            deadline = self.deadline.get(v.request.service)
+            return SERVE if deadline is None or v.world.env.now <= deadline else None
         return None

@@ -93,7 +93,7 @@ def test_runs_of_the_same_answer_are_told_once(paper) -> None:
         "Day 0 (20 August): the family asked the school for a school place for their child.",
         "Day 0 (20 August): the school asked for papers they did not have: permit, so they "
         "went to the police.",
-        "Day 3 (23 August) to day 9 (29 August): after queueing for 2 days, the police would "
+        "Day 3 (23 August) to day 9 (29 August): after waiting 2 days, the police would "
         "not go on without address first. They came back 2 more times; the answer was the "
         "same each time.",
         "Outcome, day 9 (29 August): they gave up, and stay in the city without a school "
