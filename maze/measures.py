@@ -189,8 +189,16 @@ def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario)
     cost = {name: s.city_cost for name, s in scenario.services.items()}
     services = j["service"].categories
     service_cost = np.array([cost[s] for s in services], dtype=float)
-    migrant = (pd.Series(j["hukou"]) != "local") & (pd.Series(j["outcome"]) != "served")
-    j["city_cost_saved"] = np.where(migrant, service_cost[j["service"].codes], 0.0)
+    # What the city saves is a service it never gives a migrant household: counted once per
+    # household and service, on its last request, and only if none of those requests was
+    # served. A family asking again (displaced by a closure) is not a second saving.
+    need = j["household_id"].astype(np.int64) * len(services) + j["service"].codes
+    ask = pd.factorize(need)[0]
+    never_served = np.bincount(ask, weights=pd.Series(j["outcome"]).eq("served").to_numpy(),
+                               minlength=ask.max(initial=-1) + 1)[ask] == 0
+    last = ~pd.Series(need).duplicated(keep="last").to_numpy()
+    saved = (pd.Series(j["hukou"]) != "local").to_numpy() & never_served & last
+    j["city_cost_saved"] = np.where(saved, service_cost[j["service"].codes], 0.0)
     order = ["case_id", "household_id", "service", *GROUP_COLUMNS, "outcome", "start", "end",
               "days_to_outcome", "visits", "referrals", "loops", "offices_seen",
               "government_offices_seen", "levels_seen",

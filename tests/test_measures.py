@@ -145,3 +145,20 @@ def test_median_survival_is_the_tables_median() -> None:
         served = rng.random(n) < 0.6
         d[~served & (rng.random(n) < 0.5)] = np.inf
         assert median_survival(d, served) == median_time(kaplan_meier(d, served))
+
+
+def test_city_cost_saved_counts_each_unserved_need_once() -> None:
+    """A family displaced by Beijing's school closure asks again: one saving, not two."""
+    from maze.app import api
+
+    scenario = api.load(preset="beijing", overrides={"population.households": 600})
+    j = api.run(scenario, 2).journeys
+    assert j.duplicated(["household_id", "service"]).any()  # some asked again
+    cost = {name: s.city_cost for name, s in scenario.services.items()}
+    needs = j.groupby(["household_id", "service"], observed=True).agg(
+        hukou=("hukou", "first"), served=("outcome", lambda o: (o == "served").any()))
+    unserved = needs[(needs["hukou"] != "local") & ~needs["served"]]
+    expected = sum(cost[s] for s in unserved.index.get_level_values("service"))
+    assert j["city_cost_saved"].sum() == pytest.approx(expected)
+    per_request = j[(j["hukou"] != "local") & (j["outcome"] != "served")]
+    assert j["city_cost_saved"].sum() < sum(cost[s] for s in per_request["service"])
