@@ -10,6 +10,7 @@ bad file is refused with one message that names the file and the key.
 
 from __future__ import annotations
 
+import json
 import math
 import tomllib
 from collections.abc import Mapping
@@ -440,7 +441,8 @@ def from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
 
 
 def load(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file."""
+    """Read and validate a scenario file: TOML, or the ``scenario.json`` a run leaves
+    beside its results (so that a stored run can be run again)."""
     p = Path(path)
     try:
         text = p.read_bytes().decode("utf-8")
@@ -448,6 +450,15 @@ def load(path: str | Path) -> Scenario:
         raise ScenarioError("file not found", source=str(p)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"cannot read file ({exc.__class__.__name__})", source=str(p)) from None
+    if p.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise ScenarioError(f"not valid JSON ({exc.__class__.__name__})",
+                                source=str(p)) from None
+        if not isinstance(data, dict):
+            raise ScenarioError("a scenario is a JSON object", source=str(p))
+        return from_dict(data, source=str(p))
     return loads(text, source=str(p))
 
 

@@ -74,8 +74,10 @@ def write(result: Run, out: str | Path, report: bool = True) -> Path:
         storage.write_parquet(result.journeys, tmp / "journeys.parquet")
         storage.write_parquet(result.raw.households, tmp / "households.parquet")
         (tmp / "scenario.json").write_text(
-            json.dumps(result.scenario.model_dump(mode="json", by_alias=True), indent=2,
-                       sort_keys=True) + "\n", encoding="utf-8")
+            # In the declared order, not sorted: the order of services and mechanisms is part
+            # of the scenario (it orders the draws), and this file must run the same again.
+            json.dumps(result.scenario.model_dump(mode="json", by_alias=True), indent=2)
+            + "\n", encoding="utf-8")
         if report:
             from maze.report import write_report
 

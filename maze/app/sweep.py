@@ -185,7 +185,9 @@ def run_id(scenario: Scenario, overrides: Mapping[str, Any], tags: Mapping[str, 
         "tags": dict(tags),
         "seed": int(seed),
     }
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    # Not sorted: the scenario's order of services and mechanisms changes its results, so
+    # two scenarios that differ only in that order are different runs.
+    text = json.dumps(payload, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
@@ -479,9 +481,9 @@ def _store(out: Path, spec: RunSpec, point: Point, payload: Mapping[str, Any]) -
         storage.write_json(payload["groups"], tmp / "groups.json")
         for name, df in payload.get("tables", {}).items():
             storage.write_parquet(df, tmp / f"{name}.parquet")
-        (tmp / "scenario.json").write_text(
-            json.dumps(point.scenario.model_dump(mode="json", by_alias=True), indent=2,
-                       sort_keys=True) + "\n", encoding="utf-8")
+        (tmp / "scenario.json").write_text(  # declared order: it must run the same again
+            json.dumps(point.scenario.model_dump(mode="json", by_alias=True), indent=2)
+            + "\n", encoding="utf-8")
         storage.write_json(payload["summary"], tmp / storage.MARKER)
 
 
