@@ -3,7 +3,9 @@
 A run's folder is assembled under a temporary name beside its destination and
 renamed into place only when every file is written, so an interrupted run never
 leaves a folder that looks complete. A previous folder of the same name is kept
-until the new one is in place.
+until the new one is in place. A temporary folder is named after the machine and
+process writing it, so that the next writer of the same destination can remove
+what a killed one left behind (and nothing a live one is still writing).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import errno
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -80,12 +83,55 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+def _host() -> str:
+    """This machine's name, as it may appear in a file name."""
+    return "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:40] or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but not ours to signal
+        return True
+    return True
+
+
+def remove_leftovers(dest: str | Path) -> list[Path]:
+    """Remove what writers of ``dest`` killed on this machine left beside it.
+
+    Temporary (``.NAME.partial-HOST-PID-*``) and replaced (``.NAME.old-HOST-PID``)
+    folders whose process is gone. Folders from other machines (a shared disk under a
+    Dask cluster) and from live processes are left alone. Returns what was removed.
+    """
+    dest = Path(dest)
+    host, removed = _host(), []
+    if not dest.parent.is_dir():
+        return removed
+    for kind in ("partial", "old"):
+        prefix = f".{dest.name}.{kind}-{host}-"
+        for path in dest.parent.glob(f".{_glob_escape(dest.name)}.{kind}-*"):
+            pid = path.name[len(prefix):].split("-")[0] if path.name.startswith(prefix) else ""
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    return removed
+
+
+def _glob_escape(name: str) -> str:
+    """``name`` with glob's special characters taken literally."""
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in name)
+
+
 @contextmanager
 def atomic_folder(dest: str | Path) -> Iterator[Path]:
     """Yield a temporary folder; on success it replaces ``dest`` in one rename."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    remove_leftovers(dest)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-{_host()}-{os.getpid()}-",
+                                dir=dest.parent))
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)
@@ -101,7 +147,7 @@ def atomic_folder(dest: str | Path) -> Iterator[Path]:
             old = tmp  # the new folder is in place; tmp now holds the previous one
         else:
             if dest.exists():
-                old = dest.parent / f".{dest.name}.old-{os.getpid()}"
+                old = dest.parent / f".{dest.name}.old-{_host()}-{os.getpid()}"
                 if old.exists():
                     shutil.rmtree(old)
                 dest.rename(old)

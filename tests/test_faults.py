@@ -235,3 +235,26 @@ def test_sweep_tables_do_not_depend_on_the_number_of_workers(tmp_path: Path) -> 
     assert tables["serial"] == tables["one"] == tables["three"]
     runs = pq.read_table(tmp_path / "three" / "runs.parquet").to_pandas()
     assert runs["served_share"].nunique() > 1  # the settings differ, so the rows do
+
+
+# -- leftovers of killed writers ---------------------------------------------------------------
+
+def test_the_next_writer_removes_what_a_killed_one_left(tmp_path: Path) -> None:
+    """A killed writer's temporary folder goes at the next write; a live one's stays."""
+    dest = tmp_path / "city"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a process that is gone: its pid names a writer killed mid-run
+    host = storage._host()
+    killed = tmp_path / f".city.partial-{host}-{dead.pid}-abc"
+    replaced = tmp_path / f".city.old-{host}-{dead.pid}"
+    live = tmp_path / f".city.partial-{host}-{os.getppid()}-def"  # our parent: alive
+    elsewhere = tmp_path / f".city.partial-another_machine-{dead.pid}-ghi"
+    other_name = tmp_path / f".town.partial-{host}-{dead.pid}-jkl"
+    for folder in (killed, replaced, live, elsewhere, other_name):
+        folder.mkdir()
+        (folder / "events.parquet").write_bytes(b"half")
+    with storage.atomic_folder(dest) as tmp:
+        storage.write_json({"ok": True}, tmp / storage.MARKER)
+    assert not killed.exists() and not replaced.exists()
+    assert live.exists() and elsewhere.exists() and other_name.exists()
+    assert storage.is_complete(dest)
