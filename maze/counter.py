@@ -93,12 +93,14 @@ class Counter:
 
     def _set_alarm(self, at: float) -> None:
         self._alarm_at = at
-        alarm = self.env.timeout(max(at - self.env.now, 0.0))
+        # The alarm carries the time it was set for: SimPy rings it at now + (at - now),
+        # which in floating point can be one unit in the last place below ``at``.
+        alarm = self.env.timeout(max(at - self.env.now, 0.0), at)
         alarm.callbacks.append(self._ring)
 
-    def _ring(self, _alarm: simpy.Event) -> None:
+    def _ring(self, alarm: simpy.Event) -> None:
         """Those whose patience has run out leave the line; the alarm is set again."""
-        now = self.env.now
+        now = max(self.env.now, alarm.value)
         if now >= self._alarm_at:
             self._alarm_at = math.inf  # this was the earliest alarm; later ones may remain
         patience = self._patience

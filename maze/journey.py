@@ -148,6 +148,11 @@ def visit(world: World, req: Request, station: Station, document: str | None,
     if travel:
         yield env.timeout(travel)
     arrive = env.now
+    # In the city's own lines, patience can run out before the turn comes (fallbacks are
+    # tried once the city path has ended, whatever patience is left). Waiting for a shut
+    # office to open is waiting in its line too (the wait recorded includes those days).
+    patience_ends = (math.inf if is_fallback
+                     else req.start + world.columns["patience_days"][req.household.id])
     if station.calendar is not None:
         closed_for = wait_until_open(station, arrive)
         if closed_for == math.inf:
@@ -155,18 +160,26 @@ def visit(world: World, req: Request, station: Station, document: str | None,
             _record(world, req, station, document, verdict, arrive, 0.0, 0.0)
             return verdict
         if closed_for:
+            if arrive + closed_for > patience_ends:
+                yield env.timeout(max(patience_ends - arrive, 0.0))
+                _record(world, req, station, document, LEFT_LINE, arrive, env.now - arrive,
+                        travel)
+                return LEFT_LINE
             yield env.timeout(closed_for)
     counter = station.counter
-    # In the city's own lines, patience can run out before the turn comes (fallbacks are
-    # tried once the city path has ended, whatever patience is left).
-    patience_ends = (math.inf if is_fallback
-                     else req.start + world.columns["patience_days"][req.household.id])
     turn = counter.seize(patience_ends if patience_ends < world.horizon else math.inf)
     if turn is not None and (yield turn) is LEFT:
         _record(world, req, station, document, LEFT_LINE, arrive, env.now - arrive, travel)
         return LEFT_LINE
     if station.calendar is not None and not station.calendar.is_open(env.now):
-        yield env.timeout(wait_until_open(station, env.now))
+        # A clerk is free for the household, but the office is shut until it opens.
+        closed_for = wait_until_open(station, env.now)
+        if env.now + closed_for > patience_ends:
+            yield env.timeout(max(patience_ends - env.now, 0.0))
+            counter.release()
+            _record(world, req, station, document, LEFT_LINE, arrive, env.now - arrive, travel)
+            return LEFT_LINE
+        yield env.timeout(closed_for)
     begin = env.now
     service = station.service_time()
     yield env.timeout(service)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -137,3 +138,193 @@ def test_patience_runs_out_in_the_line(tmp_path) -> None:
     ended = j.set_index("case_id").loc[left["case_id"]]
     assert set(ended["outcome"]) <= {"gave_up", "sent_away"}
     assert (ended["last_reason"] == "capacity").all() and (ended["visits"] == 1).all()
+
+
+# -- patience edge cases -----------------------------------------------------------------
+
+def _line(clerks: int, people: list[tuple[str, float, float, float]],
+          until: float | None = None) -> tuple[Counter, list[tuple[str, str, float]]]:
+    """People (name, arrival, patience end, service) at one counter: who was seen or left
+    when. A negative service holds the clerk for ever."""
+    env = simpy.Environment()
+    desk = Counter(env, clerks)
+    seen: list[tuple[str, str, float]] = []
+
+    def person(name: str, at: float, ends: float, service: float):
+        yield env.timeout(at)
+        turn = desk.seize(ends)
+        if turn is not None and (yield turn) is LEFT:
+            seen.append(("left", name, env.now))
+            return
+        seen.append(("seen", name, env.now))
+        if service < 0:
+            return
+        yield env.timeout(service)
+        desk.release()
+
+    for p in people:
+        env.process(person(*p))
+    env.run(until=until)
+    return desk, seen
+
+
+def _invariant(desk: Counter) -> None:
+    """A clerk is free only when nobody is in line."""
+    assert desk.free == 0 or desk.waiting == 0
+    assert 0 <= desk.free <= desk.capacity
+
+
+def test_an_alarm_that_rounds_below_its_time_still_rings() -> None:
+    """``now + (at - now)`` can fall one unit in the last place below ``at``: the alarm then
+    rings before the patience it was set for. The household must still leave, and the
+    counter must still keep the patience of those who join after."""
+    joins, ends = 391.39742013172264, 980.8545034374539
+    assert joins + (ends - joins) < ends  # the rounding this test is about
+    desk, seen = _line(1, [("holder", 0.0, math.inf, -1.0),
+                           ("rounded", joins, ends, 1.0),
+                           ("later", 1000.0, 1010.0, 1.0)], until=2000.0)
+    assert [(what, who) for what, who, _ in seen] == [
+        ("seen", "holder"), ("left", "rounded"), ("left", "later")]
+    assert seen[1][2] == pytest.approx(ends, abs=1e-9)
+    assert seen[2][2] == 1010.0
+    _invariant(desk)
+
+
+def test_equal_patience_leaves_together_in_the_order_of_the_line() -> None:
+    desk, seen = _line(1, [("holder", 0.0, math.inf, 10.0),
+                           ("a", 1.0, 5.0, 1.0), ("b", 2.0, 5.0, 1.0), ("c", 3.0, 5.0, 1.0),
+                           ("d", 4.0, 20.0, 1.0)])
+    assert seen == [("seen", "holder", 0.0), ("left", "a", 5.0), ("left", "b", 5.0),
+                    ("left", "c", 5.0), ("seen", "d", 10.0)]
+    assert desk.free == 1 and desk.waiting == 0 and not desk.queue
+
+
+def test_patience_that_ends_now_or_already_ended_leaves_at_once() -> None:
+    """Joining a line with no patience left: out the same instant (a free clerk would have
+    seen the household, as it takes nobody's turn)."""
+    desk, seen = _line(1, [("holder", 0.0, math.inf, 10.0),
+                           ("now", 2.0, 2.0, 1.0), ("past", 3.0, 1.0, 1.0),
+                           ("free clerk", 12.0, 11.0, 1.0)])
+    assert seen == [("seen", "holder", 0.0), ("left", "now", 2.0), ("left", "past", 3.0),
+                    ("seen", "free clerk", 12.0)]
+    _invariant(desk)
+
+
+def test_a_later_alarm_waits_for_the_earlier_and_an_earlier_one_goes_first() -> None:
+    desk, seen = _line(1, [("holder", 0.0, math.inf, 100.0),
+                           ("late", 1.0, 30.0, 1.0), ("early", 2.0, 10.0, 1.0),
+                           ("middle", 3.0, 20.0, 1.0), ("earliest", 4.0, 5.0, 1.0)])
+    assert seen == [("seen", "holder", 0.0), ("left", "earliest", 5.0), ("left", "early", 10.0),
+                    ("left", "middle", 20.0), ("left", "late", 30.0)]
+    assert not desk._patience  # every entry gone once its time came
+
+
+def test_served_before_patience_ends_does_not_leave_later() -> None:
+    """A household whose turn came is not sent away when its patience would have ended,
+    and the one behind it still leaves on time."""
+    desk, seen = _line(1, [("holder", 0.0, math.inf, 2.0), ("a", 1.0, 3.0, 5.0),
+                           ("b", 1.5, 4.0, 1.0)])
+    assert seen == [("seen", "holder", 0.0), ("seen", "a", 2.0), ("left", "b", 4.0)]
+    _invariant(desk)
+
+
+@pytest.mark.parametrize("release_first", [True, False])
+def test_a_turn_due_at_the_instant_patience_ends_fires_once(release_first: bool) -> None:
+    """The clerk frees at the very instant the waiter's patience ends: whichever comes first
+    in SimPy's order decides, the turn fires once, and the clerk is not lost either way."""
+    env = simpy.Environment()
+    desk = Counter(env, 1)
+    seen: dict[str, tuple[str, float]] = {}
+
+    def holder():
+        assert desk.seize() is None
+        if release_first:
+            yield env.timeout(5.0)  # the release is scheduled before the waiter's alarm
+        else:
+            yield env.timeout(2.0)
+            yield env.timeout(3.0)  # scheduled at 2.0, after the alarm set at 1.0
+        desk.release()
+
+    def waiter():
+        yield env.timeout(1.0)
+        if (yield desk.seize(5.0)) is LEFT:
+            seen["waiter"] = ("left", env.now)
+            return
+        seen["waiter"] = ("seen", env.now)
+        yield env.timeout(1.0)
+        desk.release()
+
+    def newcomer():  # arrives at 5.0 too, before the alarm in SimPy's order
+        yield env.timeout(5.0)
+        turn = desk.seize()
+        if turn is not None:
+            yield turn
+        seen["newcomer"] = ("seen", env.now)
+        yield env.timeout(1.0)
+        desk.release()
+
+    for p in (holder, waiter, newcomer):
+        env.process(p())
+    env.run()
+    if release_first:
+        assert seen == {"waiter": ("seen", 5.0), "newcomer": ("seen", 6.0)}
+    else:  # the waiter left; the newcomer, behind it in line, gets the clerk
+        assert seen == {"waiter": ("left", 5.0), "newcomer": ("seen", 5.0)}
+    assert desk.free == 1 and desk.waiting == 0 and not desk.queue
+
+
+def test_a_long_line_keeps_no_stale_patience() -> None:
+    """Those served before their patience ends leave entries in the alarm's heap until
+    their time comes: the heap stays as large as the patience window, not the run."""
+    rng = random.Random(7)
+    env = simpy.Environment()
+    desk = Counter(env, 2)
+    largest = 0
+
+    def person(at: float):
+        nonlocal largest
+        yield env.timeout(at)
+        turn = desk.seize(env.now + 5.0)
+        if turn is not None and (yield turn) is LEFT:
+            return
+        yield env.timeout(rng.expovariate(1.0))
+        desk.release()
+        largest = max(largest, len(desk._patience))
+
+    t = 0.0
+    for _ in range(20_000):
+        t += rng.expovariate(2.2)  # overloaded: a line forms and some leave
+        env.process(person(t))
+    env.run()
+    assert largest < 60  # about 5 days of arrivals at 2.2 a day, not 20,000
+    assert not desk._patience and not desk.queue and desk.free == 2
+
+
+def test_patience_runs_out_while_the_office_is_shut() -> None:
+    """Waiting for a shut office to open is waiting in its line (the wait recorded includes
+    the days it is shut): a household whose patience ends before the office opens leaves
+    then, whether it came while the office was shut, stood in the line when it shut, or
+    was handed a clerk who cannot see it until the office opens."""
+    from maze.app import api
+    from maze.scenario import from_dict
+    from tests.conftest import queue_city
+
+    patience = 5.0
+    data = queue_city(rate=2.0, mean_service=1.0, clerks=3, horizon=60.0)
+    data["offices"][0]["calendar"] = {"closures": [[10.0, 30.0]]}
+    data["population"]["groups"][0]["attributes"]["patience_days"] = patience
+    ev = api.run(from_dict(data), 3).events
+    start = ev[ev["activity"] == "request"].set_index("case_id")["time"]
+    visits = ev[ev["activity"].isin(("serve", "leave"))]
+    asked = start.loc[visits["case_id"]].to_numpy()
+    seen_at = (visits["start"] + visits["wait"]).to_numpy()
+    left = (visits["activity"] == "leave").to_numpy()
+    # Nobody stays past its patience: those who leave go when it ends...
+    assert visits["time"].to_numpy()[left] == pytest.approx(asked[left] + patience)
+    # ... and those seen were seen before it ended.
+    assert (seen_at[~left] <= asked[~left] + patience + 1e-9).all()
+    # Those who asked while it was shut, with no patience left by the opening, all left.
+    shut = (asked >= 10.0) & (asked < 30.0 - patience)
+    assert shut.sum() > 20 and left[shut].all()
+    # So did those in line when it shut who had no clerk before their patience ended.
+    assert not (~left & (asked < 10.0) & (seen_at > 10.0)).any()
