@@ -136,7 +136,9 @@ class World:
         self.env.process(arrivals(self))
         with _fewer_collections():
             for i in range(1, steps + 1):
-                self.env.run(until=self.horizon * i / steps)
+                # The last step ends on the horizon itself: horizon * steps / steps can be a
+                # unit in the last place above it, and what falls on the horizon would run.
+                self.env.run(until=self.horizon * i / steps if i < steps else self.horizon)
                 if progress is not None:
                     progress(i / steps)
         self._close_pending()
