@@ -98,13 +98,16 @@ def journey(world: World, req: Request) -> Process:
     savings = cols["savings"][hid]
     errands: list[tuple[str, str | None]] = [(req.entry, None)]
     while errands:
+        if req.visits:
+            yield env.timeout(world.gap())
+        # Whether to go on is decided on the day of the next visit, after the days between
+        # visits have passed (deciding before them sent households whose patience ran out
+        # on the way to a counter anyway).
         if (req.visits >= patience_visits or env.now - req.start >= patience_days
                 or req.spent + req.wage_lost > savings):
             break
         office, document = errands[-1]
         station = stations[office]
-        if req.visits:
-            yield env.timeout(world.gap())
         verdict = yield from visit(world, req, station, document, False)
         action = verdict.action
         if action == "serve":
@@ -157,7 +160,7 @@ def visit(world: World, req: Request, station: Station, document: str | None,
         closed_for = wait_until_open(station, arrive)
         if closed_for == math.inf:
             verdict = Verdict("refuse", "closure")
-            _record(world, req, station, document, verdict, arrive, 0.0, 0.0)
+            _record(world, req, station, document, verdict, arrive, 0.0, travel)
             return verdict
         if closed_for:
             if arrive + closed_for > patience_ends:
