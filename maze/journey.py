@@ -94,6 +94,10 @@ def journey(world: World, req: Request) -> Process:
         return
 
     patience_days = cols["patience_days"][hid]
+    # In the city's lines too (a patience past the horizon never runs out there).
+    patience_ends = req.start + patience_days
+    if patience_ends >= world.horizon:
+        patience_ends = math.inf
     patience_visits = cols["patience_visits"][hid]
     savings = cols["savings"][hid]
     errands: list[tuple[str, str | None]] = [(req.entry, None)]
@@ -108,7 +112,7 @@ def journey(world: World, req: Request) -> Process:
             break
         office, document = errands[-1]
         station = stations[office]
-        verdict = yield from visit(world, req, station, document, False)
+        verdict = yield from visit(world, req, station, document, False, patience_ends)
         action = verdict.action
         if action == "serve":
             finish(world, req, ROLE_OUTCOME[station.role], office)
@@ -144,18 +148,18 @@ def journey(world: World, req: Request) -> Process:
 
 
 def visit(world: World, req: Request, station: Station, document: str | None,
-          is_fallback: bool) -> Process:
-    """Queue at a counter, be seen, and get a verdict. Returns the verdict."""
+          is_fallback: bool, patience_ends: float = math.inf) -> Process:
+    """Queue at a counter, be seen, and get a verdict. Returns the verdict.
+
+    ``patience_ends``: when the household gives up waiting, in the line or for the office
+    to open (the wait recorded includes those days); ``inf`` when it waits whatever it
+    takes (fallbacks are tried once the city path has ended, whatever patience is left).
+    """
     env = world.env
     travel = station.travel_days
     if travel:
         yield env.timeout(travel)
     arrive = env.now
-    # In the city's own lines, patience can run out before the turn comes (fallbacks are
-    # tried once the city path has ended, whatever patience is left). Waiting for a shut
-    # office to open is waiting in its line too (the wait recorded includes those days).
-    patience_ends = (math.inf if is_fallback
-                     else req.start + world.columns["patience_days"][req.household.id])
     if station.calendar is not None:
         closed_for = wait_until_open(station, arrive)
         if closed_for == math.inf:
@@ -170,7 +174,7 @@ def visit(world: World, req: Request, station: Station, document: str | None,
                 return LEFT_LINE
             yield env.timeout(closed_for)
     counter = station.counter
-    turn = counter.seize(patience_ends if patience_ends < world.horizon else math.inf)
+    turn = counter.seize(patience_ends)
     if turn is not None and (yield turn) is LEFT:
         _record(world, req, station, document, LEFT_LINE, arrive, env.now - arrive, travel)
         return LEFT_LINE
