@@ -100,16 +100,15 @@ class EventLog:
         def cat(*parts: list[str] | str) -> pd.Categorical:
             # The first rows, the logged ones, the outcome rows: each a list of strings or
             # one string for all. Codes come from a dict of the few distinct strings,
-            # several times faster than letting pandas hash every row.
-            distinct: set[str] = set()
-            for part in parts:
-                distinct.update((part,) if isinstance(part, str) else part)
-            categories = sorted(distinct)
+            # several times faster than letting pandas hash every row; a part with one
+            # string throughout (often: one service, no document) is one code repeated.
+            values = [{part} if isinstance(part, str) else set(part) for part in parts]
+            categories = sorted(set().union(*values))
             index = {c: i for i, c in enumerate(categories)}
             codes = np.concatenate([
-                np.full(size, index[part], dtype=np.int32) if isinstance(part, str)
+                np.full(size, index[next(iter(seen))], dtype=np.int32) if len(seen) == 1
                 else np.fromiter(map(index.__getitem__, part), dtype=np.int32, count=size)
-                for part, size in zip(parts, sizes, strict=True)])
+                for part, seen, size in zip(parts, values, sizes, strict=True)])
             return pd.Categorical.from_codes(codes[order], categories=categories)
 
         return pd.DataFrame({
