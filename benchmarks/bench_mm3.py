@@ -38,6 +38,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import ciw
 import simpy
@@ -81,6 +82,18 @@ def maze_engine(sc: Scenario, seed: int) -> float:
     return _maze_wait(simulate(sc, seed).events)
 
 
+def _arrive_until_horizon(env: simpy.Environment, rng: random.Random,
+                          customer: Callable[[simpy.Environment], Any]) -> None:
+    """The textbook source: Poisson arrivals, one process per customer, run to the horizon."""
+    def source(env: simpy.Environment) -> simpy.events.ProcessGenerator:
+        while True:
+            yield env.timeout(rng.expovariate(RATE))
+            env.process(customer(env))
+
+    env.process(source(env))
+    env.run(until=HORIZON)
+
+
 def bare_simpy(seed: int) -> float:
     """The textbook SimPy model: a source process, one process per customer, a Resource."""
     rng = random.Random(seed)
@@ -96,13 +109,7 @@ def bare_simpy(seed: int) -> float:
                 waits.append(env.now - arrive)
             yield env.timeout(rng.expovariate(SERVICE_RATE))
 
-    def source(env: simpy.Environment) -> simpy.events.ProcessGenerator:
-        while True:
-            yield env.timeout(rng.expovariate(RATE))
-            env.process(customer(env))
-
-    env.process(source(env))
-    env.run(until=HORIZON)
+    _arrive_until_horizon(env, rng, customer)
     return sum(waits) / len(waits)
 
 
@@ -123,13 +130,7 @@ def bare_simpy_counter(seed: int) -> float:
         yield env.timeout(rng.expovariate(SERVICE_RATE))
         counter.release()
 
-    def source(env: simpy.Environment) -> simpy.events.ProcessGenerator:
-        while True:
-            yield env.timeout(rng.expovariate(RATE))
-            env.process(customer(env))
-
-    env.process(source(env))
-    env.run(until=HORIZON)
+    _arrive_until_horizon(env, rng, customer)
     return sum(waits) / len(waits)
 
 

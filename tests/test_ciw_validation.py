@@ -145,16 +145,21 @@ def welch_interval(x: list[float], y: list[float], level: float = LEVEL) -> tupl
     return diff - half, diff + half
 
 
-def _compare(services: tuple[dict[str, Any], ...], willingness: float = 1.0) -> dict:
-    scenario = from_dict(maze_network(services, willingness))
-    maze_reps = [maze_measures(scenario, seed) for seed in range(REPLICATIONS)]
-    ciw_reps = [ciw_measures(services, seed, willingness) for seed in range(REPLICATIONS)]
+def _side_by_side(maze_reps: list[dict[str, float]], ciw_reps: list[dict[str, float]]) -> dict:
+    """Per measure: maze's mean, Ciw's mean, the Welch interval of the difference."""
     results = {}
     for key in maze_reps[0]:
         m = [r[key] for r in maze_reps]
         c = [r[key] for r in ciw_reps]
         results[key] = (float(np.mean(m)), float(np.mean(c)), welch_interval(m, c))
     return results
+
+
+def _compare(services: tuple[dict[str, Any], ...], willingness: float = 1.0) -> dict:
+    scenario = from_dict(maze_network(services, willingness))
+    return _side_by_side([maze_measures(scenario, seed) for seed in range(REPLICATIONS)],
+                         [ciw_measures(services, seed, willingness)
+                          for seed in range(REPLICATIONS)])
 
 
 def _assert_agree(results: dict, skip: tuple[str, ...] = ()) -> None:
@@ -222,12 +227,8 @@ def _ciw_reneging(seed: int) -> dict[str, float]:
 
 def test_reneging_agrees_with_ciw() -> None:
     """maze's patience in the line is Ciw's deterministic reneging (an M/M/c+D queue)."""
-    maze_reps = [_maze_reneging(seed) for seed in range(REPLICATIONS)]
-    ciw_reps = [_ciw_reneging(seed) for seed in range(REPLICATIONS)]
-    results = {}
-    for key in maze_reps[0]:
-        m, c = [r[key] for r in maze_reps], [r[key] for r in ciw_reps]
-        results[key] = (float(np.mean(m)), float(np.mean(c)), welch_interval(m, c))
+    results = _side_by_side([_maze_reneging(seed) for seed in range(REPLICATIONS)],
+                            [_ciw_reneging(seed) for seed in range(REPLICATIONS)])
     _assert_agree(results, skip=("wait_reneged",))
     # Those who leave waited exactly their patience, in both.
     assert results["wait_reneged"][0] == pytest.approx(PATIENCE)
