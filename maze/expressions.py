@@ -104,28 +104,38 @@ def _depth(tree: ast.AST) -> int:
     return deepest
 
 
-def parse(text: str) -> Condition:
-    """Check a condition and build its evaluator, or raise ExpressionError saying why."""
+def checked_tree(text: str, what: str = "condition") -> ast.expr:
+    """The parsed body of ``text`` within the length and depth limits, or ExpressionError.
+
+    Shared by conditions and by measure expressions (:mod:`maze.metric`); ``what`` names
+    the kind of text in the messages.
+    """
     if not isinstance(text, str):
-        raise ExpressionError("a condition must be a string")
+        raise ExpressionError(f"a {what} must be a string")
     if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"a condition may be at most {MAX_LENGTH} characters long, "
+        raise ExpressionError(f"a {what} may be at most {MAX_LENGTH} characters long, "
                               f"this one has {len(text)}")
     if not text.strip():
-        raise ExpressionError("a condition must not be empty")
+        raise ExpressionError(f"a {what} must not be empty")
     if "\x00" in text:
-        raise ExpressionError("a condition must not contain a NUL character")
+        raise ExpressionError(f"a {what} must not contain a NUL character")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         col = f" at column {exc.offset}" if exc.offset else ""
-        raise ExpressionError(f"not a valid condition{col} ({exc.msg})") from None
+        raise ExpressionError(f"not a valid {what}{col} ({exc.msg})") from None
     except (RecursionError, MemoryError, ValueError):
-        raise ExpressionError(f"a condition may nest at most {MAX_DEPTH} levels deep") from None
+        raise ExpressionError(f"a {what} may nest at most {MAX_DEPTH} levels deep") from None
     if _depth(tree.body) > MAX_DEPTH:
-        raise ExpressionError(f"a condition may nest at most {MAX_DEPTH} levels deep")
+        raise ExpressionError(f"a {what} may nest at most {MAX_DEPTH} levels deep")
+    return tree.body
+
+
+def parse(text: str) -> Condition:
+    """Check a condition and build its evaluator, or raise ExpressionError saying why."""
+    body = checked_tree(text)
     names: set[str] = set()
-    fn, kind = _build(tree.body, names)
+    fn, kind = _build(body, names)
     if kind != "bool":
         raise ExpressionError(
             f"a condition must be true or false, but this one gives a {kind} "
