@@ -433,8 +433,9 @@ def _check_reachable(filters: Mapping[str, tuple[Any, ...]], scenario: Scenario,
         raise fail("the filters on group and hukou together match no group of this "
                    "scenario (with a share above 0)", "filters")
     services = filters.get("service")
-    if services is not None and not any(g.needs.get(s, 0) > 0 for g in groups
-                                        for s in services):
+    # A group that lists no needs asks for every service (maze.journey).
+    if services is not None and not any(g.needs.get(s, 0.0 if g.needs else 1.0) > 0
+                                        for g in groups for s in services):
         raise fail(f"no selected group ever asks for {', '.join(services)} (its need is 0)",
                    "filters.service")
 

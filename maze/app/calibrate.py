@@ -1,0 +1,363 @@
+"""Calibration: ABC-SMC (pyabc) of ranged scenario parameters to published targets.
+
+Only the targets marked ``calibrate`` enter the distance, each scaled by its stated
+uncertainty (``sqrt(sum(((model - figure) / sd)^2))``); the ``validate`` targets are
+never seen while fitting and are reported apart, as the out-of-sample test. Each
+simulation runs the scenario with the particle's values and a fresh seed, so the
+posterior carries seed noise as well as parameter uncertainty.
+
+The history lives in pyabc's SQLite database, so a stopped calibration continues from
+its last generation. The results are written atomically into one folder:
+``posterior.parquet``, ``fit.parquet`` (and ``fit.csv``), ``diagnostics.parquet``,
+``calibrated.toml`` (the scenario with posterior medians, and where each came from),
+``calibration.json`` and ``calibration.html``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from maze import metric, storage
+from maze import scenario as sc
+from maze.scenario import Scenario
+from maze.targets import Parameter, Target, TargetsFile
+
+#: Distance given to a simulation whose measure is undefined (no rows matched).
+UNDEFINED = 1e6
+
+
+@dataclass
+class Simulator:
+    """One simulation for pyabc: the scenario with a particle's values, measured.
+
+    A plain object (not a closure) so that Dask can ship it to other machines.
+    """
+
+    scenario: Scenario
+    parameters: tuple[Parameter, ...]
+    targets: tuple[Target, ...]
+    source: str
+
+    def values(self, particle: Mapping[str, float]) -> dict[str, Any]:
+        return {p.key: (int(round(particle[f"p{i}"])) if p.integer else float(particle[f"p{i}"]))
+                for i, p in enumerate(self.parameters)}
+
+    def __call__(self, particle: Mapping[str, float], seed: int | None = None) -> dict[str, float]:
+        from maze.app import api
+
+        if seed is None:  # pyabc seeds each worker's NumPy generator; draw the run's seed there
+            seed = int(np.random.randint(0, 2**31 - 1))
+        scenario = sc.override(self.scenario, self.values(particle), source=self.source)
+        run = api.run(scenario, seed)
+        got = metric.evaluate_all([t.measure for t in self.targets], run)
+        return {t.name: float(v) for t, v in zip(self.targets, got, strict=True)}
+
+
+def distance_for(targets: Sequence[Target]) -> Callable[[Mapping, Mapping], float]:
+    """The ABC distance over ``targets``: Euclidean in units of each figure's sd."""
+    scale = {t.name: t.sd for t in targets}
+
+    def distance(x: Mapping[str, float], x0: Mapping[str, float]) -> float:
+        total = 0.0
+        for name, sd in scale.items():
+            d = (x[name] - x0[name]) / sd
+            if not math.isfinite(d):
+                return UNDEFINED
+            total += d * d
+        return math.sqrt(total)
+    return distance
+
+
+def _sampler(scheduler: str | None, workers: int | None) -> Any:
+    import pyabc
+
+    if scheduler:
+        from distributed import Client
+
+        return pyabc.sampler.DaskDistributedSampler(dask_client=Client(scheduler),
+                                                    batch_size=1)
+    if workers == 1:
+        return pyabc.sampler.SingleCoreSampler()
+    return pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers)
+
+
+@dataclass
+class Settings:
+    """How long and how wide to search."""
+
+    population: int = 50
+    generations: int = 5
+    min_epsilon: float = 0.0
+    predictive: int = 40
+    seed: int = 0
+    workers: int | None = None
+    scheduler: str | None = None
+    max_simulations: int | None = None
+
+
+def run_abc(tf: TargetsFile, scenario: Scenario, db: Path, settings: Settings,
+            resume: bool = False) -> Any:
+    """Run (or continue) ABC-SMC into the SQLite database ``db``; return its History."""
+    import pyabc
+
+    fit = tf.used("calibrate")
+    sim = Simulator(scenario, tf.parameters, fit, tf.path)
+    prior = pyabc.Distribution(**{f"p{i}": pyabc.RV("uniform", p.low, p.high - p.low)
+                                  for i, p in enumerate(tf.parameters)})
+    np.random.seed(settings.seed)
+    abc = pyabc.ABCSMC(sim, prior, distance_for(fit), population_size=settings.population,
+                       sampler=_sampler(settings.scheduler, settings.workers))
+    url = f"sqlite:///{db.resolve()}"
+    observed = {t.name: t.value for t in fit}
+    if resume and db.exists():
+        abc.load(url, 1)
+        done = abc.history.max_t + 1
+        left = settings.generations - done
+    else:
+        if db.exists():
+            db.unlink()
+        abc.new(url, observed)
+        left = settings.generations
+    if left > 0:
+        limits: dict[str, Any] = {"max_nr_populations": left,
+                                  "minimum_epsilon": settings.min_epsilon}
+        if settings.max_simulations:
+            limits["max_total_nr_simulations"] = settings.max_simulations
+        abc.run(**limits)
+    return abc.history
+
+
+def posterior(history: Any, parameters: Sequence[Parameter]) -> pd.DataFrame:
+    """The last generation's particles, named by their scenario keys, with weights."""
+    df, w = history.get_distribution(m=0, t=history.max_t)
+    out = pd.DataFrame({p.key: df[f"p{i}"].to_numpy(dtype=float)
+                        for i, p in enumerate(parameters)})
+    out["weight"] = np.asarray(w, dtype=float) / float(np.sum(w))
+    out["generation"] = int(history.max_t)
+    return out
+
+
+def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of ``x`` weighted by ``w`` (inverse of the weighted CDF)."""
+    order = np.argsort(x, kind="stable")
+    x, w = x[order], w[order]
+    cdf = (np.cumsum(w) - 0.5 * w) / w.sum()
+    return float(np.interp(q, cdf, x))
+
+
+def diagnostics(history: Any) -> pd.DataFrame:
+    """Per generation: epsilon, simulations, acceptance rate, effective sample size,
+    and the weighted median distance of the accepted particles."""
+    from pyabc.weighted_statistics import effective_sample_size
+
+    pops = history.get_all_populations()
+    pops = pops[pops["t"] >= 0].reset_index(drop=True)
+    rows = []
+    for _, row in pops.iterrows():
+        t = int(row["t"])
+        _, w = history.get_distribution(m=0, t=t)
+        d = history.get_weighted_distances(t=t)
+        accepted = len(w)
+        rows.append({"generation": t, "epsilon": float(row["epsilon"]),
+                     "simulations": int(row["samples"]), "accepted": accepted,
+                     "acceptance_rate": accepted / max(int(row["samples"]), 1),
+                     "effective_sample_size": float(effective_sample_size(np.asarray(w))),
+                     "median_distance": weighted_quantile(d["distance"].to_numpy(),
+                                                          d["w"].to_numpy(), 0.5)})
+    return pd.DataFrame(rows)
+
+
+def predictive(tf: TargetsFile, scenario: Scenario, post: pd.DataFrame, draws: int,
+               seed: int) -> pd.DataFrame:
+    """Every target (calibrate and validate) at ``draws`` particles resampled by weight."""
+    rng = np.random.default_rng(seed)
+    sim = Simulator(scenario, tf.parameters, tf.targets, tf.path)
+    picks = rng.choice(len(post), size=draws, p=post["weight"].to_numpy())
+    rows = []
+    for k, i in enumerate(picks):
+        particle = {f"p{j}": post.iloc[i][p.key] for j, p in enumerate(tf.parameters)}
+        rows.append(sim(particle, seed=int(rng.integers(0, 2**31 - 1))) | {"draw": k})
+    return pd.DataFrame(rows)
+
+
+def fit_table(tf: TargetsFile, pred: pd.DataFrame) -> pd.DataFrame:
+    """Observed figure against the posterior predictive 90% interval, target by target.
+
+    ``z`` is (predictive median - figure) / figure's sd; ``covered`` says whether the
+    figure lies inside the predictive interval widened by two of its sds.
+    """
+    rows = []
+    for t in tf.targets:
+        x = pred[t.name].to_numpy(dtype=float)
+        x = x[np.isfinite(x)]
+        q05, q50, q95 = (np.quantile(x, [0.05, 0.5, 0.95]) if len(x)
+                         else (math.nan, math.nan, math.nan))
+        rows.append({"target": t.name, "use": t.use, "year": t.year, "observed": t.value,
+                     "sd": t.sd, "predictive_q05": float(q05),
+                     "predictive_median": float(q50), "predictive_q95": float(q95),
+                     "z": float((q50 - t.value) / t.sd),
+                     "covered": bool(q05 - 2 * t.sd <= t.value <= q95 + 2 * t.sd),
+                     "measure": t.measure.label,
+                     "filters": json.dumps({k: list(v) for k, v in t.measure.filters.items()}),
+                     "citation": _cite(t.citation)})
+    return pd.DataFrame(rows)
+
+
+def _cite(c: Mapping[str, Any]) -> str:
+    parts = [f"{c['author']} ({c['year']}). {c['title']}."]
+    for k in ("journal", "publisher"):
+        if c.get(k):
+            parts.append(f"{c[k]}.")
+    parts.append(f"{c['where']}.")
+    return " ".join(parts)
+
+
+def calibrated_values(tf: TargetsFile, post: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each parameter's posterior median and 90% interval, and the prior it came from."""
+    w = post["weight"].to_numpy()
+    out = []
+    for p in tf.parameters:
+        x = post[p.key].to_numpy()
+        med, lo, hi = (weighted_quantile(x, w, q) for q in (0.5, 0.05, 0.95))
+        value: float | int = int(round(med)) if p.integer else round(med, 4)
+        out.append({"key": p.key, "value": value, "median": med, "q05": lo, "q95": hi,
+                    "prior_low": p.low, "prior_high": p.high, "why": p.why})
+    return out
+
+
+def calibrated_scenario(scenario: Scenario, values: Sequence[Mapping[str, Any]],
+                        tf: TargetsFile, when: date) -> tuple[Scenario, str]:
+    """The scenario with posterior medians, its sources naming where each came from,
+    and its TOML text (a comment header says the same)."""
+    import tomli_w
+
+    notes = [f"calibrated {when.isoformat()} by maze calibrate to {tf.path}: {v['key']} = "
+             f"{v['value']} (posterior median; 90% interval {v['q05']:.4g} to {v['q95']:.4g}; "
+             f"prior {v['prior_low']:g} to {v['prior_high']:g})" for v in values]
+    changes: dict[str, Any] = {v["key"]: v["value"] for v in values}
+    changes["city.sources"] = [*scenario.city.sources, *notes]
+    out = sc.override(scenario, changes, source=tf.path)
+    data = out.model_dump(mode="json", by_alias=True, exclude_none=True)
+    header = "".join(f"# {n}\n" for n in notes)
+    text = (f"# The {scenario.city.name} scenario calibrated to the targets of {tf.path}.\n"
+            + header + "\n" + tomli_w.dumps(data))
+    return out, text
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def page(tf: TargetsFile, post: pd.DataFrame, fit: pd.DataFrame, diag: pd.DataFrame,
+         values: Sequence[Mapping[str, Any]]) -> str:
+    """A self-contained HTML page: posterior marginals, distance by generation, the fit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images = []
+    n = len(tf.parameters)
+    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 2.6), squeeze=False)
+    for ax, p in zip(axes[0], tf.parameters, strict=True):
+        ax.hist(post[p.key], bins=15, range=(p.low, p.high), weights=post["weight"],
+                color="#4c72b0")
+        ax.set_title(p.key.split(".")[-1] + "\n" + ".".join(p.key.split(".")[-3:-1]), fontsize=8)
+        ax.set_xlim(p.low, p.high)
+    fig.suptitle("Posterior (last generation; x-axis spans the prior range)", fontsize=9)
+    images.append(_png(fig))
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(4.5, 2.6))
+    ax.plot(diag["generation"], diag["epsilon"], "o-", label="epsilon")
+    ax.plot(diag["generation"], diag["median_distance"], "s--", label="median distance")
+    ax.set_xlabel("generation")
+    ax.set_ylabel("distance (sds of the figures)")
+    ax.legend(fontsize=8)
+    images.append(_png(fig))
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * len(fit)))
+    for i, r in enumerate(fit.itertuples()):
+        colour = "#4c72b0" if r.use == "calibrate" else "#dd8452"
+        ax.plot([r.predictive_q05, r.predictive_q95], [i, i], color=colour, lw=6, alpha=0.6)
+        ax.errorbar(r.observed, i, xerr=2 * r.sd, fmt="kx", capsize=3)
+    ax.set_yticks(range(len(fit)), [f"{r.target} ({r.use})" for r in fit.itertuples()],
+                  fontsize=8)
+    ax.set_xlabel("bars: posterior predictive 90%; x: published figure +- 2 sd")
+    images.append(_png(fig))
+    plt.close(fig)
+
+    def table(df: pd.DataFrame) -> str:
+        return df.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
+
+    shown = ["target", "use", "year", "observed", "sd", "predictive_q05", "predictive_median",
+             "predictive_q95", "z", "covered"]
+    body = [f"<h1>Calibration of {html.escape(tf.city)} to {html.escape(tf.path)}</h1>",
+            "<h2>Fit to the calibrate targets</h2>", table(fit[fit["use"] == "calibrate"][shown]),
+            "<h2>Out-of-sample test: validate targets (never used in fitting)</h2>",
+            table(fit[fit["use"] == "validate"][shown]),
+            f'<img src="data:image/png;base64,{images[2]}" alt="fit">',
+            "<h2>Calibrated values</h2>", table(pd.DataFrame(values)),
+            f'<img src="data:image/png;base64,{images[0]}" alt="posterior">',
+            "<h2>Diagnostics by generation</h2>", table(diag),
+            f'<img src="data:image/png;base64,{images[1]}" alt="distance">',
+            "<h2>Sources</h2><ul>",
+            *(f"<li>{html.escape(c)}</li>" for c in dict.fromkeys(fit["citation"])), "</ul>"]
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>maze calibrate</title>"
+            "<style>body{font-family:sans-serif;max-width:60em;margin:auto}"
+            "table{border-collapse:collapse;font-size:0.85em}td,th{padding:2px 8px}"
+            "</style></head><body>" + "\n".join(body) + "</body></html>\n")
+
+
+def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings,
+              db: Path | None = None, resume: bool = False) -> dict[str, Any]:
+    """Fit, predict, and write the output folder atomically; return the summary."""
+    if not tf.parameters:
+        raise sc.ScenarioError("no [[parameters]] to calibrate", source=tf.path,
+                               key="parameters")
+    db = db or out.with_name(out.name + ".abc.db")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    history = run_abc(tf, scenario, db, settings, resume=resume)
+    post = posterior(history, tf.parameters)
+    diag = diagnostics(history)
+    pred = predictive(tf, scenario, post, settings.predictive, settings.seed)
+    fit = fit_table(tf, pred)
+    values = calibrated_values(tf, post)
+    _, toml_text = calibrated_scenario(scenario, values, tf, date.today())
+    summary = {"targets_file": tf.path, "city": tf.city, "scenario": scenario.city.name,
+               "households": scenario.population.households, "seed": settings.seed,
+               "population_size": settings.population, "generations": int(history.max_t) + 1,
+               "simulations": int(history.total_nr_simulations),
+               "predictive_draws": settings.predictive, "calibrated": values,
+               "calibrate_targets_covered": int(fit.loc[fit["use"] == "calibrate",
+                                                        "covered"].sum()),
+               "validate_targets_covered": int(fit.loc[fit["use"] == "validate",
+                                                       "covered"].sum()),
+               "validate_targets": int((fit["use"] == "validate").sum()),
+               "calibrate_targets": int((fit["use"] == "calibrate").sum())}
+    with storage.atomic_folder(out) as tmp:
+        storage.write_parquet(post, tmp / "posterior.parquet")
+        storage.write_parquet(fit, tmp / "fit.parquet")
+        fit.to_csv(tmp / "fit.csv", index=False)
+        storage.write_parquet(diag, tmp / "diagnostics.parquet")
+        storage.write_parquet(pred, tmp / "predictive.parquet")
+        (tmp / "calibrated.toml").write_text(toml_text, encoding="utf-8")
+        (tmp / "calibration.html").write_text(page(tf, post, fit, diag, values),
+                                              encoding="utf-8")
+        shutil.copyfile(db, tmp / "history.db")
+        storage.write_json(summary, tmp / "calibration.json")
+    return summary

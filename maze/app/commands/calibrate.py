@@ -1,0 +1,94 @@
+"""``maze calibrate``: fit a preset's ranged parameters to the published figures of a
+targets file (ABC-SMC with pyabc), and test the fit on the targets kept apart."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
+def register(subparsers: argparse._SubParsersAction) -> dict:
+    p = subparsers.add_parser(
+        "calibrate", help="fit parameters to published figures (ABC-SMC) and test the fit",
+        description="Fit the [[parameters]] of a targets file (offices/targets/<city>.toml) "
+                    "to its targets marked calibrate, by ABC-SMC (pyabc), with distances "
+                    "in units of each figure's stated uncertainty. Targets marked validate "
+                    "are never used in fitting and are reported apart. Writes OUT/"
+                    "posterior.parquet, fit.parquet/fit.csv, diagnostics.parquet, "
+                    "calibrated.toml, calibration.json and calibration.html. The pyabc "
+                    "history is kept in OUT.abc.db; --resume continues from it.")
+    p.add_argument("targets", help="targets TOML file (see docs/reference/targets.md)")
+    p.add_argument("--scenario", help="scenario file (default: the file's preset)")
+    p.add_argument("--preset", help="a built-in city (default: the file's preset)")
+    p.add_argument("--households", type=_positive, help="override the number of households")
+    p.add_argument("--population", type=_positive, default=50,
+                   help="particles per generation (default 50)")
+    p.add_argument("--generations", type=_positive, default=5,
+                   help="ABC-SMC generations at most (default 5)")
+    p.add_argument("--min-epsilon", type=float, default=0.0,
+                   help="stop once the distance threshold falls to this (default 0)")
+    p.add_argument("--max-simulations", type=_positive,
+                   help="stop after this many simulations in all")
+    p.add_argument("--predictive", type=_positive, default=40,
+                   help="posterior predictive simulations for the fit table (default 40)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive, metavar="N",
+                       help="local worker processes (default: every core)")
+    where.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                       help="run the simulations on a Dask cluster (pyabc's Dask sampler)")
+    p.add_argument("--out", help="output folder (default calibrations/<city>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the calibration stored in OUT.abc.db")
+    p.add_argument("--quiet", action="store_true", help="no summary")
+    return {"calibrate": cmd_calibrate}
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from maze import targets as tg
+    from maze.app import api
+    from maze.app import calibrate as cal
+    from maze.scenario import ScenarioError
+
+    raw = tg.read(args.targets)
+    preset = args.preset or (None if args.scenario else raw.get("preset"))
+    if args.scenario is None and not isinstance(preset, str):
+        raise ScenarioError("say which city to fit: a `preset` in the file, --preset or "
+                            "--scenario", source=args.targets, key="preset")
+    overrides = {"population.households": args.households} if args.households else None
+    scenario = api.load(args.scenario, None if args.scenario else preset, overrides)
+    tf = tg.check(raw, scenario, args.targets)  # every target checked before any simulation
+    out = Path(args.out) if args.out else Path("calibrations") / tf.city
+    settings = cal.Settings(population=args.population, generations=args.generations,
+                            min_epsilon=args.min_epsilon, predictive=args.predictive,
+                            seed=args.seed, workers=args.workers, scheduler=args.scheduler,
+                            max_simulations=args.max_simulations)
+    started = time.perf_counter()
+    summary = cal.calibrate(tf, scenario, out, settings, resume=args.resume)
+    if not args.quiet:
+        _print(summary, out, time.perf_counter() - started)
+    return 0
+
+
+def _print(summary: dict, out: Path, seconds: float) -> None:
+    lines = [f"{summary['city']}: {summary['simulations']} simulations in "
+             f"{summary['generations']} generations, {seconds:.0f} s"]
+    for v in summary["calibrated"]:
+        lines.append(f"  {v['key']} = {v['value']}  (90% {v['q05']:.3g} to {v['q95']:.3g})")
+    lines.append(f"  calibrate targets covered: {summary['calibrate_targets_covered']}/"
+                 f"{summary['calibrate_targets']}; validate targets covered: "
+                 f"{summary['validate_targets_covered']}/{summary['validate_targets']}")
+    lines.append(f"  written to {out}/ (fit.csv, calibration.html, calibrated.toml)")
+    sys.stdout.write("\n".join(lines) + "\n")
