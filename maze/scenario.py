@@ -419,7 +419,7 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
         return ctx_err.key, str(ctx_err)
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
-        msg = "unknown key (check the spelling; see the scenario reference in README.md)"
+        msg = "unknown key (check the spelling; every key is listed in docs/reference/scenario.md)"
     elif err["type"] == "missing":
         msg = "missing required key"
     elif err["type"] == "less_than_equal" and (err.get("ctx") or {}).get("le") in (

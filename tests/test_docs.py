@@ -1,0 +1,127 @@
+"""The documentation says what the code does: generated numbers, generated reference,
+every measure defined, and README's opening commands.
+
+Numbers in the pages come from ``docs/gen`` generators (see ``docs/gen/blocks.py``);
+when the model changes, ``python docs/gen/blocks.py`` rewrites them and this test passes.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from maze.app import api
+from maze.app.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+GEN = ROOT / "docs" / "gen"
+if str(GEN) not in sys.path:
+    sys.path.insert(0, str(GEN))
+
+import blocks  # noqa: E402
+import picture  # noqa: E402
+import reference  # noqa: E402
+
+
+def test_generated_blocks_match_the_code() -> None:
+    stale = [str(p.relative_to(ROOT)) for p, _, _ in blocks.differences()]
+    assert not stale, f"run `python docs/gen/blocks.py`: these pages differ from the code: {stale}"
+
+
+def test_every_block_in_a_page_has_a_generator_and_every_generator_a_page() -> None:
+    blocks.load_generators()
+    used = {m.group("name") for p in blocks.pages()
+            for m in blocks.BLOCK.finditer(p.read_text(encoding="utf-8"))}
+    assert used <= set(blocks.GENERATORS)
+    assert set(blocks.GENERATORS) <= used, "a generator whose block no page holds"
+
+
+def test_readme_picture_is_drawn_from_the_code() -> None:
+    assert picture.OUT.read_text(encoding="utf-8") == picture.svg(picture.shares()), \
+        "run `python docs/gen/picture.py`"
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    first = re.search(r"```bash\n(.*?)```", text, re.S).group(1)
+    assert first == 'pip install -e ".[dev]" && maze run\npytest\n'
+    assert len(text.splitlines()) <= 150
+
+
+def _defined_names() -> set[str]:
+    text = (ROOT / "docs" / "reference" / "measures.md").read_text(encoding="utf-8")
+    names = set()
+    for line in text.splitlines():
+        if line.startswith("| `"):
+            names |= set(re.findall(r"`([a-z_]+)`", line.split(" | ")[0]))
+    return names
+
+
+def test_every_measure_the_code_produces_is_defined() -> None:
+    run = api.run(api.load(overrides={"population.households": 150}), seed=0)
+    defined = _defined_names()
+    missing = [c for c in run.journeys.columns if c not in defined]
+    missing += [k for k in run.summary["migrants"] if k not in defined]
+    missing += [k for k, v in run.summary.items() if not isinstance(v, dict)
+                and v is not None and k not in defined]
+    assert not missing, f"define these in docs/reference/measures.md: {missing}"
+
+
+def test_scenario_reference_lists_every_key() -> None:
+    from maze.scenario import Scenario
+
+    page = reference.scenario()
+    for path, *_ in reference.rows(Scenario):
+        if not path.startswith("mechanisms"):
+            assert f"`{path}`" in page
+    assert "`population.groups[].share`" in page and "`offices[].clerks`" in page
+
+
+def test_mechanism_reference_lists_every_registered_mechanism() -> None:
+    import offices
+
+    page = reference.mechanisms()
+    offices._load_all()
+    assert offices.REGISTRY
+    for name, (model, _) in offices.REGISTRY.items():
+        assert f"[mechanisms.{name}]" in page
+        for field in model.model_fields:
+            assert f"`mechanisms.{name}.{field}`" in page
+
+
+def test_cli_reference_lists_every_command() -> None:
+    from maze.app import cli
+
+    page = reference.cli()
+    for name in cli.COMMANDS:
+        assert f"## `maze {name}`" in page
+    assert "`--seed` `SEED`" in page and "| `0` |" in page  # defaults shown, 0 included
+
+
+def test_units_come_from_the_name_rules_or_the_field() -> None:
+    assert reference.unit("city.horizon") == "days"
+    assert reference.unit("offices[].price") == "RMB"
+    assert reference.unit("population.groups[].share") == "share (0-1)"
+    assert reference.unit("population.arrivals.rate") == "households per day"
+    assert reference.unit("offices[].name") == ""
+
+
+def test_init_writes_a_valid_commented_file_and_never_overwrites(tmp_path: Path,
+                                                                capsys) -> None:  # noqa: ANN001
+    target = tmp_path / "city.toml"
+    assert main(["init", str(target)]) == 0
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith("# A scenario file written by `maze init`")
+    assert "ASSUMPTION" in text
+    assert api.load(target).city.name == "beijing"
+    target.write_text("mine", encoding="utf-8")
+    assert main(["init", str(target)]) == 2
+    assert target.read_text(encoding="utf-8") == "mine"
+    assert "already exists" in capsys.readouterr().err
+    other = tmp_path / "other.toml"
+    assert main(["init", "--preset", "shanghai", str(other)]) == 0
+    assert api.load(other).city.name == "shanghai"
+    assert main(["init", "--preset", "atlantis", str(tmp_path / "x.toml")]) == 2
+    assert not (tmp_path / "x.toml").exists()
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
