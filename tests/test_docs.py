@@ -17,7 +17,7 @@ from maze.app.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 GEN = ROOT / "docs" / "gen"
 if str(GEN) not in sys.path:
-    sys.path.insert(0, str(GEN))
+    sys.path.append(str(GEN))
 
 import blocks  # noqa: E402
 import picture  # noqa: E402

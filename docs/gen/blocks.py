@@ -53,7 +53,7 @@ def load_generators() -> dict[str, Callable[[], str]]:
     """Import every module of ``docs/gen`` so that its ``@block`` functions register."""
     here = str(Path(__file__).resolve().parent)
     if here not in sys.path:
-        sys.path.insert(0, here)
+        sys.path.append(here)
     sys.modules.setdefault("blocks", sys.modules[__name__])
     for path in sorted(Path(here).glob("*.py")):
         if path.stem not in ("blocks", "hooks", "__init__"):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import textwrap
-from functools import cache
 from pathlib import Path
 
 from blocks import block
@@ -27,15 +26,13 @@ LABELS = {"served": "served", "alternative": "private school", "sent_away": "sen
           "pending": "pending"}
 
 
-@cache
 def shares(seed: int = 0) -> dict[str, dict[str, float]]:
     """Outcome shares of migrants' requests and explicit hukou refusals, per regime."""
-    from maze.app import api
+    from tutorials import beijing
 
     out = {}
     for regime in REGIMES:
-        run = api.run(api.load(preset="beijing", overrides={"city.regime": regime}), seed)
-        m = run.summary["migrants"]
+        m = beijing(regime, seed)["migrants"]
         out[regime] = {o: m[f"{o}_share"] for o, _ in OUTCOMES}
         out[regime]["hukou"] = m["explicit_refusal_share"]
     return out

@@ -7,10 +7,10 @@ same (scenario, seed) gives the same tables whichever way it is run.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import pandas as pd
 
@@ -56,9 +56,79 @@ def load(path: str | Path | None = None, preset: str | None = None,
     return scenario
 
 
+@dataclass
+class Replications:
+    """The same city run once per seed, as tidy tables with a ``seed`` column.
+
+    ``journeys`` and ``events`` stack the runs' tables; ``summary`` has one row per seed
+    and block of requests: ``by`` is ``"all"``, ``"migrants"``, ``"group"`` or
+    ``"service"`` and ``group`` names the group or service (empty for the first two),
+    then one column per measure of ``docs/reference/measures.md``.
+    """
+
+    runs: list[Run]
+    seeds: list[int]
+
+    @property
+    def journeys(self) -> pd.DataFrame:
+        return _stack([r.journeys for r in self.runs], self.seeds)
+
+    @property
+    def events(self) -> pd.DataFrame:
+        return _stack([r.events for r in self.runs], self.seeds)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        rows = []
+        for seed, r in zip(self.seeds, self.runs, strict=True):
+            s = r.summary
+            blocks = [("all", "", {k: v for k, v in s.items() if not isinstance(v, dict)})]
+            if s.get("migrants"):
+                blocks.append(("migrants", "", s["migrants"]))
+            blocks += [("group", g, b) for g, b in s["by_group"].items()]
+            blocks += [("service", n, b) for n, b in s["by_service"].items()]
+            for by, group, block in blocks:
+                measures = {k: v for k, v in block.items() if k not in _RUN_KEYS}
+                rows.append({"seed": seed, "by": by, "group": group, **measures})
+        return pd.DataFrame(rows)
+
+
+#: Keys of a summary that describe the run rather than measure its requests.
+_RUN_KEYS = ("scenario", "regime", "seed", "horizon_days", "households", "events")
+
+
+def _stack(tables: list[pd.DataFrame], seeds: list[int]) -> pd.DataFrame:
+    """Tables of several runs, one under the other, with the run's seed as first column.
+
+    Categorical columns whose categories differ between runs become plain strings (as
+    ``pd.concat`` does), so the stacked table compares as the runs' tables do.
+    """
+    out = pd.concat([t.assign(seed=s) for t, s in zip(tables, seeds, strict=True)],
+                    ignore_index=True)
+    return out[["seed", *[c for c in out.columns if c != "seed"]]]
+
+
+@overload
 def run(scenario: Scenario, seed: int = 0,
-        progress: Callable[[float], None] | None = None) -> Run:
-    """Simulate one city with one seed and derive journeys and measures."""
+        progress: Callable[[float], None] | None = None, *, seeds: None = None) -> Run: ...
+@overload
+def run(scenario: Scenario, seed: int = 0,
+        progress: Callable[[float], None] | None = None, *,
+        seeds: Sequence[int]) -> Replications: ...
+def run(scenario: Scenario, seed: int = 0,
+        progress: Callable[[float], None] | None = None, *,
+        seeds: Sequence[int] | None = None) -> Run | Replications:
+    """Simulate one city with one seed and derive journeys and measures.
+
+    With ``seeds=[...]``, run it once per seed (``seed`` is then ignored) and return
+    :class:`Replications`: tidy tables with a ``seed`` column. Each replication is the
+    same run as ``run(scenario, seed=s)``.
+    """
+    if seeds is not None:
+        seeds = [int(s) for s in seeds]
+        if not seeds:
+            raise ScenarioError("seeds: give at least one seed")
+        return Replications([run(scenario, s) for s in seeds], seeds)
     raw = World(scenario, seed, offices.mechanisms(scenario)).run(progress)
     events = measures.attach_groups(raw.events, raw.households)
     j = measures.journeys(raw.events, raw.households, scenario)
