@@ -1,4 +1,4 @@
-"""Benchmark: 100,000 households through the default city, in one process.
+"""Benchmark: 100,000 households through the illustrative city, in one process.
 
 Three cases: the preset as written (a 240-day horizon, June to January); the same city
 over a school year (a 365-day horizon); and the school year in a city whose offices
@@ -54,13 +54,13 @@ def one_case(name: str, households: int, seed: int, write: bool) -> dict:
 
     overrides = {"population.households": households, **CASES[name]}
     if overrides.pop("scale_offices", False):
-        base = api.load(preset="default")
+        base = api.load(preset="illustrative")
         factor = households / base.population.households
         for o in base.offices:
             overrides[f"offices.{o.name}.clerks"] = max(1, round(o.clerks * factor))
             if o.seats is not None:
                 overrides[f"offices.{o.name}.seats"] = max(1, round(o.seats * factor))
-    scenario = api.load(preset="default", overrides=overrides)
+    scenario = api.load(preset="illustrative", overrides=overrides)
     c0, t0 = time.process_time(), time.perf_counter()
     raw = World(scenario, seed, offices.mechanisms(scenario)).run()
     t1 = time.perf_counter()
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(one_case(args.case, args.households, args.seed, args.write)))
         return 0
 
-    print(f"default city, {args.households:,} households, seed {args.seed}, "
+    print(f"illustrative city, {args.households:,} households, seed {args.seed}, "
           f"one process per case; load average (1 min) {os.getloadavg()[0]:.2f} "
           f"on {os.cpu_count()} cores")
     header = (f"{'case':<24} {'events':>10} {'simulate s':>10} {'measures s':>10} "

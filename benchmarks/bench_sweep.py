@@ -1,6 +1,6 @@
 """Benchmark: a sweep's wall time on 2 workers against 1 worker.
 
-The experiment is the default city with ``--households`` households (each run takes
+The experiment is the illustrative city with ``--households`` households (each run takes
 a second or more, so that distributing matters more than starting the workers),
 ``--settings`` values of the public school's seats and ``--replications`` seeds each.
 Each measurement is a whole ``maze.app.sweep.sweep`` call into a fresh folder: starting
@@ -37,7 +37,7 @@ def experiment(households: int, settings: int, replications: int):  # noqa: ANN2
     from maze.app import sweep as sw
 
     seats = [100 + 500 * i // max(1, settings - 1) for i in range(settings)]
-    return sw.build("default", grid={"offices.public_school.seats": seats},
+    return sw.build("illustrative", grid={"offices.public_school.seats": seats},
                     replications=replications, seed=42, households=households,
                     name="bench_sweep")
 
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     exp = experiment(args.households, args.settings, args.replications)
     runs = len(exp.plan())
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"{runs} runs of the default city with {args.households:,} households; "
+    print(f"{runs} runs of the illustrative city with {args.households:,} households; "
           f"{cores} cores; load average {os.getloadavg()[0]:.1f} at start; busy loops on "
           f"this machine now: 2 processes / 1 process = {machine_ratio():.2f}")
     executors = ["processes", "dask"] if args.executor == "both" else [args.executor]

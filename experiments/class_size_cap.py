@@ -1,14 +1,14 @@
 """Does enforcing a dormant class-size cap keep migrant children out of the city's schools?
 
-Classrooms long held 55-65 pupils [001:1003-1005]; in 2012 Beijing capped them at 30
-and Chengdu at 45 [001:999-1001], checking hukou "because now there are too many
-migrant students" [001:1005-1009], and schools told parents they were full
-[001:1026]. This sweeps the cap over 30, 45, 55 and 65 in the default city, with its
-five documents and with a counterfactual city that asks only for identity papers
-(``class_size_cap.toml`` says which figures are assumptions), and reports, for
-migrant children asking for a school place: the share enrolled in a city school, in a
-private school, sent home and giving up, and the share the public school refused as
-full. Locals are placed first, so their share is reported too.
+Classrooms long held 55-65 pupils [Chan & O'Brien 2019: Away from the City]; in 2012 Beijing capped
+them at 30 and Chengdu at 45 [Chan & O'Brien 2019: Away from the City], checking hukou "because now
+there are too many migrant students" [Chan & O'Brien 2019: Away from the City], and schools told
+parents they were full [Chan & O'Brien 2019: Away from the City]. This sweeps the cap over 30, 45,
+55 and 65 in the illustrative city (`offices/presets/illustrative.toml`), with its five documents
+and with a counterfactual city that asks only for identity papers (``class_size_cap.toml`` says
+which figures are assumptions), and reports, for migrant children asking for a school place: the
+share enrolled in a city school, in a private school, sent home and giving up, and the share the
+public school refused as full. Locals are placed first, so their share is reported too.
 
 Run from the project root::
 

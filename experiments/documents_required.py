@@ -1,14 +1,14 @@
 """What does each further required document cost migrants with and without contract and lease?
 
 Cities ask for "five documents" (wuzheng) for a school place or urban health insurance,
-Chengdu up to seven [001:815-823]; the hard ones hang on a lease in one's own name
-(proof of address, and through it the residence permit) and a labour contract (proof of
-employment) [001:825-847], which informal workers rarely have [001:841-843]. This sweeps
-the number of documents from 3 to 7 in the default city (``documents_required.toml``
-says which documents make up each number and which figures are assumptions) and reports,
-for migrant households split by whether they hold a contract and a lease, the share of
-requests served in the city, sent to a private school or home, or given up, with the
-visits made and wages lost on the way.
+Chengdu up to seven [Chan & O'Brien 2019: Within the City]; the hard ones hang on a lease in one's
+own name (proof of address, and through it the residence permit) and a labour contract (proof of
+employment) [Chan & O'Brien 2019: Within the City], which informal workers rarely have [Chan &
+O'Brien 2019: Within the City]. This sweeps the number of documents from 3 to 7 in the illustrative
+city (`offices/presets/illustrative.toml`) (``documents_required.toml`` says which documents make up
+each number and which figures are assumptions) and reports, for migrant households split by whether
+they hold a contract and a lease, the share of requests served in the city, sent to a private school
+or home, or given up, with the visits made and wages lost on the way.
 
 Run from the project root::
 

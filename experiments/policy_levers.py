@@ -1,11 +1,11 @@
 """What would each reform the texts propose do to the phantom services?
 
-Seed 002 ends with reforms: recognise long residence for hukou conversion [002:73,
-002:137-139], make social security portable [002:75, 002:143], bring private providers
-into schooling and health care [002:77, 002:147], and raise quotas for non-hukou pupils
-in public schools (and patients in hospitals) [002:141]; seed 001 adds the 2017 circular
-on off-site settlement of medical bills [001:500-504]. No text gives a size for any of
-them (docs/figures.md, section 11), so each is tried at three sizes, every one an
+Guo (n.d.) ends with reforms: recognise long residence for hukou conversion [Guo n.d.,
+§2.5, §4], make social security portable [Guo n.d., §2.5, §4], bring private providers
+into schooling and health care [Guo n.d., §2.5, §4], and raise quotas for non-hukou pupils
+in public schools (and patients in hospitals) [Guo n.d., §4]; Chan & O'Brien (2019) add the 2017
+circular on off-site settlement of medical bills [Chan & O'Brien 2019: Statistics]. No text gives a
+size for any of them (docs/figures.md, section 11), so each is tried at three sizes, every one an
 ASSUMPTION, and written as overrides of keys the presets already have: no new
 mechanism. Where a city's preset has nothing the reform could act on (no hukou service,
 no medical care, no private school with seats), the lever is reported as not
@@ -54,7 +54,7 @@ OUT = HERE / "out" / "policy_levers"
 #: presets with a price gap on medical care (the only place off-site settlement can act).
 CITIES = ("beijing", "shanghai", "chengdu", "hangzhou")
 REPLICATIONS = 8
-SEED = 2017  # the year of the off-site settlement circular [001:500-504]
+SEED = 2017  # the year of the off-site settlement circular [Chan & O'Brien 2019: Statistics]
 #: Measures of migrants' requests, from the sweep's per-group table (group "migrant").
 MEASURES = ("served_share", "alternative_share", "sent_away_share", "gave_up_share",
             "mean_government_offices_seen", "city_cost_saved")
@@ -95,12 +95,12 @@ def residence_route(s: Scenario, years: float) -> dict[str, Any]:
 
     "Expanding eligibility criteria for Hukou conversion to include ... long-term
     contributors to the local economy, including service and construction workers"
-    [002:73]; "recognizing long-term residency and local contributions" [002:139]. The one
-    size in the texts is the NRDC's five years for cities of 1-5 million [000:3].
+    [Guo n.d., §2.5]; "recognizing long-term residency and local contributions" [Guo n.d., §4]. The
+    one size in the texts is the NRDC's five years for cities of 1-5 million [Chuang 2020].
     An eligibility rule's years and condition become ``(the old rule) or years_residence
     >= years``; what a rule ``requires`` (a residence permit already held, Beijing's 2015
-    draft [001:1340-1342]) stays. Where points are scored, each year of residence earns
-    threshold / ``years`` points up to ``years`` years, so the residence alone reaches
+    draft [Chan & O'Brien 2019: Why Deflect]) stays. Where points are scored, each year of residence
+    earns threshold / ``years`` points up to ``years`` years, so the residence alone reaches
     the bar (and adds to other points, as a points table does). ASSUMPTION: the route is
     added to the rules, not put in their place; paperwork is left as it is.
     """
@@ -181,8 +181,8 @@ def portability(s: Scenario, counted: float) -> dict[str, Any]:
     ``counted`` of the years worked (paid into the hometown's scheme) count as insured.
 
     "Migrants who work in first-tier cities often continue to contribute to social security
-    systems in their rural hometowns" [002:143]; "Enhancing social security portability"
-    [002:75]; funds "impossible to transfer for older migrants" [000:60]. Here every
+    systems in their rural hometowns" [Guo n.d., §4]; "Enhancing social security portability"
+    [Guo n.d., §2.5]; funds "impossible to transfer for older migrants" [Chuang 2020]. Here every
     migrant group's ``job_changes`` becomes 0 (the model has one key for the work and the
     insurance streak, so the work record is carried across employers too), and with
     ``counted`` > 0 its ``years_insurance`` is drawn as its ``years_work`` scaled by
@@ -236,8 +236,8 @@ def offsite(s: Scenario, share: float) -> dict[str, Any]:
 
     The National Health and Family Planning Commission ordered provinces "to launch an
     off-site health insurance system by the end of June 2017 through which patients could
-    settle their medical expenses without having to return" home [001:500-504]; it was
-    "still in their early days". ``mechanisms.price_gap.offsite_settlement`` is the
+    settle their medical expenses without having to return" home [Chan & O'Brien 2019: Statistics];
+    it was "still in their early days". ``mechanisms.price_gap.offsite_settlement`` is the
     probability it works for an insured migrant. ASSUMPTION: the shares tried.
     """
     if not priced_services(s):
@@ -261,7 +261,7 @@ def private_seats(s: Scenario, factor: float) -> dict[str, Any]:
 
     "By incentivizing private enterprises to invest in these sectors ... Private schools
     and healthcare institutions could offer more flexible options for migrant families"
-    [002:147]. ASSUMPTION: the sizes; fees and closures stay as the preset has them.
+    [Guo n.d., §4]. ASSUMPTION: the sizes; fees and closures stay as the preset has them.
     """
     names = private_offices(s)
     if not names:
@@ -281,7 +281,7 @@ def pupil_quota(s: Scenario, factor: float) -> dict[str, Any]:
     """The capped public school opens ``factor`` times as many classes at the same cap.
 
     "gradual quota increases for non-Hukou residents in public schools and hospitals"
-    [002:141]. Locals are placed first (the seats kept for them do not change), so every
+    [Guo n.d., §4]. Locals are placed first (the seats kept for them do not change), so every
     added seat is one more for non-hukou pupils. ASSUMPTION: the sizes. Hospitals: no
     preset limits a hospital's places, so the hospital half of the quota has nothing to
     act on.
@@ -297,27 +297,27 @@ def pupil_quota(s: Scenario, factor: float) -> dict[str, Any]:
 
 # -- the levers, with their sizes (every size an ASSUMPTION: no text gives one) -------------
 LEVERS: tuple[Lever, ...] = (
-    Lever("long-residence route to hukou", "002:73, 002:137-139, 000:3",
+    Lever("long-residence route to hukou", "Guo n.d., §2.5, §4; Chuang 2020",
           (Size("10 years' residence", 10.0),   # ASSUMPTION
-           Size("5 years' residence", 5.0),     # the NRDC route for 1-5 million cities [000:3]
+           Size("5 years' residence", 5.0),  # the NRDC route, 1-5 million cities [Chuang 2020]
            Size("3 years' residence", 3.0)),    # ASSUMPTION
           residence_route, hukou_services),
-    Lever("social-security portability", "002:75, 002:143, 000:60",
+    Lever("social-security portability", "Guo n.d., §2.5, §4; Chuang 2020",
           (Size("kept across jobs", 0.0),       # ASSUMPTION: job changes reset nothing
            Size("+ half the years worked", 0.5),  # ASSUMPTION: paid at home half the time
            Size("+ all the years worked", 1.0)),  # ASSUMPTION: paid at home every year
           portability, reads_insurance),
-    Lever("off-site settlement", "001:500-504",
+    Lever("off-site settlement", "Chan & O'Brien 2019: Statistics",
           (Size("works for 25%", 0.25),         # ASSUMPTION: "still in their early days"
            Size("works for 50%", 0.5),          # ASSUMPTION
            Size("works for all", 1.0)),         # ASSUMPTION
           offsite, priced_services),
-    Lever("private provision", "002:77, 002:147",
+    Lever("private provision", "Guo n.d., §2.5, §4",
           (Size("private seats x1.5", 1.5),      # ASSUMPTION
            Size("private seats x2", 2.0),        # ASSUMPTION
            Size("private seats x3", 3.0)),       # ASSUMPTION
           private_seats, private_services),
-    Lever("quota for non-hukou pupils", "002:141",
+    Lever("quota for non-hukou pupils", "Guo n.d., §4",
           (Size("classes x1.25", 1.25),         # ASSUMPTION
            Size("classes x1.5", 1.5),           # ASSUMPTION
            Size("classes x2", 2.0)),            # ASSUMPTION
@@ -375,7 +375,7 @@ def experiment(cities: Sequence[str], replications: int, seed: int,
     exp = dataclasses.replace(
         parts[0], points=tuple(p for e in parts for p in e.points), parameters=(),
         base=", ".join(cities), source="experiments/policy_levers.py",
-        description="Reforms proposed in seed 002 (and the 2017 off-site settlement "
+        description="Reforms proposed in Guo n.d. (and the 2017 off-site settlement "
                     "circular), each at three assumed sizes, against each city as written.")
     return exp, plan
 

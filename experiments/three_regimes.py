@@ -1,6 +1,6 @@
 """Provide, deny or deflect: the same city and the same households under each answer.
 
-The central argument of seed 001 (Chan & O'Brien, "Phantom Services") is that a city
+The central argument of Chan & O'Brien 2019 (Chan & O'Brien, "Phantom Services") is that a city
 facing migrants' demands can provide the service, deny it outright by hukou, or
 deflect: keep it on paper and let rules, papers, loops and caps turn migrants away
 one by one, which saves the city nearly as much as denial while nobody in particular

@@ -25,7 +25,7 @@ from maze.expressions import ExpressionError
 from maze.expressions import parse as parse_condition
 from maze.population import ATTRIBUTES, Attribute, check_attribute
 
-#: Reasons an office may give when it refers or refuses (DOMAIN.md "Outcomes and measures").
+#: Reasons an office may give when it refers or refuses (docs/reference/measures.md).
 REASONS = ("hukou", "documents", "capacity", "deadline", "eligibility", "none", "price", "closure")
 #: Reasons that do not name the household's registration: the deflection vocabulary.
 NEUTRAL_REASONS = tuple(r for r in REASONS if r != "hukou")
@@ -149,7 +149,7 @@ class Document(_Model):
 
 
 class MinYears(_Model):
-    """Minimum consecutive years in the city (DOMAIN.md mechanism 1)."""
+    """Minimum consecutive years in the city (docs/reference/mechanisms.md, mechanism 1)."""
 
     work: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     insurance: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0

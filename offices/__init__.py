@@ -1,6 +1,6 @@
 """The domain library: what offices say at the counter, and the built-in cities.
 
-Each deflection mechanism from DOMAIN.md lives in one module here and is
+Each deflection mechanism of Chan & O'Brien (2019) lives in one module here and is
 switched on from a scenario's ``[mechanisms.NAME]`` table. The declared rules
 every scenario has (regime, deadlines, eligibility, paperwork) always apply.
 """

@@ -1,15 +1,15 @@
-"""Dormant rules enforced: a class-size cap long ignored, suddenly applied (seed 001).
+"""Dormant rules enforced: a class-size cap long ignored, suddenly applied (Chan & O'Brien 2019).
 
 "Classrooms had long held 55 to 65 children when the additional students were mainly
-registered urban residents" [001:1003-1005]; in 2012 Beijing's education bureaus
-"abruptly restricted class sizes to 30 students" and Chengdu's "shrunk classes to 45
-students" [001:999-1001]: "We're strictly enforcing the limit of 45 students per
-class, so we now require parents' hukou registration ... because now there are too
-many migrant students" [001:1005-1009]. Before, "most schools happily collected the
-additional tuition fees and crowded more desks into classrooms" [001:987]; some still
-admit migrants "if she paid extra for it" (Shanghai 2017) [001:991-993]. The stated
-reason is capacity: "said it was full, instead of saying that they were not allowing
-my daughter to enroll" [001:1026].
+registered urban residents" [Chan & O'Brien 2019: Away from the City]; in 2012 Beijing's education
+bureaus "abruptly restricted class sizes to 30 students" and Chengdu's "shrunk classes to 45
+students" [Chan & O'Brien 2019: Away from the City]: "We're strictly enforcing the limit of 45
+students per class, so we now require parents' hukou registration ... because now there are too
+many migrant students" [Chan & O'Brien 2019: Away from the City]. Before, "most schools happily
+collected the additional tuition fees and crowded more desks into classrooms" [Chan & O'Brien 2019:
+Away from the City]; some still admit migrants "if she paid extra for it" (Shanghai 2017) [Chan &
+O'Brien 2019: Away from the City]. The stated reason is capacity: "said it was full, instead of
+saying that they were not allowing my daughter to enroll" [Chan & O'Brien 2019: Away from the City].
 
 The school has ``classes`` classes. Before ``from_day`` it seats ``held`` pupils a
 class (the dormant rule); from ``from_day`` it seats ``cap`` a class, pupils already

@@ -1,4 +1,4 @@
-"""Deadlines: a school year starts on a fixed day, and late is refused (seed 001).
+"""Deadlines: a school year starts on a fixed day, and late is refused (Chan & O'Brien 2019).
 
 "By the time they cleared up the document approval, it was too late. The school
 year had started and I was told to try enrolling my child again next year."

@@ -1,11 +1,11 @@
-"""Paperwork: the documents a service asks for and the chains behind them (seed 001).
+"""Paperwork: the documents a service asks for and the chains behind them (Chan & O'Brien 2019).
 
 The "five documents" (wuzheng) for school or urban health insurance: household
 registration booklet, proof of hometown residence, temporary residence permit,
-proof of local address, proof of employment [001:815-821]. The hard ones hang on
-things a migrant may not have: a permit needs proof of address, which needs a
-lease in one's own name; proof of employment needs a contract [001:825-847].
-An issuer asks for missing prerequisites first, and refuses (neutrally, on
+proof of local address, proof of employment [Chan & O'Brien 2019: Within the City]. The hard ones
+hang on things a migrant may not have: a permit needs proof of address, which needs a
+lease in one's own name; proof of employment needs a contract [Chan & O'Brien 2019: Within the
+City]. An issuer asks for missing prerequisites first, and refuses (neutrally, on
 "documents") when the household lacks what the paper certifies.
 """
 

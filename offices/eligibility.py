@@ -1,12 +1,12 @@
-"""Near-impossible eligibility: minimum consecutive years and age limits (seed 001).
+"""Near-impossible eligibility: minimum consecutive years and age limits (Chan & O'Brien 2019).
 
 Beijing's 2012 vocational-school exam asked parents for 3 years of full-time work
 and 3 consecutive years of Beijing social insurance, and the child for 3 years of
 middle school in Beijing; the higher vocational track 6 years and 3 years of high
-school [001:610-626]. Beijing's 2015 draft hukou rules asked for a residence permit
-already held, an age under 45 and 7 consecutive years of social insurance
-[001:1340-1342]. "Requiring them to have stayed in one city for a number of years in
-a row has the same effect as excluding them" [001:642-644].
+school [Chan & O'Brien 2019: Within the City]. Beijing's 2015 draft hukou rules asked for a
+residence permit already held, an age under 45 and 7 consecutive years of social insurance
+[Chan & O'Brien 2019: Why Deflect]. "Requiring them to have stayed in one city for a number of years
+in a row has the same effect as excluding them" [Chan & O'Brien 2019: Within the City].
 
 Streaks are consecutive: a household whose members change jobs has its work and
 insurance streaks cut at the last change (``job_changes`` a year), and one that moves
@@ -48,8 +48,8 @@ STREAK_OF = (("work", "years_work"), ("insurance", "years_insurance"),
 def streak(household: Household, attribute: str) -> float:
     """Consecutive years, cut short by the last job change or the last move of home.
 
-    Migrants move and change jobs, and each move breaks a streak [DOMAIN.md, actors]: with
-    one job change a year, no work or insurance streak is longer than a year; with two
+    Migrants move and change jobs, and each move breaks a streak [Chan & O'Brien 2019: Within the
+    City]: with one job change a year, no work or insurance streak is longer than a year; with two
     moves a year, no residence streak is longer than half a year.
     """
     years = float(household.attr(attribute))

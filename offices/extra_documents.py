@@ -1,10 +1,10 @@
-"""Paperwork added from a date: one more document for a service (seed 001).
+"""Paperwork added from a date: one more document for a service (Chan & O'Brien 2019).
 
 "At least one parent must now provide physical proof of Beijing-issued social
 insurance in order to enroll a child in public school" (Beijing, mid-2010s)
-[001:895-897]; "some cities, such as Chengdu, may require up to seven documents"
-[001:821-823]; "they always had these requirements. It's just that it's being
-enforced more strictly now" [001:907].
+[Chan & O'Brien 2019: Within the City]; "some cities, such as Chengdu, may require up to seven
+documents" [Chan & O'Brien 2019: Within the City]; "they always had these requirements. It's just
+that it's being enforced more strictly now" [Chan & O'Brien 2019: Within the City].
 
 The added documents are ordinary scenario documents (``[documents.NAME]``, with an
 issuer, prerequisites and yes/no needs): this mechanism only makes the service's

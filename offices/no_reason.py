@@ -1,8 +1,8 @@
-"""Refusal with no reason at all (seed 001).
+"""Refusal with no reason at all (Chan & O'Brien 2019).
 
 "They didn't even bother giving me a reason. They just said no; he's not allowed."
-(a parent in Shanghai, 2017) [001:1038]. Such a refusal names neither hukou nor
-any rule, so it counts among the neutral, inconspicuous ones (reason ``none``).
+(a parent in Shanghai, 2017) [Chan & O'Brien 2019: Away from the City]. Such a refusal names neither
+hukou nor any rule, so it counts among the neutral, inconspicuous ones (reason ``none``).
 
 Each migrant request meeting one of the listed offices is refused, with probability
 ``rate``, when it first asks there for the service (``per = "request"``), or at each

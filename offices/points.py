@@ -1,15 +1,15 @@
-"""Points systems: a score from a points table, and a threshold or a quota (seed 001).
+"""Points systems: a score from a points table, and a threshold or a quota (Chan & O'Brien 2019).
 
 Guangdong scores "skills, education, social security contributions, and criminal
 records": a high school degree counts 20 points, a university degree 80, a criminal
 record deducts; 60 points are needed to apply in the province, 85 for Guangzhou
-[001:660-666]. Shanghai (2013): a permanent permit after seven years with 120 points;
-a master's degree is worth 100 and a doctorate 110 [001:761-765]. Shenzhen opened
-10,000 permanent spots in 2017 "reserved for applicants with the most points"
-[001:744-746]: a quota, not a threshold. One father gave blood three times in a summer
-for points [001:703-705]. Streaks count as the eligibility rules count them: a job
-change cuts the insurance years ("the requirement of continuous permanent employment
-also stood in the way of accumulating points" [001:731-733]).
+[Chan & O'Brien 2019: Within the City]. Shanghai (2013): a permanent permit after seven years with
+120 points; a master's degree is worth 100 and a doctorate 110 [Chan & O'Brien 2019: Within the
+City]. Shenzhen opened 10,000 permanent spots in 2017 "reserved for applicants with the most points"
+[Chan & O'Brien 2019: Within the City]: a quota, not a threshold. One father gave blood three times
+in a summer for points [Chan & O'Brien 2019: Within the City]. Streaks count as the eligibility
+rules count them: a job change cuts the insurance years ("the requirement of continuous permanent
+employment also stood in the way of accumulating points" [Chan & O'Brien 2019: Within the City]).
 
 A household below the threshold is refused on ``eligibility``. Under a quota the
 application waits for the round's ranking (``retry`` until the round ends); those

@@ -1,17 +1,19 @@
-"""Price gaps: where care is taken decides what insurance pays back (seed 001).
+"""Price gaps: where care is taken decides what insurance pays back (Chan & O'Brien 2019).
 
 "Urban hospitals are almost always more expensive than rural ones, and differences in
 out-of-pocket expenses encourage migrants to seek healthcare outside the city where they
-work" [001:1133-1137]. In a Hangzhou hospital "most migrants could only get 10% of their
-expenses reimbursed through their rural healthcare insurance" [001:1164-1166]; a Sichuan
-cook's hometown hospital paid 80% [001:1145-1147]. A worker who was not in danger
-"planned to wait until he returned to his hometown" for surgery [001:1168-1172]; a woman
-who "could not afford the 90% share of a 5,000 RMB bill" and did not want "to take time
-off from work to return to her home village" left untreated [001:1176-1184]; a cheaper,
-less reputable facility would likely cost "more money later" [001:1182-1184]. Without
-agreements, rural insurance is "not accepted here" at all [001:1200-1202]; Chengdu takes
-Sichuan receipts but not those from other provinces [001:1379-1383]. Off-site settlement
-(2017) lets patients settle "without having to return" home [001:500-504].
+work" [Chan & O'Brien 2019: Away from the City]. In a Hangzhou hospital "most migrants could only
+get 10% of their expenses reimbursed through their rural healthcare insurance" [Chan & O'Brien 2019:
+Away from the City]; a Sichuan cook's hometown hospital paid 80% [Chan & O'Brien 2019: Away from the
+City]. A worker who was not in danger "planned to wait until he returned to his hometown" for
+surgery [Chan & O'Brien 2019: Away from the City]; a woman who "could not afford the 90% share of a
+5,000 RMB bill" and did not want "to take time off from work to return to her home village" left
+untreated [Chan & O'Brien 2019: Away from the City]; a cheaper, less reputable facility would likely
+cost "more money later" [Chan & O'Brien 2019: Away from the City]. Without agreements, rural
+insurance is "not accepted here" at all [Chan & O'Brien 2019: Away from the City]; Chengdu takes
+Sichuan receipts but not those from other provinces [Chan & O'Brien 2019: Why Deflect]. Off-site
+settlement (2017) lets patients settle "without having to return" home [Chan & O'Brien 2019:
+Statistics].
 
 How it works here. Each office where care can be taken has a bill and a rate at which the
 household's rural insurance pays it back. At a city office the insurer may not accept the

@@ -1,13 +1,14 @@
-"""Referral loops: offices sending a household between them to certify its papers (seed 001).
+"""Referral loops: offices sending a household between them to certify its papers (Chan & O'Brien
+2019).
 
 After Beijing tightened document checks (after 2007; Shanghai did the same) schools
 "now instruct parents to bring their full package of documents to the local
-government for inspection" [001:924-926]; "at the local government office, they told
-me to take the documents instead to the school" [001:928-930]; "by the time they
-cleared up the document approval, it was too late. The school year had started and I
-was told to try enrolling my child again next year" [001:932]. Migrant students "can
-be left in approval limbo and never make the leap from being technically eligible to
-actually enrolling" [001:934-938].
+government for inspection" [Chan & O'Brien 2019: Within the City]; "at the local government office,
+they told me to take the documents instead to the school" [Chan & O'Brien 2019: Within the City];
+"by the time they cleared up the document approval, it was too late. The school year had started and
+I was told to try enrolling my child again next year" [Chan & O'Brien 2019: Within the City].
+Migrant students "can be left in approval limbo and never make the leap from being technically
+eligible to actually enrolling" [Chan & O'Brien 2019: Within the City].
 
 A household that reaches the service's entry office with its package complete is sent
 round the listed offices (entry -> office 2 -> ... -> entry) a number of times: at

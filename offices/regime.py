@@ -1,4 +1,4 @@
-"""Provide, deny or deflect: the three answers a city can give (seed 001, introduction).
+"""Provide, deny or deflect: the three answers a city can give (Chan & O'Brien 2019, introduction).
 
 *Provide* waives paperwork and eligibility for everyone (seats still run out, and a
 school year still starts on its day).

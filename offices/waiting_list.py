@@ -1,12 +1,14 @@
-"""Waiting lists: locals first, migrants by number, and the stated reason is "full" (seed 001).
+"""Waiting lists: locals first, migrants by number, and the stated reason is "full" (Chan & O'Brien
+2019).
 
 "In Shanghai, most schools first fill their classes with registered residents before
 allowing in any migrants, lest urban parents complain. Migrant students must get a
 number on a waiting list and maintain high-enough test grades in the meantime; when
 they move from elementary to middle school, they must obtain another number and go to
-the bottom of a new list" [001:1011-1016]. The list "avoided the awkwardness of
-excluding migrants formally by making their inability to enroll a consequence of
-classroom capacity" [001:1020-1024]; a parent: the school "said it was full" [001:1026].
+the bottom of a new list" [Chan & O'Brien 2019: Away from the City]. The list "avoided the
+awkwardness of excluding migrants formally by making their inability to enroll a consequence of
+classroom capacity" [Chan & O'Brien 2019: Away from the City]; a parent: the school "said it was
+full" [Chan & O'Brien 2019: Away from the City].
 
 How it works here. A listed office admits locals as they come, while seats last. A
 migrant who reaches it with everything else in order gets a number (the day it joined

@@ -1,14 +1,16 @@
-"""Service withdrawal: a migrant school or clinic closed after a notice period (seed 001).
+"""Service withdrawal: a migrant school or clinic closed after a notice period (Chan & O'Brien
+2019).
 
 "In Shanghai's Fengtai District, for example, local officials put up barriers around
 four migrant schools and posted signs saying that demolition would begin in one year"
-[001:1065-1067]; there was no public school nearby [001:1073], and "A large majority
-of migrant families in that part of Fengtai decided it would be best to make plans to
-relocate as soon as possible" [001:1073-1075], fearing that if they waited the full
-year they would be "forced to move without having found new jobs, housing, or schools"
-[001:1075-1079]. Elsewhere officials "cut off water, gas, and electricity" to push out
-holdouts [001:1083-1085]. (001 places Fengtai in Shanghai; it is a Beijing district and
-the interviews were in Beijing: see docs/figures.md, section 10.)
+[Chan & O'Brien 2019: Away from the City]; there was no public school nearby [Chan & O'Brien 2019:
+Away from the City], and "A large majority of migrant families in that part of Fengtai decided it
+would be best to make plans to relocate as soon as possible" [Chan & O'Brien 2019: Away from the
+City], fearing that if they waited the full year they would be "forced to move without having found
+new jobs, housing, or schools" [Chan & O'Brien 2019: Away from the City]. Elsewhere officials "cut
+off water, gas, and electricity" to push out holdouts [Chan & O'Brien 2019: Away from the City].
+(Chan & O'Brien place Fengtai in Shanghai; it is a Beijing district and the interviews were in
+Beijing: see docs/figures.md, section 10.)
 
 How it works here. From the notice day the closed offices take nobody new (unless
 ``admits_after_notice``) and from the closure day they take nobody at all: either way
@@ -57,7 +59,8 @@ class WithdrawalConfig(BaseModel):
     offices: tuple[str, ...] = Field(min_length=1)
     #: Day the notice goes up (barriers and a sign).
     notice: Days = 0.0
-    #: Days from the notice to the closure (Fengtai: one year) [001:1067].
+    #: Days from the notice to the closure (Fengtai: one year) [Chan & O'Brien 2019: Away from the
+    #: City].
     notice_days: Days = 365.0
     #: Probability an enrolled household decides at the notice to relocate early.
     leave: Probability = 0.0

@@ -1,10 +1,10 @@
-"""Deterrence by word of mouth: failure stories spread and people stop trying (seed 001).
+"""Deterrence by word of mouth: failure stories spread and people stop trying (Chan & O'Brien 2019).
 
 "As outsiders share these stories of frustrating encounters and missed opportunities,
 and their experiences of being shut out of schools for one reason or another, others are
 deterred from bringing their children to the city at all. A vegetable seller from Fujian
 Province working in Beijing explained in 2017, 'I heard they couldn't go to school in
-Beijing, so I didn't even consider bringing them here'" [001:1040-1048].
+Beijing, so I didn't even consider bringing them here'" [Chan & O'Brien 2019: Away from the City].
 
 How it works here. Migrant households are linked in a social graph drawn at the start
 of the run from the mechanisms' random stream: a Watts-Strogatz small world (a ring of
@@ -22,7 +22,7 @@ deterred by it. Locals are not in the graph and are never deterred.
 
 ``heard_before`` gives each migrant household a story at the start with that
 probability: the stories already going round. The texts give no deterrence share. The
-factories' report that 72% of their workers do not live with their children [004:19]
+factories' report that 72% of their workers do not live with their children [Fish 2017]
 covers many reasons besides stories, and bounds such a prior from above.
 """
 

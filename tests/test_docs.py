@@ -125,3 +125,29 @@ def test_init_writes_a_valid_commented_file_and_never_overwrites(tmp_path: Path,
     assert main(["init", "--preset", "atlantis", str(tmp_path / "x.toml")]) == 2
     assert not (tmp_path / "x.toml").exists()
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+#: What must not appear in the repository: paths outside it, and line numbers into texts a
+#: user does not have. Built from pieces so that this file does not match itself.
+_OUTSIDE = re.compile("|".join([
+    r"\.\./shared/", r"/work/" + "shared", r"\[00[0-9]:\d", r"\bseeds? 00[0-9]\b",
+    r"\b00[0-9]_[0-9a-f]{16}\.txt", r"\bDOMAIN" + r"\.md\b", r"\bDESIGN" + r"\.md\b"]))
+
+
+def test_nothing_points_outside_the_repository() -> None:
+    """Cite the published works (docs/bibliography.md) by author, year and section."""
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()
+    found = []
+    for name in files:
+        path = ROOT / name
+        if path.suffix not in (".py", ".toml", ".md", ".ipynb", ".txt", ".yml", ".cfg") \
+                or not path.is_file():
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if _OUTSIDE.search(line):
+                found.append(f"{name}:{number}: {line.strip()[:100]}")
+    assert not found, ("cite the published work (author year: section, see "
+                       "docs/bibliography.md) instead of:\n" + "\n".join(found[:30]))

@@ -1,8 +1,8 @@
 """A service that asks for a paper and for its prerequisite: the prerequisite comes first.
 
 The five documents list both the residence permit and the proof of address that the
-permit needs [001:815-821]. A household asked for both must fetch the address proof
-when the police ask for it, not go back to the police again and again.
+permit needs [Chan & O'Brien 2019: Within the City]. A household asked for both must fetch the
+address proof when the police ask for it, not go back to the police again and again.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def complete_lookalikes(parent: Path, dest: Path) -> list[Path]:
 
 def start_run(out: Path, households: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "maze.app.cli", "run", "--preset", "default", "--households",
+        [sys.executable, "-m", "maze.app.cli", "run", "--preset", "illustrative", "--households",
          str(households), "--seed", "4", "--out", str(out), "--quiet"],
         cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         start_new_session=True)
@@ -72,7 +72,7 @@ def partials(parent: Path, dest: Path) -> list[Path]:
 
 def test_sigkill_during_a_run_leaves_the_previous_folder_intact(tmp_path: Path) -> None:
     out = tmp_path / "city"
-    first = subprocess.run([sys.executable, "-m", "maze.app.cli", "run", "--preset", "default",
+    first = subprocess.run([sys.executable, "-m", "maze.app.cli", "run", "--preset", "illustrative",
                             "--households", "150", "--out", str(out), "--quiet"],
                            cwd=ROOT, env=ENV, capture_output=True, timeout=300)
     assert first.returncode == 0, first.stderr
@@ -111,7 +111,7 @@ def test_sigkill_during_a_run_leaves_the_previous_folder_intact(tmp_path: Path) 
     assert "writing" in kept or "half_table" in kept, kept
 
     # The next run replaces the folder whole, leftovers of killed runs notwithstanding.
-    r = subprocess.run([sys.executable, "-m", "maze.app.cli", "run", "--preset", "default",
+    r = subprocess.run([sys.executable, "-m", "maze.app.cli", "run", "--preset", "illustrative",
                         "--households", "200", "--out", str(out), "--quiet"],
                        cwd=ROOT, env=ENV, capture_output=True, timeout=300)
     assert r.returncode == 0, r.stderr
@@ -221,7 +221,7 @@ def test_sweep_tables_do_not_depend_on_the_number_of_workers(tmp_path: Path) -> 
     """Serial, one worker process and three give byte-identical merged tables."""
     sw = pytest.importorskip("maze.app.sweep")
     path = tmp_path / "exp.toml"
-    path.write_text('name = "workers"\nbase = "default"\nreplications = 2\nseed = 5\n'
+    path.write_text('name = "workers"\nbase = "illustrative"\nreplications = 2\nseed = 5\n'
                     'households = 120\nby = ["group", "hukou"]\n'
                     '[grid]\n"offices.public_school.seats" = [30, 300, 3000]\n',
                     encoding="utf-8")

@@ -1,4 +1,7 @@
-"""A dormant class-size cap enforced: fewer migrants admitted, locals untouched [001:999-1009]."""
+"""A dormant class-size cap enforced: fewer migrants admitted, locals untouched.
+
+[Chan & O'Brien 2019: Away from the City]
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ from maze.app import api
 from maze.scenario import ScenarioError, from_dict
 from tests.school_city import run, school_city, served_share, with_mechanism
 
-#: Five classes of 60 while the rule sleeps (55-65 [001:1003-1005]), 30 once enforced (Beijing).
+#: Five classes of 60 while the rule sleeps (55-65 [Chan & O'Brien 2019: Away from the City]), 30
+#: once enforced (Beijing).
 CAP = {"office": "school", "held": 60, "cap": 30}
 
 

@@ -19,7 +19,8 @@ def _groups(**migrant_attrs: object) -> list[dict]:
 
 
 def test_middle_school_leavers_need_three_years_of_middle_school_here() -> None:
-    # Beijing 2012 vocational exam [001:620-622]: the rule is for middle-school leavers only.
+    # Beijing 2012 vocational exam [Chan & O'Brien 2019: Within the City]: the rule is for
+    # middle-school leavers only.
     groups = [
         {"name": "middle_here", "share": 0.3, "attributes": {
             "lease_own": True, "contract": True, "school_stage": "middle",
@@ -49,8 +50,9 @@ def test_middle_school_leavers_need_three_years_of_middle_school_here() -> None:
 
 
 def test_a_residence_permit_must_be_held_first() -> None:
-    # Beijing 2015 draft hukou rules [001:1340]: "already possess" a residence permit. The
-    # permit is a document the household could fetch, but the rule asks that it be held.
+    # Beijing 2015 draft hukou rules [Chan & O'Brien 2019: Why Deflect]: "already possess" a
+    # residence permit. The permit is a document the household could fetch, but the rule asks that
+    # it be held.
     city = school_city(groups=_groups(residence_permit=True))
     on = with_mechanism(city, "eligibility", {"rules": [
         {"service": "school", "requires": ["permit"]}]})
@@ -65,7 +67,8 @@ def test_a_residence_permit_must_be_held_first() -> None:
 
 
 def test_job_changes_break_the_insurance_streak() -> None:
-    # Seven consecutive years of insurance [001:1340-1342]; construction workers change jobs.
+    # Seven consecutive years of insurance [Chan & O'Brien 2019: Why Deflect]; construction workers
+    # change jobs.
     groups = [
         {"name": "steady", "share": 0.5, "attributes": {
             "lease_own": True, "contract": True, "years_insurance": 8.0}},
@@ -82,8 +85,8 @@ def test_job_changes_break_the_insurance_streak() -> None:
 
 
 def test_moving_home_breaks_the_residence_streak() -> None:
-    # Migrants move and break streaks (DOMAIN.md): a residence rule of 3 years, households
-    # with 6 years in the city, one group moving home twice a year.
+    # Migrants move and break streaks (Chan & O'Brien 2019: Within the City): a residence rule of 3
+    # years, households with 6 years in the city, one group moving home twice a year.
     attrs = {"lease_own": True, "contract": True, "years_residence": 6.0}
     groups = [{"name": "settled", "share": 0.5, "attributes": attrs},
               {"name": "mover", "share": 0.5, "attributes": {**attrs, "moves": 2.0}}]

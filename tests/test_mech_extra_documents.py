@@ -1,4 +1,7 @@
-"""Paperwork added from a date: Beijing's proof of local social insurance [001:895-897]."""
+"""Paperwork added from a date: Beijing's proof of local social insurance.
+
+[Chan & O'Brien 2019: Within the City]
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Refusal with no reason at all: "They just said no; he's not allowed." [001:1038]."""
+"""Refusal with no reason at all: "They just said no; he's not allowed."
+
+[Chan & O'Brien 2019: Away from the City]
+"""
 
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ from maze.scenario import ScenarioError, from_dict
 from offices.points import PointsTable, score
 from tests.school_city import run, school_city, served_share, with_mechanism
 
-#: Guangdong's published values [001:660-666]; the deduction is not quantified there.
+#: Guangdong's published values [Chan & O'Brien 2019: Within the City]; the deduction is not
+#: quantified there.
 GUANGDONG = {"education": {"high_school": 20, "university": 80}, "criminal_record": -30}
 
 
@@ -73,8 +74,8 @@ def test_a_threshold_excludes_the_low_educated() -> None:
 
 
 def test_the_guangzhou_bar_is_higher_than_the_province() -> None:
-    # 60 for the province, 85 for Guangzhou [001:664-666]: a graduate with 5 insurance
-    # years at 1 point a year (ASSUMPTION) makes 85, one with 2 years does not.
+    # 60 for the province, 85 for Guangzhou [Chan & O'Brien 2019: Within the City]: a graduate with
+    # 5 insurance years at 1 point a year (ASSUMPTION) makes 85, one with 2 years does not.
     groups = [
         {"name": "five_years", "share": 0.5, "attributes": {
             "lease_own": True, "contract": True, "education": "university",
@@ -109,7 +110,8 @@ def test_a_criminal_record_deducts() -> None:
 
 
 def test_a_quota_admits_only_the_top_scorers() -> None:
-    # Shenzhen 2017: spots for "applicants with the most points" [001:744-746].
+    # Shenzhen 2017: spots for "applicants with the most points" [Chan & O'Brien 2019: Within the
+    # City].
     groups = [{"name": "migrant", "share": 1.0, "attributes": {
         "lease_own": True, "contract": True, "patience_days": 400.0,
         "years_insurance": {"dist": "uniform", "low": 0.0, "high": 10.0}}}]

@@ -87,7 +87,8 @@ def test_a_wider_gap_sends_more_patients_away() -> None:
 
 
 def test_insurance_not_accepted_hurts_other_province_migrants() -> None:
-    # Chengdu takes Sichuan receipts, not those from other provinces [001:1379-1383].
+    # Chengdu takes Sichuan receipts, not those from other provinces [Chan & O'Brien 2019: Why
+    # Deflect].
     j = run(health_city(), table=gap(city_rate=0.5, accepted={"same": 1.0, "other": 0.0})
             ).journeys
 
@@ -108,7 +109,8 @@ def test_off_site_settlement_raises_treatment_in_the_city() -> None:
 
 
 def test_who_waits_to_go_home_is_the_one_who_is_not_urgent() -> None:
-    # Savings to pay either way: only urgency separates the two [001:1168-1172].
+    # Savings to pay either way: only urgency separates the two [Chan & O'Brien 2019: Away from the
+    # City].
     result = run(health_city(savings=20000.0), table=gap(city_rate=0.5))
     j = result.journeys
     urgency = result.raw.households.set_index("household_id").loc[j["household_id"], "urgency"]
@@ -120,7 +122,8 @@ def test_who_waits_to_go_home_is_the_one_who_is_not_urgent() -> None:
 
 
 def test_the_5000_rmb_surgery_sends_a_poor_urgent_patient_away_untreated() -> None:
-    # 90% of 5,000 RMB out of pocket, in great pain, no time to go home [001:1176-1184].
+    # 90% of 5,000 RMB out of pocket, in great pain, no time to go home [Chan & O'Brien 2019: Away
+    # from the City].
     poor = health_city(households=50, urgency=1.0, savings=4000.0)
     j = run(poor, table=gap()).journeys
     assert (j["outcome"] == "gave_up").all()

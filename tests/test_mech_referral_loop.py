@@ -1,4 +1,4 @@
-"""Referral loops: school -> street office -> school [001:924-932]."""
+"""Referral loops: school -> street office -> school [Chan & O'Brien 2019: Within the City]."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def test_a_loop_raises_visits_loops_and_time_to_service() -> None:
 
 
 def test_the_school_year_starts_while_the_household_circles() -> None:
-    # The deadline is the start of the school year [001:932]; arrivals end at day 40.
+    # The deadline is the start of the school year [Chan & O'Brien 2019: Within the City]; arrivals
+    # end at day 40.
     city = school_city(deadline=50.0)
     off_run = run(city)
     on_run = run(with_mechanism(city, "referral_loop", {**LOOP, "rounds": 3}))

@@ -48,7 +48,7 @@ EXPRESSIBLE = {
                   "private provision"},
     "chengdu": {"off-site settlement", "private provision", "quota for non-hukou pupils"},
     "hangzhou": {"off-site settlement"},
-    "default": {"private provision"},
+    "illustrative": {"private provision"},
 }
 
 

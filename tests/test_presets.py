@@ -41,7 +41,8 @@ def test_cities_switch_on_mechanisms_and_cite_the_texts(name: str) -> None:
     data = tomllib.loads(text)
     assert data["mechanisms"], "a city preset switches on at least one mechanism"
     assert data["city"]["description"] and presets.summary(name)
-    assert re.search(r"\[001:\d+(-\d+)?\]", text), "figures cite seed 001 with line numbers"
+    assert re.search(r"\[Chan & O'Brien 2019: [A-Z]", text), \
+        "figures cite Chan & O'Brien 2019 by section (docs/bibliography.md)"
     assert "ASSUMPTION" in text
     groups = {g["name"] for g in data["population"]["groups"]}
     assert {"informal_worker", "factory_worker", "construction_worker", "graduate",

@@ -1,4 +1,7 @@
-"""Provide, deny, deflect: the same city and population under the three answers (seed 001)."""
+"""Provide, deny, deflect: the same city and population under the three answers.
+
+The three answers a city can give are those of Chan & O'Brien (2019).
+"""
 
 from __future__ import annotations
 

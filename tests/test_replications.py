@@ -11,7 +11,7 @@ from maze.scenario import ScenarioError
 
 @pytest.fixture(scope="module")
 def city():  # noqa: ANN201 - a Scenario
-    return api.load(preset="default", overrides={"population.households": 150})
+    return api.load(preset="illustrative", overrides={"population.households": 150})
 
 
 def test_each_replication_is_the_single_run_of_its_seed(city) -> None:  # noqa: ANN001

@@ -32,7 +32,7 @@ def experiment_file(folder: Path, body: str = "", name: str = "exp.toml", *,
                     grid: str = f'"{SEATS}" = [60, 600]') -> Path:
     path = folder / name
     path.write_text(f"""name = "test sweep"
-base = "default"
+base = "illustrative"
 replications = {replications}
 seed = {seed}
 households = {households}
@@ -116,16 +116,16 @@ def test_bad_override_is_refused_with_one_line_and_exit_2(tmp_path, capsys, grid
 
 def test_bad_experiment_keys_are_refused(tmp_path):
     path = tmp_path / "e.toml"
-    path.write_text('base = "default"\nreplicatons = 3\n')
+    path.write_text('base = "illustrative"\nreplicatons = 3\n')
     with pytest.raises(ScenarioError, match=r"e\.toml: replicatons: unknown key"):
         sw.load_experiment(path)
     path.write_text('base = "nowhere.toml"\n')
     with pytest.raises(ScenarioError, match=r"base: scenario file .* not found"):
         sw.load_experiment(path)
-    path.write_text('base = "default"\nby = ["shoe_size"]\n')
+    path.write_text('base = "illustrative"\nby = ["shoe_size"]\n')
     with pytest.raises(ScenarioError, match=r"by\.0: cannot group by 'shoe_size'"):
         sw.load_experiment(path)
-    path.write_text('base = "default"\n[[runs]]\n"population.households" = 10\n'
+    path.write_text('base = "illustrative"\n[[runs]]\n"population.households" = 10\n'
                     '[[runs]]\n"population.groups.0.share" = 0.9\n')
     with pytest.raises(ScenarioError, match=r"runs\.1\.population\.groups\.0\.share: "
                                             r"population: group shares must sum to 1"):
@@ -136,7 +136,7 @@ def test_base_scenario_file_is_relative_to_the_experiment(tmp_path):
     from offices import presets
 
     (tmp_path / "cities").mkdir()
-    shutil.copy(presets.path("default"), tmp_path / "cities" / "mine.toml")
+    shutil.copy(presets.path("illustrative"), tmp_path / "cities" / "mine.toml")
     path = tmp_path / "e.toml"
     path.write_text('base = "cities/mine.toml"\nhouseholds = 50\n')
     exp = sw.load_experiment(path)
@@ -314,8 +314,8 @@ def test_command_writes_tables_and_an_escaped_offline_page(tmp_path, capsys):
     from offices import presets
 
     city = tmp_path / "city.toml"
-    city.write_text(presets.text("default").replace(
-        'name = "default"', 'name = "<script>alert(1)</script>"', 1))
+    city.write_text(presets.text("illustrative").replace(
+        'name = "illustrative"', 'name = "<script>alert(1)</script>"', 1))
     path = tmp_path / "e.toml"
     path.write_text('name = "<b>caps</b>"\nbase = "city.toml"\nhouseholds = 150\n'
                     'replications = 2\n[[runs]]\ntags = { label = "<img src=x>" }\n'

@@ -10,7 +10,7 @@ she ends in the private school". Case files are TOML (``tests/cases/*.toml``):
 
     [[case]]
     title = "Lease but no contract: no proof of employment"
-    description = "Proof of employment needs a contract [001:837-843]."
+    description = "Proof of employment needs a contract [Chan & O'Brien 2019: Within the City]."
     city = "beijing"                  # a preset, or an inline scenario table
     service = "school"
     arrival_day = 10

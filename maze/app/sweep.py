@@ -45,6 +45,7 @@ import offices
 from maze import measures, storage
 from maze import scenario as sc
 from maze.scenario import Scenario, ScenarioError
+from offices import presets
 
 #: Bump when the content of a stored run changes meaning; old runs are then recomputed.
 FORMAT = 1
@@ -72,7 +73,7 @@ class ExperimentFile(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     description: str = ""
     #: A preset name (see ``maze presets``) or a scenario file, relative to the experiment file.
-    base: Annotated[str, Field(min_length=1)] = "default"
+    base: Annotated[str, Field(min_length=1)] = presets.DEFAULT
     replications: Annotated[int, Field(ge=1, le=100_000)] = 1
     seed: Annotated[int, Field(ge=0)] = 0
     households: Annotated[int, Field(ge=1, le=sc.MAX_HOUSEHOLDS)] | None = None
@@ -244,7 +245,7 @@ def _validate_file(data: Mapping[str, Any], source: str) -> ExperimentFile:
         raise ScenarioError(msg, source=source, key=key or None) from None
 
 
-def build(base: Scenario | str | Path = "default", *, grid: Mapping[str, Any] | None = None,
+def build(base: Scenario | str | Path = presets.DEFAULT, *, grid: Mapping[str, Any] | None = None,
           runs: Sequence[Mapping[str, Any]] | None = None, replications: int = 1,
           seed: int = 0, fixed: Mapping[str, Any] | None = None,
           households: int | None = None, by: Sequence[str] = ("group", "hukou"),
