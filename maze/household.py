@@ -21,6 +21,12 @@ class Household:
         """The household's value of a declared attribute (see ``maze.population.ATTRIBUTES``)."""
         return self._cols[name][self.id]
 
+    @property
+    def over_years(self) -> bool:
+        """True in a run over years (``[lives]``): streak attributes are kept up to date as
+        time passes, job changes and moves included, rather than drawn once."""
+        return getattr(self._cols, "over_years", False)
+
     def __repr__(self) -> str:
         return f"Household({self.id}, {self.group!r})"
 

@@ -51,10 +51,23 @@ def arrivals(world: World) -> Process:
     cols, hukou, has_documents = world.columns, world.column("hukou"), bool(scenario.documents)
     wanted = [(s, wants[s], scenario.services[s].entry) for s in services]
     new_request, start = world.requests.append, env.process
+    lives = world.lives
     for hid in range(n):
         t = arrival[hid]
         if t > env.now:
             yield env.timeout(t - env.now)
+        if lives is not None:
+            # A run over years: every household is followed, whatever it asks for now.
+            hh = Household(hid, groups[hid], hukou[hid] == "local", cols)
+            if has_documents:
+                _initial_documents(world, hh)
+            for s in lives.arrive(hh, [s for s, wants_s, _ in wanted if wants_s[hid]]):
+                req = Request(case_id, hh, s, env.now, scenario.services[s].entry)
+                case_id += 1
+                new_request(req)
+                lives.started(req)
+                start(journey(world, req))
+            continue
         hh = None
         for s, wants_s, entry in wanted:
             if not wants_s[hid]:
@@ -303,3 +316,5 @@ def finish(world: World, req: Request, outcome: str, office: str) -> None:
     req.end_office = office
     for m in world.finishers:
         m.finished(world, req)
+    if world.lives is not None:
+        world.lives.finished(req)

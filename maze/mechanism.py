@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 if TYPE_CHECKING:
     from maze.household import Household, Request
+    from maze.lives import Child
     from maze.world import Station, World
 
 #: What an office can do with a household at the counter.
@@ -85,6 +86,28 @@ class Mechanism:
 
     def finished(self, world: World, request: Request) -> None:
         """Called when a request reaches its outcome."""
+
+    # -- family decisions over years (runs with ``[lives]``) ------------------------------
+    def brings_child(self, world: World, household: Household, child: Child) -> bool | None:
+        """Whether the family brings its child to the city (True) or leaves it in the
+        hometown (False), at arrival and each year after; None leaves it to the next rule
+        (by default the household's need for the school service decides, once)."""
+        return None
+
+    def back_for_gaokao(self, world: World, household: Household, child: Child) -> bool | None:
+        """Whether a child in the city reaching the senior-high (gaokao) stage goes back
+        to the hometown; None leaves it to the next rule (by default it stays)."""
+        return None
+
+    def tries_again(self, world: World, request: Request) -> bool | None:
+        """Whether a household whose request failed asks again next year; None leaves it
+        to the next rule (by default it does not)."""
+        return None
+
+    def returns_home(self, world: World, household: Household) -> bool | None:
+        """Whether the family leaves the city for its hometown at the turn of a year; None
+        leaves it to the scenario's ``lives.leave_rate``."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}

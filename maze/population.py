@@ -27,6 +27,9 @@ class AttributeSpec:
     default: object
     doc: str
     categories: tuple[str, ...] = ()
+    #: Kept only in runs over years (``[lives]``) or when a group declares it, so that a
+    #: one-season population table keeps its columns.
+    optional: bool = False
 
 
 EDUCATION = ("none", "primary", "middle", "high_school", "university", "master", "doctorate")
@@ -63,6 +66,10 @@ ATTRIBUTES: dict[str, AttributeSpec] = {
     "willingness": AttributeSpec("number", 1.0, "probability of trying at all"),
     "job_changes": AttributeSpec("number", 0.0, "job changes a year (each breaks a streak)"),
     "moves": AttributeSpec("number", 0.0, "moves of home a year (each restarts residence)"),
+    "land_at_home": AttributeSpec("bool", False, "holds land (collective land rights) in the "
+                                  "hometown", optional=True),
+    "carer_at_home": AttributeSpec("bool", True, "someone in the hometown (grandparents) could "
+                                   "look after a child left there", optional=True),
 }
 
 #: How a scenario declares one attribute for a group: a constant, a probability for a
@@ -121,10 +128,20 @@ def _draw(name: str, value: Attribute, rng: np.random.Generator, n: int) -> np.n
     return np.full(n, float(value))
 
 
-def group_columns(group: Group, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    """Draw every attribute for ``n`` households of one group."""
+def kept_attributes(scenario: Scenario) -> list[str]:
+    """The attributes a run's population table holds: all but the optional ones nobody uses."""
+    declared = {a for g in scenario.population.groups for a in g.attributes}
+    return [name for name, spec in ATTRIBUTES.items()
+            if not spec.optional or scenario.lives is not None or name in declared]
+
+
+def group_columns(group: Group, rng: np.random.Generator, n: int,
+                  names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Draw every attribute (or those in ``names``) for ``n`` households of one group."""
     cols: dict[str, np.ndarray] = {}
     for name, spec in ATTRIBUTES.items():
+        if names is not None and name not in names:
+            continue
         value = group.attributes.get(name, spec.default)
         cols[name] = _draw(name, value, rng, n)
     return cols
@@ -145,8 +162,9 @@ def draw_population(scenario: Scenario, rng: np.random.Generator) -> pd.DataFram
     for i in np.argsort(-(exact - counts), kind="stable")[: n - counts.sum()]:
         counts[i] += 1
     frames = []
+    names = kept_attributes(scenario)
     for group, k in zip(pop.groups, counts, strict=True):
-        cols = group_columns(group, rng, int(k))
+        cols = group_columns(group, rng, int(k), names)
         cols["group"] = _same_text(group.name, k)
         cols["hukou"] = _same_text(group.hukou, k)
         frames.append(pd.DataFrame(cols))
@@ -178,9 +196,34 @@ def _arrival_days(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
         if pop.households is not None:
             times = times[: pop.households]
         return times
+    if scenario.lives is not None:
+        return _yearly_arrival_days(scenario, rng)
     if end <= a.start:
         return np.full(pop.households, a.start)
     return np.sort(rng.uniform(a.start, end, pop.households))
+
+
+#: Days in a year of a run over years (``[lives]``).
+YEAR_DAYS = 365.0
+
+
+def _yearly_arrival_days(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
+    """In-migration each year: the arrival window repeats every year, the first year
+    bringing ``population.households`` and each later one ``lives.in_migration``."""
+    pop, lives, horizon = scenario.population, scenario.lives, scenario.city.horizon
+    a = pop.arrivals
+    later = pop.households if lives.in_migration is None else lives.in_migration
+    days = []
+    year = 0
+    while year * YEAR_DAYS + a.start < horizon:
+        offset = year * YEAR_DAYS
+        start = offset + a.start
+        end = min(offset + (a.end if a.end is not None else YEAR_DAYS), horizon,
+                  offset + YEAR_DAYS)
+        n = pop.households if year == 0 else later
+        days.append(np.full(n, start) if end <= start else np.sort(rng.uniform(start, end, n)))
+        year += 1
+    return np.concatenate(days) if days else np.zeros(0)
 
 
 def group_of(scenario: Scenario, name: str) -> Group:

@@ -18,7 +18,15 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from maze.distributions import Distribution
 from maze.expressions import ExpressionError
@@ -250,6 +258,57 @@ class City(_Model):
     sources: tuple[str, ...] = ()
 
 
+#: A child's school stages in the order a child passes through them (``school_stage``).
+SCHOOL_STAGES = ("preschool", "primary", "middle", "high")
+
+
+class Lives(_Model):
+    """Households that stay for years: ``[lives]``. Absent, a run is one season.
+
+    With it, households keep their attributes from year to year: they age, their streaks
+    of work, insurance, residence and schooling grow one year per year and are broken by
+    job changes and moves (the ``job_changes`` and ``moves`` rates a year), their child
+    goes through the school stages and applies again at each, services named in
+    ``renew`` are asked for again each year, and new households arrive every year.
+    """
+
+    #: Households arriving in each year after the first (the first year brings
+    #: ``population.households``); the same number again if absent. Uniform arrivals
+    #: repeat their window each year; Poisson arrivals run on across the years.
+    in_migration: Annotated[int, Field(ge=0, le=MAX_HOUSEHOLDS)] | None = None
+    #: The service a child needs at each school stage (a school place).
+    school: Name | None = None
+    #: Ages (first, last) of each stage: primary about 6-11, junior middle 12-14, senior
+    #: high (the gaokao stage) 15-17. A child older than the last stage leaves school age.
+    stage_ages: dict[Literal[SCHOOL_STAGES], tuple[int, int]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: {"preschool": (3, 5), "primary": (6, 11), "middle": (12, 14),
+                                 "high": (15, 17)})
+    #: Services held for a year and asked for again each year (urban insurance).
+    renew: tuple[Name, ...] = ()
+    #: Services whose cover counts as paying local social insurance (so the insurance
+    #: streak grows while covered); the ``renew`` services if absent. A household with a
+    #: labour contract pays through its employer.
+    insured_by: tuple[Name, ...] | None = None
+    #: Yearly probability that a household leaves the city for reasons the model does not
+    #: follow (a job elsewhere, family). ASSUMPTION: no text gives it; 0.05-0.2 plausible.
+    leave_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+    @field_validator("stage_ages")
+    @classmethod
+    def _ordered_stages(cls, v: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        ages = {**{"preschool": (3, 5), "primary": (6, 11), "middle": (12, 14),
+                   "high": (15, 17)}, **v}
+        last = -1
+        for stage in SCHOOL_STAGES:
+            first, end = ages[stage]
+            if not 0 <= first <= end <= 30:
+                raise ValueError(f"{stage}: ages ({first}, {end}) must run upwards, 0 to 30")
+            if first <= last:
+                raise ValueError(f"{stage} must start after the stage before it ends")
+            last = end
+        return ages
+
+
 class Scenario(_Model):
     """A whole city: validated, immutable, and complete enough to run."""
 
@@ -261,6 +320,8 @@ class Scenario(_Model):
     population: Population
     #: Switchable deflection mechanisms, each validated by the library that provides it.
     mechanisms: dict[Name, dict[str, Any]] = Field(default_factory=dict)
+    #: Households that stay for years (children's stages, renewals); None: one season.
+    lives: Lives | None = None
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -318,7 +379,18 @@ class Scenario(_Model):
                         f"population.groups.{i}.needs", f"unknown service {svc!r}"
                     )
         _check_arrivals(self)
+        if self.lives is not None:
+            _check_lives(self)
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_lives(self, handler: Any) -> dict[str, Any]:
+        # A one-season scenario is written as before (no ``lives: null``): its
+        # scenario.json and the run ids hashed from it stay the same.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("lives", 0) is None:
+            del data["lives"]
+        return data
 
     def office(self, name: str) -> Office:
         for o in self.offices:
@@ -362,6 +434,25 @@ def _check_arrivals(s: Scenario) -> None:
             f"{a.rate:g} households a day for {days:g} days means about {expected:.3g} "
             f"households, more than the {MAX_HOUSEHOLDS:,} one run can hold; lower the rate "
             "or shorten the arrival window")
+
+
+def _check_lives(s: Scenario) -> None:
+    """The services ``[lives]`` names exist, and the years' arrivals fit in one run."""
+    lives = s.lives
+    assert lives is not None
+    named = [("school", lives.school)] + [(f"renew.{i}", n) for i, n in enumerate(lives.renew)]
+    named += [(f"insured_by.{i}", n) for i, n in enumerate(lives.insured_by or ())]
+    for key, name in named:
+        if name is not None and name not in s.services:
+            raise _KeyedError(f"lives.{key}", f"unknown service {name!r}")
+    pop = s.population
+    if pop.arrivals.process == "uniform" and pop.households is not None:
+        years = math.ceil(s.city.horizon / 365.0)
+        total = pop.households + (years - 1) * (
+            pop.households if lives.in_migration is None else lives.in_migration)
+        if total > MAX_HOUSEHOLDS:
+            raise _KeyedError("lives.in_migration", f"{years} years of arrivals make {total:,} "
+                              f"households, more than the {MAX_HOUSEHOLDS:,} one run can hold")
 
 
 class _KeyedError(ValueError):

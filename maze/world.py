@@ -26,11 +26,13 @@ from maze.eventlog import EventLog
 from maze.graph import referral_graph
 from maze.household import Household, Request
 from maze.mechanism import Mechanism
-from maze.population import draw_population
+from maze.population import ATTRIBUTES, YEAR_DAYS, draw_population
 from maze.scenario import Office, Scenario
 
 #: Named random streams; adding a stream at the end keeps the others unchanged.
-STREAMS = ("population", "service", "gaps", "decisions", "mechanisms")
+STREAMS = ("population", "service", "gaps", "decisions", "mechanisms", "lives")
+#: The family decisions a run over years asks the mechanisms (see maze.mechanism).
+FAMILY_HOOKS = ("brings_child", "back_for_gaokao", "tries_again", "returns_home")
 
 
 class Station:
@@ -72,6 +74,10 @@ class _Columns(dict):
         self._households = households
 
     def __missing__(self, name: str) -> list:
+        if name not in self._households.columns and name in ATTRIBUTES:
+            # An optional attribute nobody declared (kept out of the table): its default.
+            values = self[name] = [ATTRIBUTES[name].default] * len(self._households)
+            return values
         values = self[name] = self._households[name].tolist()
         return values
 
@@ -85,6 +91,10 @@ class RunResult:
     events: pd.DataFrame
     households: pd.DataFrame
     graph: nx.DiGraph
+    #: Runs over years (``[lives]``): one row per child and school year, and the events
+    #: of the households' lives (arrivals, stages, renewals, leaving). None otherwise.
+    children: pd.DataFrame | None = None
+    life_events: pd.DataFrame | None = None
 
 
 class World:
@@ -110,8 +120,16 @@ class World:
         self.visit_cost_days = scenario.population.visit_cost_days
         self.mechanisms = list(mechanisms)
         self.requests: list[Request] = []
+        #: Case ids for requests made after arrival (renewals, new stages, reopened
+        #: cases), after every case id the arrivals can use.
+        self.next_case = len(self.households) * len(scenario.services)
         self.horizon = scenario.city.horizon
         self.decisions = self.rng["decisions"]
+        self.lives = None
+        if scenario.lives is not None:
+            from maze.lives import Lives
+
+            self.lives = Lives(self)
         for m in self.mechanisms:
             m.install(self)
         self.deterrers: list[Mechanism] = []
@@ -134,6 +152,9 @@ class World:
         self.fallback_choosers = _overriding(working, "fallbacks")
         self.home_deciders = _overriding(working, "goes_home")
         self.env.process(arrivals(self))
+        if self.lives is not None:
+            self.lives.hooks = {h: _overriding(working, h) for h in FAMILY_HOOKS}
+            self.env.process(self.lives.years())
         with _fewer_collections():
             for i in range(1, steps + 1):
                 # The last step ends on the horizon itself: horizon * steps / steps can be a
@@ -142,8 +163,12 @@ class World:
                 if progress is not None:
                     progress(i / steps)
         self._close_pending()
+        children = life_events = None
+        if self.lives is not None:
+            self.lives.close()
+            children, life_events = self.lives.children_table(), self.lives.events_table()
         return RunResult(self.scenario, self.seed, self.log.to_frame(self.requests),
-                         self.households, self.graph)
+                         self.households, self.graph, children, life_events)
 
     def _close_pending(self) -> None:
         for req in self.requests:
@@ -159,6 +184,25 @@ class World:
 
     def column(self, name: str) -> list:
         return self._cols[name]
+
+    def new_request(self, household: Household, service: str, entry: str) -> Request:
+        """A request made now, after arrival (a renewal, a new school stage, a case a
+        closure reopens), numbered after every case the arrivals can open."""
+        req = Request(self.next_case, household, service, self.env.now, entry)
+        self.next_case += 1
+        self.requests.append(req)
+        return req
+
+    def release_seat(self, office: str) -> None:
+        """A household gives up the seat it held (a pupil moving on, a family leaving)."""
+        station = self.stations[office]
+        if station.seats_left is not None:
+            station.seats_left += 1
+
+    def day_of_year(self, t: float) -> float:
+        """Day ``t`` on the yearly calendar of deadlines: ``t`` itself in a one-season run,
+        the day within its year in a run over years (a school year starts every year)."""
+        return t if self.lives is None else t - YEAR_DAYS * math.floor(t / YEAR_DAYS)
 
     def chance(self, p: float) -> bool:
         """A yes/no draw on the decisions stream."""

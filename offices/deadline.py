@@ -35,7 +35,7 @@ class Deadline(Mechanism):
         entry_deadline = self.deadlines.get(v.request.service)
         if entry_deadline is None or v.station.name != entry_deadline[0]:
             return None
-        if v.world.env.now > entry_deadline[1]:
+        if v.world.day_of_year(v.world.env.now) > entry_deadline[1]:
             v.request.missed_deadline = True
             return Verdict("refuse", "deadline")
         return None

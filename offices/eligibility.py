@@ -50,9 +50,13 @@ def streak(household: Household, attribute: str) -> float:
 
     Migrants move and change jobs, and each move breaks a streak [Chan & O'Brien 2019: Within the
     City]: with one job change a year, no work or insurance streak is longer than a year; with two
-    moves a year, no residence streak is longer than half a year.
+    moves a year, no residence streak is longer than half a year. In a run over years
+    (``[lives]``) the streaks grow with time and the drawn job changes and moves break
+    them (maze.lives), so the value is read as it is.
     """
     years = float(household.attr(attribute))
+    if household.over_years:
+        return years  # kept up to date as time passes, each job change and move a break
     if attribute in JOB_STREAKS:
         changes = float(household.attr("job_changes"))
         if changes > 0:

@@ -46,5 +46,6 @@ class Regime(Mechanism):
             # Providing waives the rules, not the calendar: past the school-year start,
             # the deadline rule answers as it does for everyone.
             deadline = self.deadline.get(v.request.service)
-            return SERVE if deadline is None or v.world.env.now <= deadline else None
+            return SERVE if deadline is None or v.world.day_of_year(v.world.env.now) <= deadline \
+                else None
         return None

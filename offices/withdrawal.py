@@ -105,7 +105,6 @@ class Withdrawal(Mechanism):
         self.where: dict[int, str] = {}
         #: Placed case -> the case the closure opened for the same household and service.
         self.reopened: dict[int, Request] = {}
-        self.next_case = 0
 
     @staticmethod
     def check(scenario: Scenario, config: WithdrawalConfig) -> tuple[str, str] | None:
@@ -118,8 +117,6 @@ class Withdrawal(Mechanism):
         return None
 
     def install(self, world: World) -> None:
-        # Cases opened by the closure are numbered after every case arrivals can open.
-        self.next_case = len(world.households) * len(world.scenario.services)
         world.env.process(self._notice(world))
         world.env.process(self._closure(world))
         if self.config.utilities_cut is not None:
@@ -145,9 +142,7 @@ class Withdrawal(Mechanism):
     def _reopen(self, world: World, placed: Request) -> Request:
         """The household's new case: told at the closed office that the place will end."""
         office = self.where[placed.case_id]
-        req = Request(self.next_case, placed.household, placed.service, world.env.now, office)
-        self.next_case += 1
-        world.requests.append(req)
+        req = world.new_request(placed.household, placed.service, office)
         now = world.env.now
         world.log.add(req.case_id, req.household.id, req.service, now, office, "refuse",
                       reason="closure")

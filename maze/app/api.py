@@ -133,6 +133,13 @@ def run(scenario: Scenario, seed: int = 0,
     events = measures.attach_groups(raw.events, raw.households)
     j = measures.journeys(raw.events, raw.households, scenario)
     summary = measures.summary(raw.events, j, raw.households, scenario, seed)
+    if raw.children is not None:
+        from maze import life_measures
+
+        summary["children"] = life_measures.children_summary(raw.children)
+        assert scenario.lives is not None
+        if scenario.lives.renew:
+            summary["renewals"] = life_measures.churn(j, scenario.lives.renew)
     return Run(raw, events, j, summary)
 
 
@@ -143,6 +150,10 @@ def write(result: Run, out: str | Path, report: bool = True) -> Path:
         storage.write_parquet(result.events, tmp / "events.parquet")
         storage.write_parquet(result.journeys, tmp / "journeys.parquet")
         storage.write_parquet(result.raw.households, tmp / "households.parquet")
+        if result.raw.children is not None:  # a run over years
+            storage.write_parquet(result.raw.children, tmp / "children.parquet")
+        if result.raw.life_events is not None:
+            storage.write_parquet(result.raw.life_events, tmp / "life_events.parquet")
         (tmp / "scenario.json").write_text(
             # In the declared order, not sorted: the order of services and mechanisms is part
             # of the scenario (it orders the draws), and this file must run the same again.

@@ -1,0 +1,228 @@
+"""Lives over years: households that persist, streaks that grow, children through stages."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from maze.app import api
+from maze.lives import CHILD_COLUMNS, YEAR_DAYS, Streak
+from maze.scenario import ScenarioError, from_dict
+from maze.world import World
+from offices import mechanisms, presets
+from tests.school_city import school_city
+from tests.test_event_log_invariants import check_event_log
+
+YEARS = 3
+
+
+def city_over_years(years: int = YEARS, households: int = 120, **lives: Any) -> dict[str, Any]:
+    """The mechanism tests' school city run for ``years`` years, children in primary."""
+    data = school_city(households=households)
+    data["city"]["horizon"] = YEAR_DAYS * years
+    data["lives"] = {"school": "school", "in_migration": households // 4, **lives}
+    for g in data["population"]["groups"]:
+        g.setdefault("attributes", {})["school_stage"] = "primary"
+    return data
+
+
+def run(data: dict[str, Any], seed: int = 0) -> api.Run:
+    return api.run(from_dict(data), seed=seed)
+
+
+class _Clock:
+    now = 0.0
+
+
+def test_a_streak_grows_one_year_per_year_and_a_break_resets_it() -> None:
+    clock = _Clock()
+    s = Streak(clock, base=[2.0, 0.5], t0=[0.0, 0.0], growing=[True, True],
+               breaks={1: [400.0]})
+    clock.now = 365.0
+    assert s[0] == pytest.approx(3.0) and s[1] == pytest.approx(1.5)
+    clock.now = 730.0
+    assert s[0] == pytest.approx(4.0)
+    assert s[1] == pytest.approx(330.0 / 365.0)  # moved on day 400: from zero since then
+    s.stop_at(0)
+    clock.now = 1095.0
+    assert s[0] == 0.0  # stopped (insurance no longer paid): stays at zero
+    s.start(0)
+    clock.now = 1095.0 + 182.5
+    assert s[0] == pytest.approx(0.5)
+
+
+def test_streaks_in_a_run_grow_with_time_and_reset_on_a_move() -> None:
+    data = city_over_years()
+    for g in data["population"]["groups"]:
+        g["attributes"].update({"moves": 0.5, "job_changes": 0.3})
+    scenario = from_dict(data)
+    world = World(scenario, 3, mechanisms(scenario))
+    world.run()
+    lives = world.lives
+    assert lives is not None and world.env.now == scenario.city.horizon
+    residence = world.columns["years_residence"]
+    arrival = world.households["arrival"].to_numpy()
+    drawn = world.households["years_residence"].to_numpy()
+    now = world.env.now
+    moved = 0
+    for hid in range(len(arrival)):
+        moves = [t for t in lives.moves.get(hid, []) if t <= now]
+        if moves:
+            moved += 1
+            expected = (now - moves[-1]) / YEAR_DAYS
+        else:
+            expected = drawn[hid] + (now - arrival[hid]) / YEAR_DAYS
+        assert residence[hid] == pytest.approx(expected)
+    assert moved > 20  # the rate is high enough for the test to see moves
+
+
+def test_streaks_read_by_the_offices_move_on_one_year_per_year() -> None:
+    scenario = from_dict(city_over_years())
+    world = World(scenario, 0, mechanisms(scenario))
+    world.lives.hooks = {}
+    world.env.run(until=100.0)
+    hh = world.household(0)
+    before = {a: hh.attr(a) for a in ("years_work", "years_residence", "age")}
+    world.env.run(until=100.0 + YEAR_DAYS)
+    # No job change or move was drawn in this city: one year more, exactly.
+    assert hh.attr("years_work") == pytest.approx(before["years_work"] + 1.0)
+    assert hh.attr("years_residence") == pytest.approx(before["years_residence"] + 1.0)
+
+
+def test_households_arrive_every_year_and_age() -> None:
+    r = run(city_over_years(households=80))
+    hh = r.raw.households
+    year = (hh["arrival"] // YEAR_DAYS).astype(int)
+    assert year.value_counts().sort_index().tolist() == [80, 20, 20]
+    ev = r.raw.life_events
+    assert (ev["event"] == "arrive").sum() == len(hh)
+    # Every household asks for school in the year it arrives, and later arrivals too.
+    j = r.journeys
+    first_year_of = (j["start"] // YEAR_DAYS).astype(int)
+    assert set(first_year_of) == {0, 1, 2}
+
+
+def test_a_stage_transition_applies_again() -> None:
+    # Every child is 11 on arrival (the last primary year): at the next school year it
+    # moves on to junior middle school and its family applies again.
+    data = city_over_years(households=60, in_migration=0,
+                           stage_ages={"primary": (11, 11), "middle": (12, 14)})
+    r = run(data)
+    c = r.raw.children
+    year0 = c[c["year"] == 0].set_index("child_id")
+    year1 = c[c["year"] == 1].set_index("child_id")
+    assert (year0["stage"] == "primary").all() and (year1["stage"] == "middle").all()
+    j = r.journeys
+    migrants_served = year0.index[year0["outcome"] == "city_public"]
+    assert len(migrants_served) > 30
+    for hid in migrants_served:
+        cases = j[(j["household_id"] == hid) & (j["service"] == "school")]
+        years = sorted((cases["start"] // YEAR_DAYS).astype(int))
+        assert years == [0, 1], (hid, years)  # one application per stage, not per year
+        assert year1.loc[hid, "case_id"] != year0.loc[hid, "case_id"]
+    # Within a stage the place is kept: no application in year 2.
+    year2 = c[c["year"] == 2].set_index("child_id")
+    kept = year2.index[year2["outcome"] == "city_public"]
+    assert len(kept) and (year2.loc[kept, "case_id"] == year1.loc[kept, "case_id"]).all()
+
+
+def _both_paths(hometown_seats: int | None, lease: bool = False) -> api.Run:
+    """Migrants who cannot get their papers (no lease) or can, and a hometown school that
+    takes everyone (None) or nobody (0). No private school; families stay in the city."""
+    data = city_over_years(households=80)
+    data["services"]["school"]["fallback"] = ["home"]
+    home = next(o for o in data["offices"] if o["name"] == "home")
+    if hometown_seats is not None:
+        home["seats"] = hometown_seats
+    data["population"]["groups"][0]["attributes"].update(
+        {"lease_own": lease, "home_ties": 0.0})
+    return run(data)
+
+
+def test_out_of_school_when_both_city_and_hometown_paths_fail() -> None:
+    c = _both_paths(hometown_seats=0).raw.children
+    migrants = c[c["hukou"] == "migrant"]
+    assert (migrants["outcome"] == "out_of_school").mean() > 0.9
+    assert not migrants["outcome"].isin(["city_public", "left_behind"]).any()
+
+
+@pytest.mark.parametrize(("seats", "lease", "expected"),
+                         [(None, False, "left_behind"), (0, True, "city_public")])
+def test_never_out_of_school_when_one_path_succeeds(seats: int | None, lease: bool,
+                                                    expected: str) -> None:
+    r = _both_paths(hometown_seats=seats, lease=lease)
+    c = r.raw.children
+    migrants = c[c["hukou"] == "migrant"]
+    assert (migrants["outcome"] == expected).mean() > 0.9
+    assert not (c["outcome"] == "out_of_school").any()
+    assert r.summary["children"]["child_years_by_outcome"]["out_of_school"] == 0
+
+
+def test_children_table_and_summary() -> None:
+    r = run(city_over_years())
+    c = r.raw.children
+    assert tuple(c.columns) == CHILD_COLUMNS
+    assert not c.duplicated(["child_id", "year"]).any()
+    assert c["age"].between(6, 17).all()
+    s = r.summary["children"]
+    assert s["child_years"] == len(c)
+    assert sum(s["child_years_by_outcome"].values()) == len(c)
+    assert s["children"] == c["child_id"].nunique()
+
+
+def test_one_season_runs_have_no_lives_tables() -> None:
+    r = run(school_city(households=50))
+    assert r.raw.children is None and r.raw.life_events is None
+    assert "children" not in r.summary
+    assert "lives" not in from_dict(school_city()).model_dump(mode="json")
+
+
+def _written(data: dict[str, Any], out: Path) -> dict[str, str]:
+    folder = api.write(run(data, seed=2), out, report=False)
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in folder.iterdir()}
+
+
+def test_a_run_over_years_is_byte_identical_twice(tmp_path: Path) -> None:
+    data = city_over_years()
+    for g in data["population"]["groups"]:
+        g["attributes"].update({"moves": 0.4, "job_changes": 0.4})
+    a, b = _written(data, tmp_path / "a"), _written(data, tmp_path / "b")
+    assert a == b
+    assert {"children.parquet", "life_events.parquet"} <= set(a)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_event_log_invariants_hold_over_years(tmp_path: Path, seed: int) -> None:
+    beijing = api.load(preset="beijing", overrides={
+        "population.households": 250, "city.horizon": YEAR_DAYS * 3,
+        "lives": {"school": "school", "in_migration": 80, "renew": ["health_insurance"],
+                  "leave_rate": 0.1}})
+    folder = api.write(api.run(beijing, seed), tmp_path / "run", report=False)
+    ev = pd.read_parquet(folder / "events.parquet")
+    j = pd.read_parquet(folder / "journeys.parquet")
+    check_event_log(ev, j, beijing.city.horizon)
+    assert (j["start"] >= 2 * YEAR_DAYS).any()  # requests in the last year too
+
+
+def test_lives_names_services_that_exist() -> None:
+    data = city_over_years()
+    data["lives"]["renew"] = ["insurance"]
+    with pytest.raises(ScenarioError, match=r"lives\.renew\.0.*unknown service"):
+        from_dict(data)
+    data = copy.deepcopy(city_over_years())
+    data["lives"]["stage_ages"] = {"primary": (6, 13)}
+    with pytest.raises(ScenarioError, match="middle must start after"):
+        from_dict(data)
+
+
+def test_every_preset_runs_over_years() -> None:
+    for name in presets.names():
+        s = api.load(preset=name, overrides={"population.households": 60,
+                                             "city.horizon": YEAR_DAYS * 2, "lives": {}})
+        r = api.run(s, seed=0)
+        assert (r.journeys["start"] >= YEAR_DAYS).any() or len(r.raw.households) > 60, name
