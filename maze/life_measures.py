@@ -55,6 +55,7 @@ def churn(journeys: pd.DataFrame, services: tuple[str, ...]) -> dict[str, Any]:
     not served (coverage lost at renewal); ``churn``: lost / renewals. ``regained``:
     households served again after losing cover. A spell is a run of consecutive covered
     years; ``mean_spell_years`` is over ended and unended spells alike (right-censored).
+    ``by_year`` gives renewals and losses for each year in which there were renewals.
     """
     out: dict[str, Any] = {}
     for service in services:
@@ -63,7 +64,7 @@ def churn(journeys: pd.DataFrame, services: tuple[str, ...]) -> dict[str, Any]:
                      & (journeys["outcome"].astype(str) != "pending")]
         if not len(j):
             out[service] = {"renewals": 0, "lost": 0, "churn": None, "regained": 0,
-                            "spells": 0, "mean_spell_years": None}
+                            "spells": 0, "mean_spell_years": None, "by_year": {}}
             continue
         year = np.floor(j["start"].to_numpy() / YEAR_DAYS).astype(np.int64)
         t = pd.DataFrame({"household_id": j["household_id"].to_numpy(), "year": year,
@@ -90,5 +91,10 @@ def churn(journeys: pd.DataFrame, services: tuple[str, ...]) -> dict[str, Any]:
             "regained": int(regained.groupby(t["household_id"]).any().sum()),
             "spells": spells,
             "mean_spell_years": covered_years / spells if spells else None,
+            # Per year of the renewal: covered households asking again, and those that
+            # lost cover.
+            "by_year": {str(int(y)): {"renewals": int(renewal[t["year"] == y].sum()),
+                                      "lost": int(lost[t["year"] == y].sum())}
+                        for y in sorted(t.loc[renewal, "year"].unique())},
         }
     return out

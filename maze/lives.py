@@ -15,7 +15,8 @@ every household from year to year:
   ``years_insurance``, ``years_residence``, ``years_schooling``) grow one year per year
   and are broken by job changes and moves, drawn as events at the household's own
   ``job_changes`` and ``moves`` rates a year; a job change voids the papers an employer
-  gave, a move those tied to the old address;
+  gave and a move those tied to the old address, and the new job comes with a labour
+  contract, the new home with a lease in the family's name, as often as for its group;
 - the eldest child (``school_stage`` gives its stage on arrival) ages one year per year,
   passes from primary to junior middle to senior high, and its family applies again for
   the ``lives.school`` service at each stage;
@@ -41,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from maze.household import Household, Request
-from maze.population import YEAR_DAYS
+from maze.population import ATTRIBUTES, YEAR_DAYS
 
 if TYPE_CHECKING:
     from maze.mechanism import Mechanism
@@ -236,6 +237,7 @@ class Lives:
         self.rows: list[tuple[Any, ...]] = []
         self.events: list[tuple[int, float, str, str]] = []
         self.hooks: dict[str, list[Mechanism]] = {}
+        self.groups = {g.name: g for g in scenario.population.groups}
         docs = scenario.documents
         self.job_papers = _papers_resting_on(docs, "contract")
         self.address_papers = _papers_resting_on(docs, "lease_own")
@@ -315,7 +317,10 @@ class Lives:
             elif outcome != "served" and not bool(self.cols["contract"][hid]):
                 ins.stop_at(hid)
         child = self.children.get(hid)
-        if child is not None and req.service == self.school and child.case == req.case_id:
+        if child is not None and child.followed and req.service == self.school:
+            # The child's place is what its family's latest school case says (also a case
+            # a closure opened for a child placed at a closing school).
+            child.case = req.case_id
             self._place(child, req)
         if outcome == "sent_away" and (not req.end_office or self.world.stations[
                 req.end_office].role != "sent_away"):
@@ -331,13 +336,16 @@ class Lives:
         elif outcome == "sent_away" and office and self.world.stations[office].role == \
                 "sent_away":
             # Placed in the hometown's school while the parents stay in the city.
+            self._release(child)
             child.in_city = False
             child.outcome = self._in_hometown(child)
             self.log(child.household, "child_home", child.stage)
         elif outcome == "deterred":
+            self._release(child)
             child.in_city = False  # never brought: "I didn't even consider bringing them"
             child.outcome = "left_behind"
         elif outcome in ("gave_up", "denied"):
+            self._release(child)  # a holdout of a closed school has no place left
             child.outcome = "out_of_school"
         if child.outcome not in ("city_public", "private"):
             self.streak["years_schooling"].stop_at(child.household)
@@ -391,10 +399,10 @@ class Lives:
                 self.env.process(self._requests(plan))
             k += 1
 
-    def new_year(self, k: int) -> list[tuple[float, int, int, str]]:
+    def new_year(self, k: int) -> list[tuple[float, int, int, str, str]]:
         """Close year ``k - 1`` and plan year ``k``: returns (day, household, order,
-        service) of the requests to make, sorted."""
-        plan: list[tuple[float, int, int, str]] = []
+        service, why) of the requests to make, sorted."""
+        plan: list[tuple[float, int, int, str, str]] = []
         now = self.env.now
         order = {s: i for i, s in enumerate(self.world.scenario.services)}
         for hid in sorted(self.households):
@@ -413,8 +421,8 @@ class Lives:
                 continue
             day = now + (self.arrival[hid] - YEAR_DAYS * math.floor(self.arrival[hid]
                                                                      / YEAR_DAYS))
-            wants: list[str] = []
-            if child is not None:
+            wants: list[tuple[str, str]] = []
+            if child is not None and child.followed:
                 wants += self._child_year(hh, child)
             last = self.last.get(hid, {})
             for service in self.world.scenario.services:
@@ -424,17 +432,15 @@ class Lives:
                 if req is None:
                     continue
                 if req.outcome == "served" and service in self.renew:
-                    wants.append(service)
-                    self.log(hid, "renew", service)
+                    wants.append((service, "renew"))
                 elif req.outcome in FAILED and self.ask("tries_again", req):
-                    wants.append(service)
-                    self.log(hid, "try_again", service)
-            plan += [(day, hid, order[s], s) for s in wants]
+                    wants.append((service, "try_again"))
+            plan += [(day, hid, order[s], s, why) for s, why in wants]
         plan.sort()
         return plan
 
-    def _child_year(self, hh: Household, child: Child) -> list[str]:
-        """The child grows a year; returns [school] if its family asks for a place."""
+    def _child_year(self, hh: Household, child: Child) -> list[tuple[str, str]]:
+        """The child grows a year; returns [(school, why)] if its family asks for a place."""
         hid = child.household
         before = child.stage
         child.age += 1
@@ -467,7 +473,7 @@ class Lives:
             return []
         if child.stage != before or brought:
             child.outcome = "pending"
-            return [self.school]
+            return [(self.school, "new_stage" if child.stage != before else "brought")]
         if child.enrolled:
             return []  # keeps its place in the same school
         last = self.last.get(hid, {}).get(self.school)
@@ -475,12 +481,11 @@ class Lives:
             child.outcome = "pending"  # still waiting for last year's answer
             return []
         if last is not None and self.ask("tries_again", last):
-            self.log(hid, "try_again", self.school)
             child.outcome = "pending"
-            return [self.school]
+            return [(self.school, "try_again")]
         if last is None:
             child.outcome = "pending"  # in the city, never asked: its first application
-            return [self.school]
+            return [(self.school, "first")]
         child.outcome = "out_of_school"
         return []
 
@@ -494,16 +499,19 @@ class Lives:
                           "local" if hh.local else "migrant", year, child.age, child.stage,
                           outcome, child.case))
 
-    def _requests(self, plan: list[tuple[float, int, int, str]]) -> Generator[Any, Any, None]:
+    def _requests(self, plan: list[tuple[float, int, int, str, str]]
+                  ) -> Generator[Any, Any, None]:
         from maze.journey import journey
 
         env, world = self.env, self.world
-        for day, hid, _, service in plan:
+        for day, hid, _, service, why in plan:
             if day > env.now:
                 yield env.timeout(day - env.now)
             if hid in self.gone:
                 continue
             hh = self.households[hid]
+            if why in ("renew", "try_again"):
+                self.log(hid, why, service)
             self._renew_papers(hh)
             req = world.new_request(hh, service, world.scenario.services[service].entry)
             self.started(req)
@@ -521,10 +529,28 @@ class Lives:
         if self.streak["years_work"].broken_since(hid, since):
             void |= self.job_papers
             self.log(hid, "job_change")
+            self._redraw(hh, "contract")
         if self.streak["years_residence"].broken_since(hid, since):
             void |= self.address_papers
             self.log(hid, "move")
+            self._redraw(hh, "lease_own")
         hh.documents -= void
+
+    def _redraw(self, hh: Household, attribute: str) -> None:
+        """A new job comes with a labour contract, a new home with a lease in the family's
+        own name, as often as for its group (the group's declared probability)."""
+        spec = ATTRIBUTES[attribute]
+        value = self.groups[hh.group].attributes.get(attribute, spec.default)
+        held = value if isinstance(value, bool) else bool(self.rng.random() < float(value))
+        self.cols[attribute][hh.id] = held
+        if attribute == "contract":
+            ins = self.streak["years_insurance"]
+            covered = any(r.outcome == "served" for s, r in self.last.get(hh.id, {}).items()
+                          if s in self.insured_by)
+            if held and not ins.growing[hh.id]:
+                ins.start(hh.id)
+            elif not held and not covered:
+                ins.stop_at(hh.id)
 
     # -- the end ----------------------------------------------------------------------------
     def close(self) -> None:

@@ -196,12 +196,14 @@ def test_a_run_over_years_is_byte_identical_twice(tmp_path: Path) -> None:
     assert {"children.parquet", "life_events.parquet"} <= set(a)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_event_log_invariants_hold_over_years(tmp_path: Path, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "rules"), [(0, False), (1, True)])
+def test_event_log_invariants_hold_over_years(tmp_path: Path, seed: int, rules: bool) -> None:
+    family = {f"mechanisms.{m}": {} for m in ("bring_child", "try_again", "gaokao",
+                                              "return_home")} if rules else {}
     beijing = api.load(preset="beijing", overrides={
         "population.households": 250, "city.horizon": YEAR_DAYS * 3,
         "lives": {"school": "school", "in_migration": 80, "renew": ["health_insurance"],
-                  "leave_rate": 0.1}})
+                  "leave_rate": 0.1}, **family})
     folder = api.write(api.run(beijing, seed), tmp_path / "run", report=False)
     ev = pd.read_parquet(folder / "events.parquet")
     j = pd.read_parquet(folder / "journeys.parquet")

@@ -51,8 +51,14 @@ def cmd_story(args: argparse.Namespace) -> int:
     width = min(100, shutil.get_terminal_size((88, 24)).columns)
     lines = [f"{scenario.city.name} ({scenario.city.regime}), seed {args.seed}; day 0 is "
              f"{scenario.city.start_date.day} {scenario.city.start_date:%B %Y}.", ""]
+    if run.raw.life_events is not None:  # a run over years: the family's years
+        from maze.life_story import life_story_lines
+
+        told = life_story_lines(run.events, run.raw.life_events, household, scenario)
+    else:
+        told = story.story_lines(run.events, household, scenario)
     lines += [textwrap.fill(line, width=width, subsequent_indent="    ") if line else ""
-              for line in story.story_lines(run.events, household, scenario)]
+              for line in told]
     try:
         sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
