@@ -4,11 +4,11 @@ through the school stages; services renewed each year; families that leave.
 The texts describe processes that only bite over years: "migrants tend to move around;
 some go back to their home village for a time and others relocate from city to city",
 so that "requiring them to have stayed in one city for a number of years in a row has
-the same effect as excluding them" (Chan and O'Brien 2019, 16-17); "when they move from
-elementary to middle school, they must obtain another number and go to the bottom of a
-new list" (ibid., 21-22); "the majority of the children of migrants return to their
-hometowns for high school" (Chuang 2020). With ``[lives]`` in a scenario a run keeps
-every household from year to year:
+the same effect as excluding them" [Chan & O'Brien 2019: Within the City]; "when they
+move from elementary to middle school, they must obtain another number and go to the
+bottom of a new list" [Chan & O'Brien 2019: Away from the City]; "the majority of the
+children of migrants return to their hometowns for high school" [Chuang 2020]. With
+``[lives]`` in a scenario a run keeps every household from year to year:
 
 - each year brings new households (``lives.in_migration``);
 - a household's age grows one year per year; its streaks (``years_work``,

@@ -1,12 +1,12 @@
 """Bring the child to the city or leave it in the hometown: a family's decision.
 
 "I heard they couldn't go to school in Beijing, so I didn't even consider bringing them
-here" (Chan and O'Brien 2019, "Phantom Services", The China Journal 81, p. 21 [001:1046-
-1048]); most married migrants "first move with their spouse and later bring their
-children along" (ibid., note 22 [001:416-417]); factories report that 72 percent of their
-workers do not live with their children (Fish 2017 [004:19]). Land in the hometown keeps a
-foothold there (Chuang 2020 [000:23-25]), and with it the grandparents who raise
-left-behind children (Fish 2017 [004:5]).
+here" [Chan & O'Brien 2019: Away from the City]; of the new generation of married
+migrants living with family members, "Seventy percent of them first move with their
+spouse and later bring their children along" [Chan & O'Brien 2019: Statistics, note 22];
+factories report that 72 percent of their workers do not live with their children
+[Fish 2017]. Land in the hometown keeps a foothold there [Chuang 2020], and left-behind
+children are "raised by grandparents or other relatives in the countryside" [Fish 2017].
 
 The decision is taken when the family arrives and again at each school year while the
 child is in the hometown. The probability of bringing the child is

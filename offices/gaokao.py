@@ -2,13 +2,12 @@
 hukou is.
 
 "Most cities require high school students to return to their parents' hometowns to take
-the college entrance exam" (Chan and O'Brien 2019, "Phantom Services", The China Journal
-81, p. 2 [001:95-97]); "college entrance examinations must be taken in one's place of
-registration, resulting in a situation where the majority of the children of migrants
-return to their hometowns for high school" (Chuang, essay on hukou reform, c. 2020
-[000:11]). Beijing's 2012 rules opened the vocational track only to children whose
-parents had three years of work and of Beijing social insurance and who had done all
-three years of middle school in Beijing (Chan and O'Brien 2019, p. 16 [001:610-626]).
+the college entrance exam" [Chan & O'Brien 2019: Introduction]; "college entrance
+examinations must be taken in one's place of registration, resulting in a situation
+where the majority of the children of migrants return to their hometowns for high
+school" [Chuang 2020]. Beijing's 2012 rules opened the vocational track only to children
+whose parents had three years of work and of Beijing social insurance and who had done
+all three years of middle school in Beijing [Chan & O'Brien 2019: Within the City].
 
 When a migrant child in the city reaches the senior-high stage, it goes back to the
 hometown with probability ``back`` ("the majority": ASSUMPTION 0.7, range 0.5-0.9), or

@@ -2,12 +2,11 @@
 
 Land in the hometown is "a final backstop in the face of on-the-job injury,
 unemployment, or old age", and "for many of the aging workers ... returning to one's
-hometown is the inevitable end" (Chuang 2020, "The Hukou System", Chuang [000:25]);
-cities "nudge migrants to seek healthcare or education elsewhere" and a large majority of
+hometown is the inevitable end" [Chuang 2020]; cities "nudge migrants to seek healthcare
+or education elsewhere" [Chan & O'Brien 2019: Conclusion], and a large majority of
 families given notice of a school's demolition "decided it would be best to make plans
-to relocate" (Chan and O'Brien 2019, "Phantom Services", The China Journal 81, pp. 20-23
-[001:962-964, 1073-1075]); "some go back to their home village for a time" (ibid., p. 16
-[001:632-634]).
+to relocate" [Chan & O'Brien 2019: Away from the City]; "some go back to their home
+village for a time" [Chan & O'Brien 2019: Within the City].
 
 Two decisions, one rule: at the turn of each year (``yearly``), and when a request ends
 with nothing in the city or its fallbacks (``on_failure``, replacing the coin flip of the

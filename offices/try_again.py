@@ -1,8 +1,8 @@
 """Try again next year: a family turned away asks again the next year.
 
 "By the time they cleared up the document approval, it was too late. The school year had
-started and I was told to try enrolling my child again next year" (Chan and O'Brien
-2019, "Phantom Services", The China Journal 81, p. 19 [001:930-932]). Without this rule
+started and I was told to try enrolling my child again next year" [Chan & O'Brien 2019:
+Within the City]. Without this rule
 a household turned away never asks again for that service (a child out of school stays
 out until its next stage, when its family applies anyway).
 
