@@ -1,0 +1,84 @@
+"""Benchmark: an ABC-SMC calibration of one preset (``maze calibrate``), end to end.
+
+The target is 45 minutes on 2 cores for a calibration of a preset at its own size
+(2,000 households). The script runs ``maze.app.calibrate.calibrate`` with local
+processes on ``--workers`` cores and prints: wall time, simulations, the CPU seconds
+of one simulation (measured alone before the run, fastest of three), and the ratio of
+wall time to (simulations x one simulation / workers), which says how much of the
+machine the calibration got (1.0: all of it, with no overhead). From the simulations
+and the time of one, it prints what a Dask cluster of N workers would take at the same
+settings (``--scheduler``): simulations x one simulation / N, plus pyabc's
+per-generation synchronisation (measured here as the time not spent simulating).
+
+Run from the project root::
+
+    python benchmarks/bench_calibrate.py
+    python benchmarks/bench_calibrate.py --preset beijing --households 2000 \\
+        --population 50 --generations 5 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGET_MINUTES = 45.0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--preset", default="beijing")
+    p.add_argument("--households", type=int, default=2000)
+    p.add_argument("--population", type=int, default=50)
+    p.add_argument("--generations", type=int, default=5)
+    p.add_argument("--predictive", type=int, default=40)
+    p.add_argument("--workers", type=int, default=2)
+    args = p.parse_args()
+
+    from maze import targets as tg
+    from maze.app import api
+    from maze.app import calibrate as cal
+
+    scenario = api.load(preset=args.preset,
+                        overrides={"population.households": args.households})
+    tf = tg.load(ROOT / "offices" / "targets" / f"{args.preset}.toml", scenario)
+    sim = cal.Simulator(scenario, tf.parameters, tf.targets, tf.path)
+    mid = {f"p{i}": (q.low + q.high) / 2 for i, q in enumerate(tf.parameters)}
+    one = []
+    for seed in range(3):
+        start = time.process_time()
+        sim(mid, seed=seed)
+        one.append(time.process_time() - start)
+    one_sim = min(one)
+    settings = cal.Settings(population=args.population, generations=args.generations,
+                            predictive=args.predictive, workers=args.workers, seed=0)
+    with tempfile.TemporaryDirectory(prefix="bench-calibrate-") as tmp:
+        start = time.perf_counter()
+        summary = cal.calibrate(tf, scenario, Path(tmp) / "out", settings)
+        wall = time.perf_counter() - start
+    n = summary["simulations"] + args.predictive
+    ideal = n * one_sim / args.workers
+    print(f"maze calibrate {args.preset}: {args.households} households, population "
+          f"{args.population}, {summary['generations']} generations, {args.workers} workers")
+    print(f"  simulations: {summary['simulations']} fitting + {args.predictive} predictive")
+    print(f"  one simulation: {one_sim:.2f} s CPU (fastest of 3)")
+    print(f"  wall time: {wall / 60:.1f} min (target {TARGET_MINUTES:.0f} min): "
+          f"{'met' if wall / 60 <= TARGET_MINUTES else 'NOT met'}")
+    print(f"  wall / ideal (simulations x one / workers = {ideal / 60:.1f} min): "
+          f"{wall / ideal:.2f}")
+    overhead = max(wall - ideal, 0.0)
+    for workers in (8, 32, 128):
+        print(f"  a Dask cluster of {workers} workers (same settings): about "
+              f"{(n * one_sim / workers + overhead) / 60:.1f} min (simulations / {workers} "
+              f"+ the {overhead / 60:.1f} min not spent simulating here)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
