@@ -147,3 +147,22 @@ def test_repository_targets_files_validate(path):
     assert tf.parameters
     for t in tf.targets:
         assert t.citation["author"] and t.citation["title"] and t.citation["where"]
+
+
+def test_resume_continues_the_stored_history(tmp_path):
+    scenario = _small_city()
+    data = {"city": "x", "parameters": [{"key": KEY, "low": 0, "high": 1}],
+            "targets": [{"name": "t", "value": 0.3, "sd": 0.05, "use": "calibrate",
+                         "uncertainty": "u", "year": 2012, "population": "p",
+                         "measure": "served_share",
+                         "filters": {"service": "school", "hukou": "migrant"},
+                         "citation": {"author": "a", "year": 2020, "title": "t", "where": "w"}}]}
+    tf = tg.check(data, scenario, "x.toml")
+    first = cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
+        population=6, generations=1, predictive=2, workers=1))
+    again = cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
+        population=6, generations=2, predictive=2, workers=1), resume=True)
+    assert first["generations"] == 1 and again["generations"] == 2
+    assert again["simulations"] > first["simulations"]  # the first generation was kept
+    diag = pd.read_parquet(tmp_path / "o" / "diagnostics.parquet")
+    assert list(diag["generation"]) == [0, 1]

@@ -81,14 +81,11 @@ def distance_for(targets: Sequence[Target]) -> Callable[[Mapping, Mapping], floa
     return distance
 
 
-def _sampler(scheduler: str | None, workers: int | None) -> Any:
+def _sampler(client: Any, workers: int | None) -> Any:
     import pyabc
 
-    if scheduler:
-        from distributed import Client
-
-        return pyabc.sampler.DaskDistributedSampler(dask_client=Client(scheduler),
-                                                    batch_size=1)
+    if client is not None:
+        return pyabc.sampler.DaskDistributedSampler(dask_client=client, batch_size=1)
     if workers == 1:
         return pyabc.sampler.SingleCoreSampler()
     return pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers)
@@ -118,8 +115,21 @@ def run_abc(tf: TargetsFile, scenario: Scenario, db: Path, settings: Settings,
     prior = pyabc.Distribution(**{f"p{i}": pyabc.RV("uniform", p.low, p.high - p.low)
                                   for i, p in enumerate(tf.parameters)})
     np.random.seed(settings.seed)
-    abc = pyabc.ABCSMC(sim, prior, distance_for(fit), population_size=settings.population,
-                       sampler=_sampler(settings.scheduler, settings.workers))
+    client = None
+    if settings.scheduler:
+        from distributed import Client
+
+        client = Client(settings.scheduler)
+    try:
+        abc = pyabc.ABCSMC(sim, prior, distance_for(fit), population_size=settings.population,
+                           sampler=_sampler(client, settings.workers))
+        return _run(abc, fit, db, settings, resume)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _run(abc: Any, fit: Sequence[Target], db: Path, settings: Settings, resume: bool) -> Any:
     url = f"sqlite:///{db.resolve()}"
     observed = {t.name: t.value for t in fit}
     if resume and db.exists():
