@@ -166,3 +166,21 @@ def test_resume_continues_the_stored_history(tmp_path):
     assert again["simulations"] > first["simulations"]  # the first generation was kept
     diag = pd.read_parquet(tmp_path / "o" / "diagnostics.parquet")
     assert list(diag["generation"]) == [0, 1]
+
+
+def test_fit_table_counts_the_figures_own_uncertainty():
+    """A figure at the centre of the predictive runs is covered; one five sds away is not,
+    even when the runs themselves barely vary."""
+    scenario = _small_city()
+    spec = metric.spec({"measure": "served_share"}, scenario, source="t", key="t")
+    tf = tg.TargetsFile("t.toml", "x", None, (
+        tg.Target("near", 0.5, 0.05, "", 2012, "", "calibrate", spec, {"author": "a",
+                  "year": 2020, "title": "t", "where": "w"}),
+        tg.Target("far", 0.75, 0.05, "", 2012, "", "validate", spec, {"author": "a",
+                  "year": 2020, "title": "t", "where": "w"})), ())
+    runs = 0.5 + 0.001 * np.random.default_rng(0).standard_normal(40)
+    fit = cal.fit_table(tf, pd.DataFrame({"near": runs, "far": runs})).set_index("target")
+    assert bool(fit.loc["near", "covered"]) and not bool(fit.loc["far", "covered"])
+    assert fit.loc["far", "z"] == pytest.approx(-5.0, abs=0.1)
+    # The figure's interval is the runs' spread plus its own sd (1.645 sd either side).
+    assert fit.loc["near", "figure_q95"] - 0.5 == pytest.approx(1.645 * 0.05, rel=0.1)
