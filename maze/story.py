@@ -208,9 +208,9 @@ def _visit_sentence(t: Teller, r: pd.Series, nxt: pd.Series | None, times: int) 
             sentence = f"out of options in the city, they tried {office}, which {what}"
     else:
         sentence = f"{office} {what}{going}"
-    wait = float(r["wait"])
-    if wait >= 1.0:
-        sentence = f"after waiting {_days(wait)}, {sentence}"
+    waited = _calendar_days(t, float(r["start"]), float(r["time"]))
+    if waited >= 1:
+        sentence = f"after waiting {_days(waited)}, {sentence}"
     again = "" if times == 1 else (f" They came back {_more(times - 1)}; the answer was the "
                                    "same each time.")
     return f"{sentence}.{again}"
@@ -236,7 +236,8 @@ def _end_sentence(t: Teller, r: pd.Series, visits: pd.DataFrame) -> str:
         elif office:  # pushed out of a place they had (a school closed)
             text = f"sent away; with {t.office(office)} gone, they left the city"
         else:
-            text = "sent away; they gave up on the city and went home"
+            text = (f"sent away; finding nothing in the city, they turned to their hometown "
+                    f"for {service}")
     elif o == "gave_up":
         text = f"they gave up, and stay in the city without {service}"
     elif o == "denied":
@@ -245,7 +246,7 @@ def _end_sentence(t: Teller, r: pd.Series, visits: pd.DataFrame) -> str:
         text = ("deterred; they never went to a counter, having heard that families like "
                 "theirs do not get in")
     else:
-        text = "the period ends and they are still going from office to office"
+        text = "the period ends with the request still open"
     return f"Outcome, {when[0].lower()}{when[1:]}: {text}."
 
 
@@ -279,13 +280,23 @@ def _portrait(row: pd.Series, household_id: int) -> str:
         f"Household {household_id} is {who}."
 
 
-def request_story(t: Teller, case: pd.DataFrame) -> list[str]:
-    """The lines for one request: the asking, each visit (runs merged), and the end."""
+@dataclass(frozen=True)
+class Step:
+    """One dated line of a request's story, with the time it happened (for ordering)."""
+
+    time: float
+    text: str
+    kind: str = "visit"  # "start", "visit", "outcome" or "tally"
+
+
+def request_steps(t: Teller, case: pd.DataFrame) -> list[Step]:
+    """The steps of one request: the asking, each visit (runs merged), the end, the tally."""
     case = case.sort_values("time", kind="stable")
-    lines: list[str] = []
+    steps: list[Step] = []
     first = case[case["activity"] == "request"]
     if len(first):
-        lines.append(_start_sentence(t, first.iloc[0]))
+        steps.append(Step(float(first["time"].iloc[0]), _start_sentence(t, first.iloc[0]),
+                          "start"))
     visits = case[case["activity"].isin(VISIT_ACTIVITIES)]
     rows = [r for _, r in visits.iterrows()]
     i = 0
@@ -298,19 +309,41 @@ def request_story(t: Teller, case: pd.DataFrame) -> list[str]:
         if j > i:
             last = t.day(float(rows[j]["time"]))
             when += f" to {last[0].lower()}{last[1:]}"
-        lines.append(f"{when}: {_visit_sentence(t, rows[i], nxt, j - i + 1)}")
+        steps.append(Step(float(rows[i]["time"]),
+                          f"{when}: {_visit_sentence(t, rows[i], nxt, j - i + 1)}"))
         i = j + 1
     end = case[case["activity"].isin(OUTCOMES)]
     if len(end):
-        lines.append(_end_sentence(t, end.iloc[-1], visits))
-    lines.append(_tally(t, case, visits))
-    return lines
+        steps.append(Step(float(end["time"].iloc[-1]), _end_sentence(t, end.iloc[-1], visits),
+                          "outcome"))
+    steps.append(Step(float(case["time"].max()), _tally(t, case, visits), "tally"))
+    return steps
+
+
+def request_story(t: Teller, case: pd.DataFrame) -> list[str]:
+    """The lines for one request: the asking, each visit (runs merged), and the end."""
+    return [s.text for s in request_steps(t, case)]
+
+
+def _calendar_days(t: Teller, start: float, end: float) -> int:
+    """Days between two moments as a reader counts them on the calendar (1 June to 2 June
+    is one day, whatever the hours)."""
+    return (t.date(end) - t.date(start)).days
+
+
+def _span(t: Teller, start: float, end: float) -> str:
+    """'the same day', 'the next day' or 'N days (1 June to 9 June)'."""
+    n = _calendar_days(t, start, end)
+    if n <= 0:
+        return "the same day"
+    a, b = t.date(start), t.date(end)
+    since = f"{a.day} {a:%B}" + (f" {a.year}" if a.year != b.year else "")
+    return f"{_days(n)} ({since} to {b.day} {b:%B}{f' {b.year}' if a.year != b.year else ''})"
 
 
 def _tally(t: Teller, case: pd.DataFrame, visits: pd.DataFrame) -> str:
     offices = list(dict.fromkeys(visits["office"].astype(str)))
     levels = [lv for lv in dict.fromkeys(t.level(o) for o in offices) if lv is not None]
-    days = float(case["time"].max() - case["time"].min())
     fees = float(visits["fee"].sum())
     wages = float(visits["wage_lost"].sum())
     explicit = bool(((visits["activity"].astype(str) == "refuse")
@@ -318,12 +351,13 @@ def _tally(t: Teller, case: pd.DataFrame, visits: pd.DataFrame) -> str:
     if not len(visits):
         return "In all: no office was visited."
     where = _list([_words(o) for o in offices])
-    return (f"In all: {_days(days)}, {_times(len(visits), 'visit')} to {len(offices)} "
+    return (f"In all: {_span(t, float(case['time'].min()), float(case['time'].max()))}, "
+            f"{_times(len(visits), 'visit')} to {len(offices)} "
             f"{'office' if len(offices) == 1 else 'offices'} ({where})"
-            f" at {len(levels)} {'level' if len(levels) == 1 else 'levels'} of the city's "
-            f"government ({_list([_words(lv) for lv in levels]) or 'none'}); "
-            f"{_money(fees)} in fees and "
-            f"{_money(wages)} in lost wages. "
+            + (f" at {len(levels)} {'level' if len(levels) == 1 else 'levels'} of the city's "
+               f"government ({_list([_words(lv) for lv in levels])}); " if levels else
+               " at no level of the city's government; ")
+            + f"{_money(fees)} in fees and {_money(wages)} in lost wages. "
             + ("One office said outright that it was because of their hukou."
                if explicit else "Nobody ever said it was because of their hukou."))
 
@@ -334,7 +368,12 @@ def tell(events: pd.DataFrame, household_id: int, scenario: Scenario) -> str:
 
 
 def story_lines(events: pd.DataFrame, household_id: int, scenario: Scenario) -> list[str]:
-    """The story as a list of lines (a heading, then the dated steps of each request)."""
+    """The story as a list of lines: a portrait, then every request's steps in time order.
+
+    A household with several requests has them told together, day by day, each step
+    tagged with the service it is about: the model follows each request on its own
+    (an outcome ends that request only), and the story says so.
+    """
     ev = events[events["household_id"] == household_id]
     if not len(ev):
         return [f"Household {household_id} asked for nothing during this run."]
@@ -342,15 +381,66 @@ def story_lines(events: pd.DataFrame, household_id: int, scenario: Scenario) -> 
     lines = [_portrait(ev.iloc[0], household_id)]
     cases = ev.groupby("case_id", sort=False)
     order = sorted(cases.groups, key=lambda c: (float(ev.loc[cases.groups[c], "time"].min()), c))
+    if len(order) == 1:
+        case = ev.loc[cases.groups[order[0]]]
+        service = t.service(str(case["service"].iloc[0]))
+        lines += ["", f"Asking for {service}:", *request_story(t, case)]
+        return lines
+    services = [str(ev.loc[cases.groups[c], "service"].iloc[0]) for c in order]
+    tags = _tags([_words(s) for s in services])
+    lines += ["", f"{len(order)} requests, told together day by day: "
+              + _list([t.service(s) for s in services]) + ". The model follows each request "
+              "on its own: how one ends does not end the others.", ""]
+    merged: list[tuple[float, int, int, Step]] = []
+    ends: dict[int, float] = {}
+    for k, case_id in enumerate(order):
+        steps = request_steps(t, ev.loc[cases.groups[case_id]])
+        for n, step in enumerate(steps):
+            if step.kind != "tally":
+                merged.append((step.time, n if step.kind != "outcome" else 10**9, k, step))
+            if step.kind == "outcome":
+                ends[k] = step.time
+    merged.sort(key=lambda m: (m[0], m[2], m[1]))
+    for time, _, k, step in merged:
+        text = step.text
+        if step.kind == "outcome":
+            text = text.replace("Outcome,", f"Outcome of the {tags[k]} request,", 1)
+            going = [tags[o] for o in range(len(order)) if o != k and ends.get(o, math.inf) > time
+                     and _started(merged, o, time)]
+            if going:
+                text += (f" (This ends the {tags[k]} request only; the "
+                         f"{_list(going)} {'request goes' if len(going) == 1 else 'requests go'}"
+                         " on.)")
+        else:
+            day, _, rest = text.partition(": ")
+            text = f"{day}, {tags[k]}: {rest}"
+        lines.append(text)
+    lines.append("")
     for k, case_id in enumerate(order):
         case = ev.loc[cases.groups[case_id]]
-        service = t.service(str(case["service"].iloc[0]))
-        heading = f"Asking for {service}" if len(order) == 1 else \
-            f"{'First' if k == 0 else 'Then'}, asking for {service}"
-        lines.append("")
-        lines.append(heading[0].upper() + heading[1:] + ":")
-        lines.extend(request_story(t, case))
+        tally = _tally(t, case, case[case["activity"].isin(VISIT_ACTIVITIES)])
+        lines.append(tally.replace("In all:", f"In all, for the {tags[k]} request:", 1))
     return lines
+
+
+ORDINALS = ("second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
+
+
+def _tags(names: list[str]) -> list[str]:
+    """'school', 'health insurance', 'second school': a service asked for again is counted."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        n = seen.get(name, 0)
+        seen[name] = n + 1
+        out.append(name if n == 0 else
+                   f"{ORDINALS[n - 1] if n <= len(ORDINALS) else f'{n + 1}th'} {name}")
+    return out
+
+
+def _started(merged: list[tuple[float, int, int, Step]], k: int, time: float) -> bool:
+    """Whether request ``k`` had begun by ``time``."""
+    return any(m[2] == k and m[0] <= time for m in merged)
 
 
 def typical_household(journeys: pd.DataFrame, group: str | None = None) -> int:

@@ -60,12 +60,15 @@ def test_the_tally_agrees_with_the_journeys_table(paper) -> None:
     j = run.journeys
     for _, row in j.sample(20, random_state=0).iterrows():
         lines = story.story_lines(run.events, int(row["household_id"]), scenario)
-        tally = [x for x in lines if x.startswith("In all:")]
+        tally = [x for x in lines if x.startswith("In all")]
         assert len(tally) == (j["household_id"] == row["household_id"]).sum()
-        m = re.search(r"(\d+) visits? to (\d+) offices? \(.*\) at (\d+) levels?", tally[0])
-        assert m is not None
-        assert (int(m.group(1)), int(m.group(2)), int(m.group(3))) == (
-            row["visits"], row["offices_seen"], row["levels_seen"])
+        mine = j[j["household_id"] == row["household_id"]].sort_values(["start", "case_id"])
+        for text, (_, req) in zip(tally, mine.iterrows(), strict=True):
+            m = re.search(r"(\d+) visits? to (\d+) offices? \(.*\) at (\d+|no) levels?", text)
+            assert m is not None, text
+            levels = 0 if m.group(3) == "no" else int(m.group(3))
+            assert (int(m.group(1)), int(m.group(2)), levels) == (
+                req["visits"], req["offices_seen"], req["levels_seen"])
 
 
 def _row(t: float, office: str, activity: str, reason: str = "", document: str = "",
@@ -93,15 +96,59 @@ def test_runs_of_the_same_answer_are_told_once(paper) -> None:
         "Day 0 (20 August): the family asked the school for a school place for their child.",
         "Day 0 (20 August): the school asked for papers they did not have: permit, so they "
         "went to the police.",
-        "Day 3 (23 August) to day 9 (29 August): after waiting 2 days, the police would "
+        "Day 3 (23 August) to day 9 (29 August): after waiting 3 days, the police would "
         "not go on without address first. They came back 2 more times; the answer was the "
         "same each time.",
         "Outcome, day 9 (29 August): they gave up, and stay in the city without a school "
         "place for their child.",
-        "In all: 9 days, 4 visits to 2 offices (school and police) at 2 levels of the city's "
-        "government (district and municipal); 0 RMB in fees and 200 RMB in lost wages. "
+        "In all: 9 days (20 August to 29 August), 4 visits to 2 offices (school and police) "
+        "at 2 levels of the city's government (district and municipal); 0 RMB in fees and "
+        "200 RMB in lost wages. "
         "Nobody ever said it was because of their hukou.",
     ]
+
+
+def test_durations_count_days_as_on_the_calendar(paper) -> None:
+    scenario, _ = paper
+    events = pd.DataFrame([
+        _row(0.7, "school", "request"),
+        _row(1.2, "school", "serve", wait=0.6),
+        _row(1.2, "", "served"),
+    ])
+    lines = story.story_lines(events, 7, scenario)
+    # 20 August late to 21 August early: a reader counts one day, and one day of waiting.
+    assert "Day 1 (21 August): after waiting 1 day, the school said yes" in lines[4]
+    assert lines[-1].startswith("In all: 1 day (20 August to 21 August), 1 visit ")
+    same = pd.DataFrame([_row(0.2, "school", "request"), _row(0.9, "school", "serve", wait=0.5),
+                         _row(0.9, "", "served")])
+    assert story.story_lines(same, 7, scenario)[-1].startswith("In all: the same day, 1 visit")
+
+
+def test_several_requests_are_told_together_in_time_order(paper) -> None:
+    scenario, _ = paper
+    school = [_row(0.1, "school", "request"),
+              _row(0.2, "school", "require", "documents", "permit"),
+              _row(30.5, "police", "require", "documents", "address"),
+              _row(34.0, "", "gave_up", "documents")]
+    home = [{**r, "case_id": 1, "service": "school"} for r in (
+        _row(2.0, "school", "request"), _row(2.1, "school", "refuse", "hukou"),
+        _row(15.0, "", "sent_away"))]
+    lines = story.story_lines(pd.DataFrame(school + home), 7, scenario)
+    body = [x for x in lines if x.startswith(("Day ", "Outcome"))]
+    days = [int(re.match(r"(?:Day|Outcome of the .* request, day) (\d+)", x).group(1))
+            for x in body]
+    assert days == sorted(days) == [0, 0, 2, 2, 15, 30, 34]
+    assert lines[2].startswith("2 requests, told together day by day")
+    assert "how one ends does not end the others" in lines[2]
+    went_home = body[4]
+    assert went_home.startswith("Outcome of the second school request, day 15 (4 September): "
+                                "sent away")
+    assert "This ends the second school request only; the school request goes on." in went_home
+    assert body[5].startswith("Day 30 (19 September), school: ")
+    assert not any("went home" in x for x in lines)
+    tallies = [x for x in lines if x.startswith("In all")]
+    assert [x.split(":")[0] for x in tallies] == ["In all, for the school request",
+                                                  "In all, for the second school request"]
 
 
 def test_the_typical_household_has_its_groups_commonest_outcome(paper) -> None:
@@ -121,8 +168,8 @@ def test_story_command_prints_a_journey(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["story", "--households", "150", "--seed", "2", "--group", "graduate"]) == 0
     out = capsys.readouterr().out
     assert "graduate household" in out
-    assert re.search(r"^Day \d+ \(\d+ \w+\): ", out, re.M)
-    assert "In all:" in out
+    assert re.search(r"^Day \d+ \(\d+ \w+\)[,:] ", out, re.M)
+    assert "In all" in out
 
 
 def test_story_command_refuses_bad_choices_in_one_line(capsys: pytest.CaptureFixture[str]
