@@ -19,6 +19,9 @@ from maze.eventlog import OUTCOMES, VISIT_ACTIVITIES
 from maze.scenario import Scenario
 from maze.survival import median_survival
 
+#: How every output words a median that the data never reach (fewer than half served):
+#: the dashboard, the CLI table, the report and the stories all use it.
+NOT_REACHED = "not reached"
 #: Household attributes carried into the event log and journeys (the "group attributes").
 GROUP_COLUMNS = ("group", "hukou", "origin", "education", "occupation", "contract", "lease_own",
                  "residence_permit", "school_stage")
@@ -287,6 +290,11 @@ def _block(columns: dict[str, np.ndarray], rows: np.ndarray | None = None) -> di
     out["mean_wage_lost"] = _mean(col("wage_lost")) if n else 0.0
     out["city_cost_saved"] = _sum(col("city_cost_saved"))
     return {k: _clean(v) for k, v in out.items()}
+
+
+def block(j: pd.DataFrame, rows: np.ndarray | None = None) -> dict[str, Any]:
+    """The measures of some rows of the journeys table (all of them if None), as in summary."""
+    return _block(_columns(j), rows)
 
 
 def _partition(j: pd.DataFrame, column: str, **options: Any) -> list[tuple[Any, np.ndarray]]:

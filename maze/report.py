@@ -31,6 +31,7 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from maze.eventlog import OUTCOMES, VISIT_ACTIVITIES
+from maze.measures import NOT_REACHED
 from maze.scenario import NEUTRAL_REASONS
 from maze.survival import kaplan_meier, time_to_service
 
@@ -592,7 +593,7 @@ def _summary_table(summary: dict[str, Any]) -> str:
 
 def _fmt(key: str, v: object) -> str:
     if v is None:
-        return "not reached"
+        return NOT_REACHED if key == "median_days_to_service" else "—"
     if key.endswith("_share") and isinstance(v, float):
         return f"{v:.1%}"
     if isinstance(v, float):

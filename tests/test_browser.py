@@ -202,6 +202,118 @@ def test_moving_a_lever_reruns_the_model_and_redraws(browser, dashboard: str,
     assert page.errors == []
 
 
+def settled(page, timeout: float = 120_000) -> int:  # noqa: ANN001
+    """Wait until the newest request has been drawn; its number."""
+    page.wait_for_function(
+        "() => { const [d, a] = document.querySelector('#running').title.split('/');"
+        " return d === a; }", timeout=timeout)
+    return int(page.get_attribute("#running", "title").split("/")[0])
+
+
+def asked_after(page, before: int, timeout: float = 120_000) -> None:  # noqa: ANN001
+    """Wait until a request newer than ``before`` has been made and drawn."""
+    page.wait_for_function(
+        "n => { const [d, a] = document.querySelector('#running').title.split('/');"
+        " return Number(a) > n && d === a; }", arg=before, timeout=timeout)
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_a_bad_value_shows_a_message_beside_its_box_and_runs_nothing(browser, dashboard: str,
+                                                                    tmp_path: Path) -> None:
+    page = _page(browser, 1400, 1000)
+    bodies: list[str] = []
+    page.on("request", lambda r: bodies.append(r.post_data or "")
+            if "_dash-update-component" in r.url and "drawn.data" in (r.post_data or "")
+            else None)
+    page.goto(dashboard)
+    page.wait_for_selector("#fig-sankey path.sankey-link", timeout=60_000)
+    summary = _summary(page)
+    status = page.inner_text("#status")
+    for box, typed, message in (
+            ("households", "-5", "households: a whole number from 1 to 50,000, not -5"),
+            ("households", "3000000", "not 3,000,000"),
+            ("seed", "-1", "the seed: a whole number from 0 to 4,294,967,295, not -1"),
+            ("seed", "abc", "the seed: a whole number, not 'abc'")):
+        before = settled(page)
+        page.fill(f"#{box}", typed)
+        page.press(f"#{box}", "Enter")
+        asked_after(page, before)
+        assert message in page.inner_text(f"#{box}-error")
+        assert page.inner_text("#status").startswith("Not run: fix the value marked in red")
+        assert _summary(page) == summary  # nothing ran, nothing else was substituted
+        page.fill(f"#{box}", "400" if box == "households" else "0")
+        page.press(f"#{box}", "Enter")
+        asked_after(page, before + 1)
+        assert page.inner_text(f"#{box}-error") == ""
+    page.screenshot(path=str(tmp_path / "dash-bad-value.png"))
+    import re
+
+    took = re.compile(r" in \d+\.\d s\.")
+    assert took.sub(".", page.inner_text("#status")) == took.sub(".", status)
+
+    # The same request, forged: values no control can send get a message, not an HTTP 500.
+    import json
+
+    genuine = json.loads(bodies[-1])
+    for prop, value, words in (("seed", "abc", "not 'abc'"), ("households", 1e9, "50,000"),
+                               ("households", [1], "a whole number"),
+                               ("regime", "abolish", "one of provide, deny, deflect")):
+        forged = json.loads(json.dumps(genuine))
+        for item in forged["state"]:
+            if isinstance(item, dict) and item.get("id") == prop:
+                item["value"] = value
+        r = page.request.post(dashboard + "_dash-update-component", data=forged)
+        assert r.status == 200, (prop, value, r.status)
+        answer = json.dumps(r.json())
+        assert words in answer and "Not run" in answer, (prop, value, answer[:500])
+        assert "fig-sankey" not in answer  # no figure redrawn
+    forged = json.loads(json.dumps(genuine))
+    for item in forged["state"]:
+        if isinstance(item, list):
+            for x in item:
+                if isinstance(x.get("id"), dict) and x["id"].get("type") == "docs" \
+                        and x.get("property") == "value":
+                    x["value"] = ["<img src=x onerror=alert(1)>"]
+    r = page.request.post(dashboard + "_dash-update-component", data=forged)
+    assert r.status == 200 and "Not run" in r.text()
+    assert page.errors == []
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_a_newer_request_supersedes_an_older_one(browser, dashboard: str) -> None:
+    """Quick changes: the page never shows an older result while it says nothing is running."""
+    page = _page(browser, 1400, 1000)
+    page.goto(dashboard)
+    page.wait_for_selector("#fig-sankey path.sankey-link", timeout=60_000)
+    before = settled(page)
+    # Every 20 ms, the browser notes the indicator and the status line.
+    page.evaluate("""() => { window.seen = []; window.watch = setInterval(() => {
+        const r = document.querySelector('#running');
+        window.seen.push([r.title, getComputedStyle(r).display,
+                          document.querySelector('#status').innerText]); }, 20); }""")
+    for seed in ("11", "12", "13", "14"):  # four new runs, each superseding the last
+        page.fill("#seed", seed)
+        page.press("#seed", "Enter")
+        page.wait_for_timeout(80)
+    asked_after(page, before + 3)
+    page.wait_for_timeout(300)
+    seen = page.evaluate("() => { clearInterval(window.watch); return window.seen; }")
+    assert "seed 14:" in page.inner_text("#status")
+    busy = [s for s in seen if s[1] != "none"]
+    assert busy, ("the indicator never showed", sorted({(s[0], s[1]) for s in seen}))
+    for title, display, status in seen:
+        drawn, asked = (int(x) for x in title.split("/"))
+        if display == "none":  # off: the newest request asked so far is the one shown
+            assert drawn == asked, (title, status)
+            assert asked == before or f"seed {10 + asked - before}:" in status or \
+                status.startswith("Not run"), (title, status)
+        else:
+            assert drawn < asked
+    assert page.errors == []
+
+
 @pytest.mark.browser
 @needs_chromium
 def test_a_new_mechanism_is_a_working_control(browser, stamp: str, tmp_path: Path) -> None:
@@ -216,8 +328,8 @@ def test_a_new_mechanism_is_a_working_control(browser, stamp: str, tmp_path: Pat
         page = _page(browser, 1400, 1000)
         page.goto(f"http://127.0.0.1:{server.server_port}/")
         page.wait_for_selector("#fig-sankey path.sankey-link", timeout=60_000)
-        served = page.inner_text("#summary-0")
-        assert served != "0%"
+        served = page.inner_text("#summary-everyone-served_share")
+        assert served != "0.0%"
         page.get_by_label("test stamp").check()  # office is required and not set yet
         page.wait_for_function("() => document.querySelector('#status').innerText"
                                ".includes('mechanisms.test_stamp.office')", timeout=30_000)
@@ -228,7 +340,7 @@ def test_a_new_mechanism_is_a_working_control(browser, stamp: str, tmp_path: Pat
                                ".startsWith('Ran ')", timeout=60_000)
         page.wait_for_selector("#running", state="hidden", timeout=60_000)
         # The stamp refuses everyone at the school, saying nothing: nobody is served.
-        assert page.inner_text("#summary-0") == "0%"
+        assert page.inner_text("#summary-everyone-served_share") == "0.0%"
         title = page.locator("#fig-reasons .gtitle").text_content() or ""
         assert "0 of" in title
         page.screenshot(path=str(tmp_path / "dash-stamp.png"))
