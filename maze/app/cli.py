@@ -7,6 +7,7 @@ code 2; they never show a Python traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Simulate how a city turns migrants away from public services that exist "
                     "on paper: eligibility rules, paperwork, referral loops, waiting lists, "
                     "closures and price gaps.")
+    p.add_argument("--version", action="version", version=f"maze {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="simulate a city and write its tables and report")
@@ -37,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     for register in _plugins():
         COMMANDS.update(register(sub))
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("maze")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _plugins() -> list:
@@ -83,7 +94,7 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from maze.app import api
 
@@ -96,38 +107,57 @@ def cmd_run(args: argparse.Namespace) -> int:
         task = bar.add_task(f"simulating {scenario.city.name}", total=scenario.city.horizon)
         result = api.run(scenario, args.seed,
                          progress=lambda f: bar.update(task, completed=f * scenario.city.horizon))
-    api.write(result, out, report=not args.no_report)
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=True, disable=args.quiet) as bar:
+        bar.add_task(f"writing {out}/ (tables" + ("" if args.no_report else " and report.html")
+                     + ")", total=None)
+        api.write(result, out, report=not args.no_report)
     if not args.quiet:
         _print_summary(result.summary, out)
     return 0
 
 
 def _print_summary(s: dict, out: Path) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
+    from maze.measures import NOT_REACHED
+
+    console = Console()
+    cols = ("served", "private", "sent away", "gave up", "denied", "deterred", "pending",
+            "median days", "offices")
+    names = [g.replace("_", " ") for g in s["by_group"]]
+    # One line per row if the terminal is wide enough, else every word on its own line
+    # (headers, group names, "not reached"): a table then fits 80 columns, never cut.
+    one_line = max(len(x) for x in ("group", *names)) + len(cols) + sum(
+        max(len(c), len(NOT_REACHED) if c == "median days" else 4) for c in cols)
+    stack = (lambda text: text) if console.width >= one_line else \
+        (lambda text: text.replace(" ", "\n"))
     t = Table(title=f"{s['scenario']} ({s['regime']}), seed {s['seed']}: "
-                    f"{s['households']} households, {s['requests']} requests")
-    t.add_column("group", no_wrap=True)
-    for col in ("served", "altern.", "sent away", "gave up", "denied", "deterred", "pending",
-                "median days", "offices"):
-        t.add_column(col, justify="right", no_wrap=False, min_width=5)
+                    f"{s['households']:,} households, {s['requests']:,} requests",
+              box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0))
+    t.add_column("group")
+    for col in cols:
+        t.add_column(stack(col), justify="right")
 
     def row(name: str, b: dict) -> None:
         med = b["median_days_to_service"]
-        t.add_row(name, *(f"{b[k]:.0%}" for k in (
+        t.add_row(stack(name.replace("_", " ")), *(f"{b[k]:.0%}" for k in (
             "served_share", "alternative_share", "sent_away_share", "gave_up_share",
             "denied_share", "deterred_share", "pending_share")),
-            "—" if med is None else f"{med:.0f}",
+            stack(NOT_REACHED) if med is None else f"{med:.0f}",
             "—" if b["mean_offices_seen"] is None else f"{b['mean_offices_seen']:.1f}")
 
     for g, b in s["by_group"].items():
         row(g, b)
     row("all", s)
-    console = Console(width=max(Console().width, 110))
     console.print(t)
+    console.print(f"private: served privately instead; median days: to service in the city "
+                  f"({NOT_REACHED}: fewer than half were served); offices: distinct offices "
+                  "met, mean")
     console.print(f"explicit hukou refusals: {s['explicit_refusal_share']:.1%} of requests; "
-                    f"city cost saved: {s['city_cost_saved']:,.0f} RMB")
+                  f"city cost saved: {s['city_cost_saved']:,.0f} RMB")
     console.print(f"results in {out}/ (report.html, events.parquet, journeys.parquet)")
 
 
@@ -151,10 +181,19 @@ def cmd_presets(args: argparse.Namespace) -> int:
 COMMANDS: dict = {"run": cmd_run, "validate": cmd_validate, "presets": cmd_presets}
 
 
+#: The exit status of a command whose reader went away (128 + SIGPIPE), as a shell reports it.
+EXIT_CLOSED_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except BrokenPipeError:
+        # `maze presets | head`: the reader has what it wanted. Point stdout at /dev/null so
+        # that flushing it at exit does not fail again, and leave without a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_CLOSED_PIPE
     except ScenarioError as exc:
         print(f"maze: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -18,7 +18,13 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
                     "concept:name ('office: verdict', or the outcome), time:timestamp (from the "
                     "city's start date), org:resource (the office), lifecycle:transition and "
                     "start_timestamp (arrival at the counter). Prints the number of cases and "
-                    "variants (distinct sequences of activities).")
+                    "variants (distinct sequences of activities).",
+        epilog="Optional tools: PM4Py (pip install pm4py; part of maze's [dev] extras) reads "
+               "both formats and mines variants, Petri nets and process trees with nothing "
+               "else. Drawing a process map or a Petri net as a picture (pm4py.view_* and "
+               "pm4py.save_vis_*) also needs the Graphviz program `dot`, which pip does not "
+               "install: `apt install graphviz` (Debian, Ubuntu), `brew install graphviz` "
+               "(macOS). Without it PM4Py still mines; only drawing fails.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `maze run`")
     p.add_argument("--format", choices=["xes", "csv"], default="xes", help="default: xes")
     p.add_argument("--out", metavar="FILE", help="default: RUN_DIR/events.xes or events.csv")

@@ -1,0 +1,48 @@
+"""The command line as a terminal user meets it: version, closed pipes, narrow terminals."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from maze.app.cli import main
+
+MAZE = [sys.executable, "-m", "maze.app.cli"]
+
+
+def test_version_names_the_installed_package(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"maze {version('maze')}"
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    """`maze presets | head -1`: the reader leaves early; no BrokenPipeError traceback."""
+    proc = subprocess.Popen([*MAZE, "presets"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) in (0, 141)
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+@pytest.mark.parametrize("columns", [80, 100, 119])
+def test_the_summary_table_fits_the_terminal(tmp_path: Path, columns: int) -> None:
+    env = {**os.environ, "COLUMNS": str(columns), "LINES": "50"}
+    out = subprocess.run([*MAZE, "run", "--households", "150", "--out", str(tmp_path / "r")],
+                         capture_output=True, text=True, env=env, timeout=300, check=True).stdout
+    lines = out.splitlines()
+    assert max(len(x) for x in lines) <= columns, "\n".join(lines)
+    assert "…" not in out  # nothing cut short
+    header = "\n".join(lines[:6])
+    for word in ("served", "private", "sent", "away", "deterred", "pending", "median", "offices"):
+        assert word in header
+    assert "informal" in out and "worker" in out
