@@ -236,8 +236,7 @@ def _end_sentence(t: Teller, r: pd.Series, visits: pd.DataFrame) -> str:
         elif office:  # pushed out of a place they had (a school closed)
             text = f"sent away; with {t.office(office)} gone, they left the city"
         else:
-            text = (f"sent away; finding nothing in the city, they turned to their hometown "
-                    f"for {service}")
+            text = "sent away; finding nothing in the city, they looked to their hometown instead"
     elif o == "gave_up":
         text = f"they gave up, and stay in the city without {service}"
     elif o == "denied":
