@@ -1,8 +1,10 @@
-"""A family's story over years: every request in time order, with the events of its life
-between them (the child's stages, job changes and moves, renewals, leaving the city).
+"""A family's story over years: every step of every request in time order, with the events
+of its life between them (the child's stages, job changes and moves, renewals, leaving).
 
 Runs over years (``[lives]``) leave a table of life events beside the event log; this
-tells both, year by year, reusing the words of :mod:`maze.story` for each request.
+tells both, year by year. Within a year the steps of the family's requests are told
+together day by day, each tagged with its request, as :func:`maze.story.story_lines`
+tells one season; each year ends with the tally of the requests begun in it.
 
 Pure: the event log, the life events and the scenario in, text out.
 """
@@ -14,9 +16,10 @@ from datetime import timedelta
 
 import pandas as pd
 
+from maze.eventlog import VISIT_ACTIVITIES
 from maze.population import YEAR_DAYS
 from maze.scenario import Scenario
-from maze.story import Teller, _portrait, request_story
+from maze.story import Step, Teller, _portrait, _tally, _words, request_steps
 
 #: How a stage is said.
 STAGE_WORDS = {"preschool": "preschool", "primary": "primary school",
@@ -25,7 +28,7 @@ STAGE_WORDS = {"preschool": "preschool", "primary": "primary school",
 
 
 def _event_sentence(t: Teller, event: str, detail: str) -> str | None:
-    """One life event as a sentence (None for events told by the requests themselves)."""
+    """One life event as a sentence (None for an event the story does not tell)."""
     if event == "arrive":
         return "the family arrived in the city."
     if event == "child":
@@ -59,38 +62,67 @@ def _event_sentence(t: Teller, event: str, detail: str) -> str | None:
 
 
 def _when(t: Teller, time: float) -> str:
-    d = t.scenario.city.start_date + timedelta(days=math.floor(time))
+    d = t.date(time)
     return f"Day {math.floor(time)} ({d.day} {d:%B %Y})"
+
+
+def _year(time: float) -> int:
+    return int(math.floor(time / YEAR_DAYS))
 
 
 def life_story_lines(events: pd.DataFrame, life_events: pd.DataFrame, household_id: int,
                      scenario: Scenario) -> list[str]:
-    """The family's years, each under its own heading: life events and requests (each
-    request told whole where it starts), in time order."""
+    """The family's years, each under its own heading: life events and the steps of its
+    requests in time order, then the tally of each request begun that year."""
     ev = events[events["household_id"] == household_id]
     life = life_events[life_events["household_id"] == household_id]
     if not len(ev) and not len(life):
         return [f"Household {household_id} did not live in the city during this run."]
     t = Teller(scenario)
     lines = [_portrait(ev.iloc[0], household_id) if len(ev) else f"Household {household_id}."]
-    items: list[tuple[float, int, int, list[str]]] = []
+    # (time, order within the instant, request number, step number, step)
+    merged: list[tuple[float, int, int, int, Step]] = []
     for i, (time, event, detail) in enumerate(life[["time", "event", "detail"]].itertuples(
             index=False)):
         sentence = _event_sentence(t, str(event), str(detail))
         if sentence is not None:
-            items.append((float(time), 0, i, [f"{_when(t, float(time))}: {sentence}"]))
-    for case_id, case in ev.groupby("case_id", sort=True):
+            merged.append((float(time), 0, -1, i,
+                           Step(float(time), f"{_when(t, float(time))}: {sentence}", "life")))
+    cases = ev.groupby("case_id", sort=False)
+    order = sorted(cases.groups, key=lambda c: (float(ev.loc[cases.groups[c], "time"].min()), c))
+    tags: list[str] = []
+    tallies: dict[int, list[str]] = {}
+    for k, case_id in enumerate(order):
+        case = ev.loc[cases.groups[case_id]]
         start = float(case["time"].min())
-        items.append((start, 1, int(case_id),
-                      [f"Asking for {t.service(str(case['service'].iloc[0]))}:",
-                       *request_story(t, case)]))
-    items.sort(key=lambda x: (x[0], x[1], x[2]))
-    year = None
-    for time, _, _, block in items:
-        y = int(math.floor(time / YEAR_DAYS))
+        tag = f"{_words(str(case['service'].iloc[0]))} {t.date(start).year}"
+        tags.append(tag)
+        for n, step in enumerate(request_steps(t, case)):
+            if step.kind != "tally":
+                merged.append((step.time, 1, k, n if step.kind != "outcome" else 10**9, step))
+        tally = _tally(t, case, case[case["activity"].isin(VISIT_ACTIVITIES)])
+        tallies.setdefault(_year(start), []).append(
+            tally.replace("In all:", f"In all, for the {tag} request:", 1))
+    merged.sort(key=lambda m: (m[0], m[1], m[2], m[3]))
+    year: int | None = None
+
+    def close(y: int | None) -> None:
+        if y is not None and tallies.get(y):
+            lines.extend(["", *tallies[y]])
+
+    for time, _, k, _, step in merged:
+        y = _year(time)
         if y != year:
+            close(year)
             year = y
             first = scenario.city.start_date + timedelta(days=y * YEAR_DAYS)
             lines += ["", f"Year {y + 1} (from {first.day} {first:%B %Y}):"]
-        lines += block
+        text = step.text
+        if step.kind == "outcome":
+            text = text.replace("Outcome,", f"Outcome of the {tags[k]} request,", 1)
+        elif step.kind != "life":
+            day, _, rest = text.partition(": ")
+            text = f"{day}, {tags[k]}: {rest}"
+        lines.append(text)
+    close(year)
     return lines

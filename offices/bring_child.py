@@ -96,8 +96,9 @@ class BringChild(Mechanism):
         """The probability of bringing the child this year."""
         cfg = self.config
         p = cfg.base
-        if p is None:
-            p = group_of(self.scenario, household.group).needs.get(self.school, 1.0)
+        if p is None:  # the group's need for the school service, as the engine reads it
+            needs = group_of(self.scenario, household.group).needs
+            p = needs.get(self.school, 0.0 if needs else 1.0)
         if household.attr("land_at_home"):
             p *= cfg.land
         p *= cfg.stage.get(child.stage, 1.0)

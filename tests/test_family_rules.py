@@ -203,8 +203,11 @@ def test_story_over_years_tells_requests_and_life_in_time_order() -> None:
     text = "\n".join(lines)
     headings = [line for line in lines if line.startswith("Year ")]
     assert headings[:2] == ["Year 1 (from 1 June 2012):", "Year 2 (from 1 June 2013):"]
-    assert text.count("Asking for a school place for their child:") == 2  # two stages
+    # Two stages, two applications, each told under its year and tagged with it.
+    assert "Outcome of the school 2012 request" in text
+    assert "Outcome of the school 2013 request" in text
     assert text.index("moved on to junior middle school") > text.index(headings[1])
+    assert text.index("In all, for the school 2012 request") < text.index(headings[1])
     # Dated lines never go back in time.
     days = [int(line.split()[1]) for line in lines if line.startswith("Day ")]
     assert days == sorted(days)
