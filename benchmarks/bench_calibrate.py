@@ -7,8 +7,8 @@ of one simulation (measured alone before the run, fastest of three), and the rat
 wall time to (simulations x one simulation / workers), which says how much of the
 machine the calibration got (1.0: all of it, with no overhead). From the simulations
 and the time of one, it prints what a Dask cluster of N workers would take at the same
-settings (``--scheduler``): simulations x one simulation / N, plus pyabc's
-per-generation synchronisation (measured here as the time not spent simulating).
+settings (``--scheduler``): pyabc waits for each generation, so about
+ceil(simulations of a generation / N) rounds of one simulation per generation.
 
 Run from the project root::
 
@@ -72,11 +72,16 @@ def main() -> int:
           f"{'met' if wall / 60 <= TARGET_MINUTES else 'NOT met'}")
     print(f"  wall / ideal (simulations x one / workers = {ideal / 60:.1f} min): "
           f"{wall / ideal:.2f}")
-    overhead = max(wall - ideal, 0.0)
+    print(f"  time not spent simulating (sampler, database, predictive, page; and any "
+          f"share of the cores other processes took): {max(wall - ideal, 0.0) / 60:.1f} min")
+    per_generation = summary["simulations"] / max(summary["generations"] + 1, 1)
     for workers in (8, 32, 128):
-        print(f"  a Dask cluster of {workers} workers (same settings): about "
-              f"{(n * one_sim / workers + overhead) / 60:.1f} min (simulations / {workers} "
-              f"+ the {overhead / 60:.1f} min not spent simulating here)")
+        # pyabc waits for each generation: ceil(simulations of a generation / workers)
+        # rounds of one simulation, for the calibration sample and every generation.
+        rounds = -(-per_generation // workers) * (summary["generations"] + 1)
+        print(f"  a Dask cluster of {workers} workers, same settings: about "
+              f"{(rounds + -(-args.predictive // workers)) * one_sim / 60:.2f} min of "
+              f"simulation (plus scheduling, and the predictive runs if done locally)")
     return 0
 
 
