@@ -228,3 +228,32 @@ def test_every_preset_runs_over_years() -> None:
                                              "city.horizon": YEAR_DAYS * 2, "lives": {}})
         r = api.run(s, seed=0)
         assert (r.journeys["start"] >= YEAR_DAYS).any() or len(r.raw.households) > 60, name
+
+
+@pytest.mark.parametrize("reset", [True, False])
+def test_the_waiting_list_number_resets_at_middle_school(reset: bool) -> None:
+    # Shanghai: "when they move from elementary to middle school, they must obtain another
+    # number and go to the bottom of a new list". Children are 11 on arrival; a year later
+    # they move on and their families apply again, with a number dated from that request
+    # (the bottom of the list), unless the list keeps numbers (reset_at_middle = false).
+    data = city_over_years(years=2, households=60, in_migration=0,
+                           stage_ages={"primary": (11, 11), "middle": (12, 14)})
+    data["mechanisms"] = {"waiting_list": {"offices": ["school"], "reset_at_middle": reset}}
+    scenario = from_dict(data)
+    chain = mechanisms(scenario)
+    world = World(scenario, 0, chain)
+    world.run()
+    wl = next(m for m in chain if m.name == "waiting_list")
+    c = world.lives.children_table()
+    moved = c[(c["year"] == 1) & (c["stage"] == "middle") & (c["hukou"] == "migrant")
+              & (c["outcome"] == "city_public")]
+    assert len(moved) > 20
+    for case_id in moved["case_id"]:
+        req = next(r for r in world.requests if r.case_id == case_id)
+        schooling = req.household.attr("years_schooling")
+        assert schooling >= 1.0  # a year of primary school here, at least
+        number = wl.number(req, req.start)
+        if reset:
+            assert number == req.start  # the bottom of a new list
+        else:
+            assert number == pytest.approx(req.start - YEAR_DAYS * schooling)
