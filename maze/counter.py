@@ -31,7 +31,8 @@ LEFT = "left the line"
 class Counter:
     """``capacity`` clerks and the line in front of them."""
 
-    __slots__ = ("env", "capacity", "free", "queue", "_patience", "_alarm_at", "_joined")
+    __slots__ = ("env", "capacity", "free", "queue", "_patience", "_alarm_at", "_joined",
+                 "_leaving")
 
     def __init__(self, env: simpy.Environment, capacity: int):
         if capacity < 1:
@@ -50,11 +51,36 @@ class Counter:
         #: When the earliest alarm now set rings (inf: none).
         self._alarm_at = math.inf
         self._joined = 0
+        #: Clerks to let go as soon as they finish (the office now has fewer).
+        self._leaving = 0
 
     @property
     def count(self) -> int:
         """Clerks serving somebody now."""
-        return self.capacity - self.free
+        return self.capacity - self.free + self._leaving
+
+    def resize(self, capacity: int) -> None:
+        """From now on the office has ``capacity`` clerks (the rules in force changed).
+
+        New clerks take the first in line at once; clerks let go leave when they are
+        free, and those busy finish the household they are serving first.
+        """
+        if capacity < 1:
+            raise ValueError(f"a counter needs at least one clerk, not {capacity}")
+        change = capacity - self.capacity
+        self.capacity = capacity
+        if change < 0:
+            idle = min(self.free, -change)
+            self.free -= idle
+            self._leaving += -change - idle
+            return
+        back = min(self._leaving, change)  # those about to leave stay after all
+        self._leaving -= back
+        for _ in range(change - back):
+            self.free += 1
+            if self.queue:
+                self.free -= 1
+                self.release()
 
     def seize(self, patience_ends: float = math.inf) -> simpy.Event | None:
         """Take a clerk: None if one was free (taken now), else the household's turn.
@@ -78,6 +104,9 @@ class Counter:
 
     def release(self) -> None:
         """The clerk is done: the first still in line takes over, or the clerk is free."""
+        if self._leaving:
+            self._leaving -= 1
+            return
         queue = self.queue
         while queue:
             turn = queue.popleft()

@@ -95,7 +95,6 @@ def journey(world: World, req: Request) -> Process:
     env = world.env
     hh = req.household
     stations = world.stations
-    documents = world.scenario.documents
 
     # The request's own row in the event log is written from ``req`` when the table is
     # built (``EventLog.to_frame``), as is its outcome row.
@@ -137,7 +136,7 @@ def journey(world: World, req: Request) -> Process:
             missing = [d for d in verdict.documents if d not in hh.documents]
             unobtainable = False
             for d in reversed(missing):
-                issuer = documents[d].issuer
+                issuer = world.scenario.documents[d].issuer  # the rules in force now
                 if issuer is None:
                     unobtainable = True
                     continue

@@ -60,6 +60,20 @@ class Mechanism:
     def install(self, world: World) -> None:
         """Called once when the world is built: start processes, precompute tables."""
 
+    def take_over(self, world: World, previous: Mechanism) -> None:
+        """Called instead of ``install`` when the rules in force change on a date and this
+        mechanism, configured as the new rules say, replaces ``previous`` (the same kind,
+        configured as before). Override to carry over what ``previous`` remembers; by
+        default this one starts afresh."""
+        self.install(world)
+
+    def retire(self, world: World) -> None:
+        """Called when the rules in force no longer include this mechanism (switched off
+        or replaced on a date): stop what it runs."""
+
+    def new_intake(self, world: World, station: Station) -> None:
+        """Called when an office with a yearly intake has just freed all its seats."""
+
     def idle(self) -> bool:
         """True when, once installed, this mechanism has nothing to say in this world (the
         scenario declares nothing of its kind): the engine then never consults it."""

@@ -19,15 +19,18 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_serializer,
     model_validator,
 )
 
+from maze import dated
 from maze.distributions import Distribution
 from maze.expressions import ExpressionError
 from maze.expressions import parse as parse_condition
@@ -52,6 +55,8 @@ class ScenarioError(Exception):
     def __init__(self, message: str, *, source: str | None = None, key: str | None = None):
         self.source = source
         self.key = key
+        #: The message alone, without file and key.
+        self.message = message
         prefix = f"{_printable(source, 300)}: " if source else ""
         where = f"{_printable(key, 120)}: " if key else ""
         super().__init__(f"{prefix}{where}{_printable(message, 1000)}")
@@ -72,11 +77,31 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 Day = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
+def _check_month_day(text: str) -> str:
+    month, day = (int(p) for p in text.split("-"))
+    try:
+        date(2000, month, day)  # a leap year: "02-29" is a day (of leap years only)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a day of the year (MM-DD)") from None
+    return text
+
+
+#: A day that comes back every year, as month-day ("09-01": the first of September).
+MonthDay = Annotated[str, Field(pattern=r"^\d{2}-\d{2}$"), AfterValidator(_check_month_day)]
+#: When something happens: a day from the start (92.0), a date ("2016-09-01", once) or a
+#: month-day ("09-01", every year).
+When = Day | date | MonthDay
+
+
 class Calendar(_Model):
-    """When an office works: weekdays (0 = Monday) and closures as [start, end) day ranges."""
+    """When an office works: weekdays (0 = Monday) and closures as [start, end) ranges.
+
+    A closure is a pair of day offsets (``[122, 129]``), of dates (once) or of month-days
+    (``["10-01", "10-08"]``: National Day week, every year; the end day is open again).
+    """
 
     weekdays: tuple[Annotated[int, Field(ge=0, le=6)], ...] = (0, 1, 2, 3, 4, 5, 6)
-    closures: tuple[tuple[Day, Day], ...] = ()
+    closures: tuple[tuple[When, When], ...] = ()
 
     @field_validator("weekdays")
     @classmethod
@@ -87,11 +112,18 @@ class Calendar(_Model):
 
     @field_validator("closures")
     @classmethod
-    def _ordered(cls, v: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+    def _ordered(cls, v: tuple[tuple[Any, Any], ...]) -> tuple[tuple[Any, Any], ...]:
         for start, end in v:
-            if end <= start:
+            if type(start) is not type(end):
+                raise ValueError(f"closure [{start}, {end}] mixes kinds of day; give two day "
+                                 "numbers, two dates or two month-days")
+            if not isinstance(start, str) and end <= start:
                 raise ValueError(f"closure [{start}, {end}] ends before it starts")
-        return tuple(sorted(v))
+            if isinstance(start, str) and start == end:
+                raise ValueError(f"closure [{start}, {end}] is empty")
+        if all(isinstance(start, float) for start, _ in v):
+            return tuple(sorted(v))
+        return v
 
     @property
     def always_open(self) -> bool:
@@ -117,6 +149,9 @@ class Office(_Model):
     price: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     #: Days of travel before a visit (the hometown is far away).
     travel_days: Day = 0.0
+    #: Seats are a yearly intake: on this month-day (``"09-01"``) every year all seats are
+    #: free again (a school's new first-year classes). Without it, seats last the run.
+    intake: MonthDay | None = None
     #: An office of the city's government. Blame spread counts the levels and sectors of
     #: government a household met; employers, private schools and clinics and the
     #: hometown are institutions it met, but not the city's government.
@@ -173,7 +208,12 @@ class Service(_Model):
     min_years: MinYears = Field(default_factory=MinYears)
     max_age: Annotated[int, Field(ge=0, le=150)] | None = None
     #: Day by which a household must be admitted (school-year start); none if absent.
-    deadline: Day | None = None
+    #: A month-day (``"09-01"``) comes back every year: a request is judged against the
+    #: first deadline on or after the day it is made.
+    deadline: When | None = None
+    #: With a yearly deadline: the month-day applications for the coming year open. A
+    #: household that comes earlier is told to come back then (reason ``deadline``).
+    opens: MonthDay | None = None
     #: Offices tried, in order, when the city does not serve (private school, hometown).
     fallback: tuple[Name, ...] = ()
     #: What serving one migrant costs the city (RMB); saved when the migrant is not served.
@@ -250,12 +290,43 @@ class Population(_Model):
 
 
 class City(_Model):
+    """The city's clock and regime: day 0 is ``start_date``; a run lasts ``horizon`` days,
+    or up to and including ``end_date`` when that is given instead."""
+
     name: Name = "city"
     start_date: date = date(2012, 6, 1)
     horizon: Annotated[float, Field(gt=0, le=MAX_HORIZON_DAYS, allow_inf_nan=False)] = 365.0
+    end_date: date | None = None
     regime: Literal["provide", "deny", "deflect"] = "deflect"
     description: str = ""
     sources: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _horizon_from_end(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or data.get("end_date") is None:
+            return data
+        try:
+            start = _as_date(data.get("start_date", date(2012, 6, 1)))
+            end = _as_date(data["end_date"])
+        except (TypeError, ValueError):
+            return data  # the fields' own validation names the bad date
+        if end < start:
+            raise _KeyedError("city.end_date", f"{end} is before the start date {start}")
+        days = float((end - start).days + 1)
+        if "horizon" in data and data["horizon"] != days:
+            raise _KeyedError("city.horizon", f"give horizon or end_date, not both: from "
+                              f"{start} to {end} inclusive is {days:g} days, not "
+                              f"{data['horizon']}")
+        return {**data, "horizon": days}
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        return date.fromisoformat(value)
+    raise TypeError(value)
 
 
 #: A child's school stages in the order a child passes through them (``school_stage``).
@@ -323,6 +394,90 @@ class Scenario(_Model):
     #: Households that stay for years (children's stages, renewals); None: one season.
     lives: Lives | None = None
 
+    #: The dated tables of the file, by where they sit (empty: one set of rules throughout).
+    _dated: dict[dated.Path, dated.DatedSeries] = PrivateAttr(default_factory=dict)
+    #: The rules in force from each change date within the horizon (see ``versions``).
+    _versions: tuple[dated.Version, ...] = PrivateAttr(default=())
+    #: Every version, those dated outside the horizon too (each validated).
+    _checked: tuple[dated.Version, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _dated_values(cls, data: Any, handler: Any) -> Scenario:
+        """Read dated tables: validate the city as it stands on every date one changes."""
+        series = dated.find(data) if isinstance(data, Mapping) else {}
+        if not series:
+            return handler(data)
+        for path in series:
+            key = dated.dotted(path)
+            if path[0] == "population" or key in _UNDATED:
+                raise _KeyedError(key, "cannot change with the date: " + (
+                    "the population is drawn once, at the start" if path[0] == "population"
+                    else "it sets the clock of the run"))
+        try:
+            city = City.model_validate(data.get("city", {}))
+        except ValidationError:
+            return handler(dated.resolve(data, series, date.max))  # names the bad city key
+        start = city.start_date
+        changes = dated.change_dates(series)
+        checked: dict[date, Scenario] = {}
+        for day in sorted({start, *changes}):
+            try:
+                plain = dated.resolve(data, series, day, first_if_none=day < start)
+                checked[day] = cls.model_validate(plain)
+            except dated.DatedError as exc:
+                raise _KeyedError(exc.key, str(exc)) from None
+            except ValidationError as exc:
+                key, msg = _first_error(exc)
+                raise _KeyedError(dated_key(series, key, day),
+                                  f"{msg} (in the rules in force on {day.isoformat()})") from None
+        obj = handler(dated.resolve(data, series, start))
+        obj._dated = series
+        obj._checked = tuple(dated.Version(float((day - start).days), day, checked[day])
+                             for day in sorted(checked))
+        obj._versions = tuple(v for v in obj._checked if 0 <= v.day < city.horizon)
+        return obj
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any, info: Any) -> Any:
+        """Dated tables are written back as they were given, so the file runs the same.
+
+        A one-season scenario is written as before: keys of runs over years left unset
+        (``lives``, ``city.end_date``, ``offices.*.intake``, ``services.*.opens``) are
+        left out rather than written as null, so its scenario.json and the run ids
+        hashed from it stay the same.
+        """
+        data = handler(self)
+        if not isinstance(data, dict):
+            return data
+        _drop_none(data, "lives")
+        _drop_none(data.get("city"), "end_date")
+        for office in data.get("offices") or ():
+            _drop_none(office, "intake")
+        for service in (data.get("services") or {}).values():
+            _drop_none(service, "opens")
+        if self._dated:
+            dated.restore(data, {p: _json_series(s) if info.mode == "json" else s
+                                 for p, s in self._dated.items()})
+        return data
+
+    @property
+    def versions(self) -> tuple[dated.Version, ...]:
+        """The rules in force from each date on which a dated value changes, first the
+        start date; one version (this scenario) when nothing is dated."""
+        return self._versions or (dated.Version(0.0, self.city.start_date, self),)
+
+    @property
+    def checked_versions(self) -> tuple[dated.Version, ...]:
+        """Every version of the rules, those dated before the start or after the horizon
+        too: what validation looks at."""
+        return self._checked or self.versions
+
+    @property
+    def dated(self) -> dict[dated.Path, dated.DatedSeries]:
+        """The dated tables of the scenario, by where they sit."""
+        return dict(self._dated)
+
     @model_validator(mode="after")
     def _references(self) -> Scenario:
         offices = {o.name for o in self.offices}
@@ -383,20 +538,42 @@ class Scenario(_Model):
             _check_lives(self)
         return self
 
-    @model_serializer(mode="wrap")
-    def _without_lives(self, handler: Any) -> dict[str, Any]:
-        # A one-season scenario is written as before (no ``lives: null``): its
-        # scenario.json and the run ids hashed from it stay the same.
-        data = handler(self)
-        if isinstance(data, dict) and data.get("lives", 0) is None:
-            del data["lives"]
-        return data
-
     def office(self, name: str) -> Office:
         for o in self.offices:
             if o.name == name:
                 return o
         raise KeyError(name)
+
+
+#: Keys that set the clock of a run, and so cannot change with the date.
+_UNDATED = frozenset({"city.start_date", "city.end_date", "city.horizon"})
+
+
+def dated_key(series: Mapping[dated.Path, dated.DatedSeries], key: str, day: date) -> str:
+    """The key of a bad value, with the date of the dated value in force when it is one
+    (``offices.0.clerks.2014-09-01``)."""
+    for path in dated.paths_under(series, key):
+        head = dated.dotted(path)
+        return f"{head}.{series[path].dated_on(day).isoformat()}{key[len(head):]}"
+    return key
+
+
+def _drop_none(table: Any, key: str) -> None:
+    if isinstance(table, dict) and key in table and table[key] is None:
+        del table[key]
+
+
+def _json_series(s: dated.DatedSeries) -> dated.DatedSeries:
+    """A dated series whose values can be written as JSON (TOML dates become text)."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, date):
+            return v.isoformat()
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [plain(x) for x in v]
+        return v
+    return dated.DatedSeries(s.dates, tuple(plain(v) for v in s.values))
 
 
 def checked_condition(text: str | None) -> str | None:

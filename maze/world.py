@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from maze.calendar import OpeningCalendar
+from maze.calendar import OpeningCalendar, occurrences
 from maze.counter import Counter
+from maze.dated import Version
 from maze.distributions import Sampler
 from maze.eventlog import EventLog
 from maze.graph import referral_graph
@@ -40,18 +41,19 @@ class Station:
 
     __slots__ = ("name", "spec", "counter", "calendar", "service_time", "seats_left",
                  "served", "kind", "sector", "level", "role", "busy_time", "queue_time",
-                 "price", "travel_days")
+                 "price", "travel_days", "served_before_intake")
 
     def __init__(self, env: simpy.Environment, spec: Office, scenario: Scenario,
                  rng: np.random.Generator):
         self.name = spec.name
         self.spec = spec
         self.counter = Counter(env, spec.clerks)
-        self.calendar = (None if spec.calendar.always_open
-                         else OpeningCalendar(spec.calendar, scenario.city.start_date))
+        self.calendar = _calendar(spec, scenario)
         self.service_time = Sampler(spec.service_time, rng)
         self.seats_left = spec.seats
         self.served = 0
+        #: Households served before the current yearly intake began (see ``Office.intake``).
+        self.served_before_intake = 0
         self.kind = spec.kind
         self.sector = spec.sector
         self.level = spec.level
@@ -63,6 +65,36 @@ class Station:
 
     def is_open(self, t: float) -> bool:
         return self.calendar is None or self.calendar.is_open(t)
+
+    def change(self, spec: Office, scenario: Scenario, rng: np.random.Generator) -> None:
+        """The rules in force changed on this day: the office as it is declared now.
+
+        Clerks hired or let go change the counter's capacity at once; seats added or
+        removed change the seats left by as many.
+        """
+        old, self.spec = self.spec, spec
+        if spec.clerks != old.clerks:
+            self.counter.resize(spec.clerks)
+        if spec.seats != old.seats:
+            if spec.seats is None:
+                self.seats_left = None
+            elif self.seats_left is None or old.seats is None:
+                self.seats_left = max(0, spec.seats - (self.served - self.served_before_intake))
+            else:
+                self.seats_left = max(0, self.seats_left + spec.seats - old.seats)
+        if spec.service_time != old.service_time:
+            self.service_time = Sampler(spec.service_time, rng)
+        if spec.calendar != old.calendar:
+            self.calendar = _calendar(spec, scenario)
+        self.kind, self.sector, self.level, self.role = (spec.kind, spec.sector, spec.level,
+                                                         spec.role)
+        self.price, self.travel_days = spec.price, spec.travel_days
+
+
+def _calendar(spec: Office, scenario: Scenario) -> OpeningCalendar | None:
+    if spec.calendar.always_open:
+        return None
+    return OpeningCalendar(spec.calendar, scenario.city.start_date, scenario.city.horizon)
 
 
 class _Columns(dict):
@@ -97,11 +129,28 @@ class RunResult:
     life_events: pd.DataFrame | None = None
 
 
+#: What a world is given to decide at the counters: a chain of mechanisms for the whole
+#: run, or a function that makes the chain for the rules in force (one per version).
+Chain = Sequence[Mechanism] | Callable[[Scenario], Sequence[Mechanism]]
+
+
 class World:
     """Everything that exists during one run."""
 
-    def __init__(self, scenario: Scenario, seed: int, mechanisms: Sequence[Mechanism] = ()):
+    def __init__(self, scenario: Scenario, seed: int, mechanisms: Chain = ()):
+        #: The scenario as declared (dated values and all); ``scenario`` is the version of
+        #: it in force now.
+        self.declared = scenario
+        self.versions: tuple[Version, ...] = scenario.versions
+        self.version = self.versions[0]
+        scenario = self.version.scenario
         self.scenario = scenario
+        self._chain = mechanisms if callable(mechanisms) else None
+        if self._chain is not None:
+            mechanisms = self._chain(scenario)
+        elif len(self.versions) > 1:
+            raise ValueError("a scenario with dated values needs a chain of mechanisms per "
+                             "version: pass the function that makes one")
         self.seed = int(seed)
         streams = np.random.SeedSequence(self.seed).spawn(len(STREAMS))
         self.rng = {name: np.random.default_rng(s) for name, s in zip(STREAMS, streams,
@@ -145,15 +194,16 @@ class World:
 
         # Only mechanisms that have something to say and override a hook are asked on the
         # hot path.
-        working = [m for m in self.mechanisms if not m.idle()]
-        self.deterrers = _overriding(working, "deters")
-        self.deciders = _overriding(working, "decide")
-        self.finishers = _overriding(working, "finished")
-        self.fallback_choosers = _overriding(working, "fallbacks")
-        self.home_deciders = _overriding(working, "goes_home")
+        self._hooks()
+        # Started first, so that on a change day the new rules are in force before any
+        # counter decides.
+        if len(self.versions) > 1:
+            self.env.process(self._rule_changes())
+        for station in self.stations.values():
+            if station.spec.intake is not None:
+                self.env.process(self._intakes(station))
         self.env.process(arrivals(self))
         if self.lives is not None:
-            self.lives.hooks = {h: _overriding(working, h) for h in FAMILY_HOOKS}
             self.env.process(self.lives.years())
         with _fewer_collections():
             for i in range(1, steps + 1):
@@ -167,8 +217,72 @@ class World:
         if self.lives is not None:
             self.lives.close()
             children, life_events = self.lives.children_table(), self.lives.events_table()
-        return RunResult(self.scenario, self.seed, self.log.to_frame(self.requests),
-                         self.households, self.graph, children, life_events)
+        events = self.log.to_frame(self.requests)
+        if len(self.versions) > 1:
+            events["rules_from"] = rules_from(self.versions, events["time"].to_numpy())
+        return RunResult(self.declared, self.seed, events, self.households, self.graph,
+                         children, life_events)
+
+    def _hooks(self) -> None:
+        """Which mechanisms are asked what, on the hot path (those with something to say)."""
+        working = [m for m in self.mechanisms if not m.idle()]
+        self.deterrers = _overriding(working, "deters")
+        self.deciders = _overriding(working, "decide")
+        self.finishers = _overriding(working, "finished")
+        self.fallback_choosers = _overriding(working, "fallbacks")
+        self.home_deciders = _overriding(working, "goes_home")
+        if self.lives is not None:
+            self.lives.hooks = {h: _overriding(working, h) for h in FAMILY_HOOKS}
+
+    def _rule_changes(self):  # noqa: ANN202 - a SimPy process
+        """On each date a dated value changes, the rules in force change."""
+        for version in self.versions[1:]:
+            yield self.env.timeout(version.day - self.env.now)
+            self.change_rules(version)
+
+    def change_rules(self, version: Version) -> None:
+        """Put ``version`` in force now: offices as declared in it, its mechanisms.
+
+        A mechanism whose configuration did not change stays as it is, with what it
+        remembers (seats taken, lists, stories heard); one whose configuration changed
+        takes over from its predecessor (``Mechanism.take_over``); one new is installed.
+        """
+        self.version, self.scenario = version, version.scenario
+        for spec in version.scenario.offices:
+            self.stations[spec.name].change(spec, version.scenario, self.rng["service"])
+        if self._chain is None:
+            return
+        old = self.mechanisms
+        chain = []
+        for m in self._chain(version.scenario):
+            same = [p for p in old if type(p) is type(m)]
+            config = getattr(m, "config", None)
+            kept = next((p for p in same if config is not None
+                         and getattr(p, "config", None) == config), None)
+            if kept is not None:
+                chain.append(kept)
+                continue
+            if same:
+                m.take_over(self, same[0])
+            else:
+                m.install(self)
+            chain.append(m)
+        for p in old:
+            if all(p is not m for m in chain):
+                p.retire(self)
+        self.mechanisms = chain
+        self._hooks()
+
+    def _intakes(self, station: Station):  # noqa: ANN202 - a SimPy process
+        """Every year on the office's intake day, its seats are all free again."""
+        start, horizon = self.scenario.city.start_date, self.horizon
+        for day in occurrences(station.spec.intake, start, horizon):
+            if 0 < day < horizon:
+                yield self.env.timeout(day - self.env.now)
+                station.served_before_intake = station.served
+                station.seats_left = station.spec.seats
+                for m in self.mechanisms:
+                    m.new_intake(self, station)
 
     def _close_pending(self) -> None:
         for req in self.requests:
@@ -213,6 +327,14 @@ class World:
         return self.env.now
 
 
+def rules_from(versions: Sequence[Version], time: np.ndarray) -> pd.Categorical:
+    """For each time, the date from which the rules in force then applied (ISO text)."""
+    days = np.array([v.day for v in versions])
+    labels = [v.since.isoformat() for v in versions]
+    at = np.maximum(np.searchsorted(days, time, side="right") - 1, 0)
+    return pd.Categorical.from_codes(at, categories=labels)
+
+
 def _overriding(mechanisms: Sequence[Mechanism], hook: str) -> list[Mechanism]:
     """The mechanisms whose class overrides ``hook`` of the base class."""
     base = getattr(Mechanism, hook)
@@ -240,7 +362,7 @@ def _fewer_collections(gen0: int = 1_000_000) -> Iterator[None]:
         gc.set_threshold(*old)
 
 
-def simulate(scenario: Scenario, seed: int = 0, mechanisms: Sequence[Mechanism] = (),
+def simulate(scenario: Scenario, seed: int = 0, mechanisms: Chain = (),
              progress: Callable[[float], None] | None = None) -> RunResult:
     """Build a world for (scenario, seed) and run it to the horizon."""
     return World(scenario, seed, mechanisms).run(progress)

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from maze.mechanism import Mechanism
-from maze.scenario import Scenario, ScenarioError
+from maze.scenario import Scenario, ScenarioError, dated_key
 
 #: Switchable mechanisms: name -> (configuration model, factory(scenario, config)).
 REGISTRY: dict[str, tuple[type[BaseModel], Any]] = {}
@@ -29,7 +29,22 @@ def register(name: str, config: type[BaseModel]):
 
 
 def configs(scenario: Scenario, source: str = "<scenario>") -> dict[str, BaseModel]:
-    """Validate each ``[mechanisms.NAME]`` table against its mechanism's model."""
+    """Validate each ``[mechanisms.NAME]`` table against its mechanism's model, in every
+    version of the rules when values are dated (the error then names the date)."""
+    versions = scenario.checked_versions
+    if len(versions) > 1:
+        for version in versions:
+            try:
+                _configs(version.scenario, source)
+            except ScenarioError as exc:
+                key = dated_key(scenario.dated, exc.key or "", version.since)
+                raise ScenarioError(f"{exc.message} (in the rules in force on "
+                                    f"{version.since.isoformat()})", source=source,
+                                    key=key) from None
+    return _configs(scenario, source)
+
+
+def _configs(scenario: Scenario, source: str = "<scenario>") -> dict[str, BaseModel]:
     _load_all()
     out: dict[str, BaseModel] = {}
     for name, table in scenario.mechanisms.items():
@@ -68,7 +83,7 @@ def mechanisms(scenario: Scenario, source: str = "<scenario>") -> list[Mechanism
     from offices.referral import DeclaredReferrals
     from offices.regime import Regime
 
-    switched = configs(scenario, source)
+    switched = _configs(scenario, source)
     regime = scenario.city.regime
     chain: list[Mechanism] = [Regime(regime)]
     active = [] if regime == "provide" else [

@@ -94,6 +94,8 @@ class ClassCap(Mechanism):
         self.reserve = (config.reserve_for_locals if config.reserve_for_locals is not None
                         else _expected_local_demand(scenario, self.services))
         self.enforced = False
+        #: Replaced by a version of the rules with other sizes, or switched off.
+        self.retired = False
         self.locals_seated = 0
         self.fee_seats_used = 0
         self.station: Station | None = None
@@ -116,10 +118,42 @@ class ClassCap(Mechanism):
         world.env.process(self._enforce(world))
 
     def _enforce(self, world: World):  # noqa: ANN202 - a SimPy process
-        yield world.env.timeout(self.config.from_day)
+        yield world.env.timeout(max(0.0, self.config.from_day - world.env.now))
+        if self.retired:
+            return
         self.enforced = True
         st = self.station
-        st.seats_left = max(0, self.after - st.served)
+        st.seats_left = max(0, self.after - (st.served - st.served_before_intake))
+
+    def take_over(self, world: World, previous: Mechanism) -> None:
+        """New sizes from a date (a cap cut from 60 to 30): pupils seated keep their place,
+        and the seats left are what the new sizes leave."""
+        if not isinstance(previous, ClassCap) or previous.config.office != self.config.office:
+            self.install(world)
+            return
+        previous.retired = True
+        self.station = st = world.stations[self.config.office]
+        self.locals_seated, self.fee_seats_used = previous.locals_seated, previous.fee_seats_used
+        seated = st.served - st.served_before_intake
+        if world.env.now >= self.config.from_day:
+            self.enforced = True
+            st.seats_left = max(0, self.after - seated)
+        else:
+            if self.before is not None:
+                st.seats_left = max(0, self.before - seated)
+            world.env.process(self._enforce(world))
+
+    def retire(self, world: World) -> None:
+        self.retired = True
+
+    def new_intake(self, world: World, station: Station) -> None:
+        """A new school year: every class is empty again, at the size in force."""
+        if self.retired or station is not self.station:
+            return
+        self.locals_seated = self.fee_seats_used = 0
+        size = self.after if self.enforced else self.before
+        if size is not None:
+            station.seats_left = size
 
     def _locals_still_expected(self) -> int:
         if not self.config.locals_first:
@@ -127,7 +161,7 @@ class ClassCap(Mechanism):
         return max(0, self.reserve - self.locals_seated)
 
     def decide(self, v: Visit) -> Verdict | None:
-        if (v.fallback or v.document is not None or not self.enforced
+        if (v.fallback or v.document is not None or not self.enforced or self.retired
                 or v.station.name != self.config.office or v.household.local
                 or v.request.service not in self.services):
             return None

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from maze.calendar import YearlyDeadline
 from maze.mechanism import SERVE, Mechanism, Verdict, Visit
+from offices.deadline import deadlines, too_late
 
 if TYPE_CHECKING:
     from maze.world import World
@@ -22,14 +24,14 @@ class Regime(Mechanism):
     def __init__(self, regime: str):
         self.regime = regime
         self.entry: dict[str, str] = {}
-        self.deadline: dict[str, float] = {}
+        self.deadline: dict[str, YearlyDeadline] = {}
 
     def install(self, world: World) -> None:
         # Each service's entry office and deadline, looked up once rather than at every
         # counter.
         services = world.scenario.services.items()
         self.entry = {name: s.entry for name, s in services}
-        self.deadline = {name: s.deadline for name, s in services if s.deadline is not None}
+        self.deadline = {name: d for name, (_, d) in deadlines(world).items()}
 
     def idle(self) -> bool:
         return self.regime == "deflect"
@@ -46,6 +48,7 @@ class Regime(Mechanism):
             # Providing waives the rules, not the calendar: past the school-year start,
             # the deadline rule answers as it does for everyone.
             deadline = self.deadline.get(v.request.service)
-            return SERVE if deadline is None or v.world.day_of_year(v.world.env.now) <= deadline \
-                else None
+            return SERVE if deadline is None or not (
+                too_late(v.world, deadline, v.request.start, v.world.env.now)
+                or deadline.come_back_in(v.request.start, v.world.env.now)) else None
         return None

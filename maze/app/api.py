@@ -129,7 +129,7 @@ def run(scenario: Scenario, seed: int = 0,
         if not seeds:
             raise ScenarioError("seeds: give at least one seed")
         return Replications([run(scenario, s) for s in seeds], seeds)
-    raw = World(scenario, seed, offices.mechanisms(scenario)).run(progress)
+    raw = World(scenario, seed, offices.mechanisms).run(progress)
     events = measures.attach_groups(raw.events, raw.households)
     j = measures.journeys(raw.events, raw.households, scenario)
     summary = measures.summary(raw.events, j, raw.households, scenario, seed)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -120,6 +121,9 @@ class Case(_Strict):
     set: dict[str, Any] = Field(default_factory=dict)
     service: str
     arrival_day: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    #: The day the household asks, as a date (instead of ``arrival_day``): the same
+    #: household the day before and the day after a rule changes.
+    arrival_date: date | None = None
     #: Number of seeds (0, 1, ...) on which the expectation must hold.
     seeds: Annotated[int, Field(ge=1, le=50)] = 3
     household: HouseholdSpec = Field(default_factory=HouseholdSpec)  # type: ignore[valid-type]
@@ -214,9 +218,19 @@ def scenario(loaded: LoadedCase) -> Scenario:
     pop = base.get("population") or {}
     attrs = {k: v for k, v in case.household.model_dump().items()
              if k not in ("group", "hukou") and v is not None}
+    arrival_day = case.arrival_day
+    if case.arrival_date is not None:
+        if "arrival_day" in case.model_fields_set:
+            raise ScenarioError("give arrival_day or arrival_date, not both", source=source,
+                                key="arrival_date")
+        start = date.fromisoformat(str(city.get("start_date", sc.City().start_date)))
+        arrival_day = float((case.arrival_date - start).days)
+        if arrival_day < 0:
+            raise ScenarioError(f"{case.arrival_date} is before the city's start date "
+                                f"{start}", source=source, key="arrival_date")
     base["population"] = {
         "households": 1,
-        "arrivals": {"process": "uniform", "start": case.arrival_day, "end": case.arrival_day},
+        "arrivals": {"process": "uniform", "start": arrival_day, "end": arrival_day},
         **{k: pop[k] for k in ("days_between_visits", "visit_cost_days") if k in pop},
         "groups": [{"name": case.household.group or case.household.hukou, "share": 1.0,
                     "hukou": case.household.hukou,
@@ -228,8 +242,8 @@ def scenario(loaded: LoadedCase) -> Scenario:
         raise ScenarioError(f"the city has no service {case.service!r}; it has "
                             f"{', '.join(services) or 'none'}", source=source, key="service")
     horizon = city.get("horizon", sc.City.model_fields["horizon"].default)
-    if isinstance(horizon, int | float) and case.arrival_day >= horizon:
-        raise ScenarioError(f"day {case.arrival_day:g} is not before the city's horizon "
+    if isinstance(horizon, int | float) and arrival_day >= horizon:
+        raise ScenarioError(f"day {arrival_day:g} is not before the city's horizon "
                             f"({horizon:g} days)", source=source, key="arrival_day")
     built = sc.from_dict(base, source=source)
     if case.set:
