@@ -65,6 +65,17 @@ def closure_ranges(closures: Any, start: date, horizon: float) -> tuple[tuple[fl
     return tuple(sorted(r for r in out if r[1] > 0))
 
 
+def yearly_windows(start: str, end: str, first: date, horizon: float
+                   ) -> list[tuple[float, float]]:
+    """The [start, end) day ranges a yearly month-day window covers within [0, horizon)."""
+    out = []
+    for begin, stop in closure_ranges(((start, end),), first, horizon):
+        begin, stop = max(begin, 0.0), min(stop, horizon)
+        if stop > begin:
+            out.append((begin, stop))
+    return out
+
+
 class OpeningCalendar:
     """Answers "is it open now?" and "when does it next open?" for one office."""
 

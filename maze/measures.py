@@ -329,4 +329,56 @@ def summary(events: pd.DataFrame, j: pd.DataFrame, households: pd.DataFrame,
                          for s, rows in _partition(j, "service", observed=True)}
     migrants = np.flatnonzero((j["hukou"] != "local").to_numpy())
     out["migrants"] = _block(columns, migrants) if len(migrants) else None
+    out["by_year"] = by_year(j, scenario)
+    return out
+
+
+#: Columns of years.parquet, one row per calendar year x group x service (the data contract).
+YEAR_MEASURES = ("requests", *(f"{o}_share" for o in OUTCOMES), "median_days_to_service",
+                 "mean_visits", "explicit_refusal_share", "missed_deadline_share",
+                 "city_cost_saved")
+
+
+def request_years(j: pd.DataFrame, scenario: Scenario) -> np.ndarray:
+    """The calendar year in which each request was made (its start day on the city's clock)."""
+    start = np.datetime64(scenario.city.start_date, "D")
+    days = np.floor(j["start"].to_numpy(dtype=float)).astype("timedelta64[D]")
+    return (start + days).astype("datetime64[Y]").astype(np.int64) + 1970
+
+
+def years(j: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """years.parquet: the measures of the requests made in each calendar year, by group and
+    service (rows with no request left out). Shares are of the year's requests; the median
+    days to service is Kaplan-Meier's, those still waiting at the horizon censored."""
+    columns = _columns(j)
+    frame = pd.DataFrame({"year": request_years(j, scenario),
+                          "group": j["group"].astype(str).to_numpy(),
+                          "service": j["service"].astype(str).to_numpy()})
+    hukou = {g.name: g.hukou for g in scenario.population.groups}
+    rows = []
+    for (year, group, service), at in frame.groupby(["year", "group", "service"],
+                                                     sort=True).indices.items():
+        block = _block(columns, np.sort(at))
+        rows.append({"year": int(year), "group": group, "hukou": hukou.get(group, ""),
+                     "service": service, **{k: block[k] for k in YEAR_MEASURES}})
+    out = pd.DataFrame(rows, columns=["year", "group", "hukou", "service", *YEAR_MEASURES])
+    return out.astype({"year": "int64", "requests": "int64"})
+
+
+def by_year(j: pd.DataFrame, scenario: Scenario) -> dict[str, Any]:
+    """summary.json's ``by_year``: each calendar year's measures, for everyone and for
+    migrants, with the dates the rules changed in that year."""
+    columns = _columns(j)
+    year = request_years(j, scenario)
+    migrant = (j["hukou"] != "local").to_numpy()
+    changes: dict[int, list[str]] = {}
+    for v in scenario.versions[1:]:
+        changes.setdefault(v.since.year, []).append(v.since.isoformat())
+    out: dict[str, Any] = {}
+    for y in np.unique(year):
+        rows = np.flatnonzero(year == y)
+        mine = rows[migrant[rows]]
+        out[str(int(y))] = {**_block(columns, rows),
+                            "migrants": _block(columns, mine) if len(mine) else None,
+                            "rule_changes": changes.get(int(y), [])}
     return out

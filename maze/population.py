@@ -182,6 +182,8 @@ def _arrival_days(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
     pop = scenario.population
     a = pop.arrivals
     horizon = scenario.city.horizon
+    if a.yearly:
+        return _month_day_arrival_days(scenario, rng)
     end = min(a.end if a.end is not None else horizon, horizon)
     if a.process == "poisson":
         # A Poisson process over [start, end): exponential gaps, stopped at the window end
@@ -224,6 +226,32 @@ def _yearly_arrival_days(scenario: Scenario, rng: np.random.Generator) -> np.nda
         days.append(np.full(n, start) if end <= start else np.sort(rng.uniform(start, end, n)))
         year += 1
     return np.concatenate(days) if days else np.zeros(0)
+
+
+def _month_day_arrival_days(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
+    """Arrivals in a month-day window that comes back every year (``start = "06-01"``).
+
+    Without ``[lives]`` the households are spread uniformly over that window of every
+    year of the run; with it, as in ``_yearly_arrival_days``, the first window brings
+    ``population.households`` and each later one ``lives.in_migration``.
+    """
+    from maze.calendar import yearly_windows  # the calendar module imports the scenario
+
+    pop = scenario.population
+    a = pop.arrivals
+    windows = yearly_windows(a.start, a.end, scenario.city.start_date, scenario.city.horizon)
+    if scenario.lives is not None:
+        later = pop.households if scenario.lives.in_migration is None \
+            else scenario.lives.in_migration
+        return np.concatenate([np.sort(rng.uniform(start, end, pop.households if i == 0
+                                                   else later))
+                               for i, (start, end) in enumerate(windows)])
+    lengths = np.array([end - start for start, end in windows])
+    reach = np.concatenate(([0.0], np.cumsum(lengths)))
+    u = np.sort(rng.uniform(0.0, reach[-1], pop.households))
+    which = np.minimum(np.searchsorted(reach, u, side="right") - 1, len(windows) - 1)
+    starts = np.array([start for start, _ in windows])
+    return starts[which] + (u - reach[which])
 
 
 def group_of(scenario: Scenario, name: str) -> Group:

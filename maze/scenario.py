@@ -230,12 +230,31 @@ class Service(_Model):
 
 
 class Arrivals(_Model):
-    """When households start their requests: uniformly in a window, or as a Poisson process."""
+    """When households start their requests: uniformly in a window, or as a Poisson process.
+
+    A window of month-days (``start = "06-01"``, ``end = "08-20"``) comes back every year:
+    the households are spread uniformly over that window of every year of the run.
+    """
 
     process: Literal["uniform", "poisson"] = "uniform"
-    start: Day = 0.0
-    end: Day | None = None
+    start: Day | MonthDay = 0.0
+    end: Day | MonthDay | None = None
     rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+
+    @property
+    def yearly(self) -> bool:
+        return isinstance(self.start, str)
+
+    @model_validator(mode="after")
+    def _same_kind(self) -> Arrivals:
+        if isinstance(self.start, str) or isinstance(self.end, str):
+            if not (isinstance(self.start, str) and isinstance(self.end, str)):
+                raise ValueError("a yearly arrival window gives start and end as month-days")
+            if self.process != "uniform":
+                raise ValueError("a yearly arrival window is uniform, not poisson")
+            if self.start == self.end:
+                raise ValueError("a yearly arrival window must not be empty")
+        return self
 
 
 class Group(_Model):
@@ -593,6 +612,13 @@ def _check_arrivals(s: Scenario) -> None:
     checked here, before anything is drawn: a typo in the rate must not eat the memory.
     """
     a, horizon = s.population.arrivals, s.city.horizon
+    if a.yearly:
+        from maze.calendar import yearly_windows  # the calendar module reads this one
+
+        if not yearly_windows(a.start, a.end, s.city.start_date, horizon):
+            raise _KeyedError("population.arrivals.start", f"the window {a.start} to {a.end} "
+                              "falls on no day of the run, so nobody would arrive")
+        return
     if a.start >= horizon:
         raise _KeyedError("population.arrivals.start", f"day {a.start:g} is not before the "
                           f"horizon ({horizon:g} days), so nobody would arrive")

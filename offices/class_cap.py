@@ -26,6 +26,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from maze.calendar import yearly_windows
 from maze.household import Request
 from maze.mechanism import Mechanism, Verdict, Visit
 from maze.scenario import Scenario
@@ -92,7 +93,7 @@ class ClassCap(Mechanism):
         self.after = classes * config.cap
         self.services = {n for n, s in scenario.services.items() if s.entry == config.office}
         self.reserve = (config.reserve_for_locals if config.reserve_for_locals is not None
-                        else _expected_local_demand(scenario, self.services))
+                        else _expected_local_demand(scenario, self.services, config.office))
         self.enforced = False
         #: Replaced by a version of the rules with other sizes, or switched off.
         self.retired = False
@@ -194,11 +195,20 @@ class ClassCap(Mechanism):
                 **self.config.model_dump(mode="json")}
 
 
-def _expected_local_demand(scenario: Scenario, services: set[str]) -> int:
-    """Expected local requests for these services, plus two standard deviations."""
+def _expected_local_demand(scenario: Scenario, services: set[str],
+                           office: str | None = None) -> int:
+    """Expected local requests for these services, plus two standard deviations: in one
+    intake when the office's seats are a yearly intake (the households spread over the
+    years they arrive in), else over the run."""
     n = scenario.population.households
     if n is None:
         return 0
+    if office is not None and scenario.office(office).intake is not None:
+        arrivals, city = scenario.population.arrivals, scenario.city
+        years = (len(yearly_windows(arrivals.start, arrivals.end, city.start_date,
+                                    city.horizon))
+                 if arrivals.yearly else max(1.0, city.horizon / 365.25))
+        n = n / years
     mean = var = 0.0
     for g in scenario.population.groups:
         if g.hukou != "local":

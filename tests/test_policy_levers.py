@@ -49,6 +49,12 @@ EXPRESSIBLE = {
     "chengdu": {"off-site settlement", "private provision", "quota for non-hukou pupils"},
     "hangzhou": {"off-site settlement"},
     "illustrative": {"private provision"},
+    # The hukou rules of the history are a dated table: the long-residence lever, which
+    # edits the rule list in place, does not reach into it.
+    "beijing_history": {"social-security portability", "private provision",
+                        "quota for non-hukou pupils"},
+    "chengdu_history": {"off-site settlement", "private provision",
+                        "quota for non-hukou pupils"},
 }
 
 

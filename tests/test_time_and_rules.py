@@ -15,10 +15,12 @@ import pytest
 import simpy
 
 import offices
+from maze import measures
 from maze import scenario as sc
 from maze.app import api
 from maze.calendar import OpeningCalendar, YearlyDeadline, occurrences
 from maze.counter import Counter
+from maze.eventlog import OUTCOMES
 from maze.scenario import Calendar, ScenarioError, from_dict
 from maze.world import World
 from tests.conftest import queue_city
@@ -286,3 +288,63 @@ def test_multi_year_run_gives_the_same_tables_twice():
     assert _parquet(a.events) == _parquet(b.events)
     assert _parquet(a.journeys) == _parquet(b.journeys)
     assert np.isfinite(a.journeys["start"]).all()
+
+
+# -- measures over years ---------------------------------------------------------------------
+
+def test_years_table_counts_every_request_once_in_its_calendar_year():
+    s = _three_years_beijing()
+    run = api.run(s, 0)
+    y = measures.years(run.journeys, s)
+    assert list(y.columns[:4]) == ["year", "group", "hukou", "service"]
+    assert int(y["requests"].sum()) == len(run.journeys)
+    shares = y[[f"{o}_share" for o in OUTCOMES]].sum(axis=1)
+    assert np.allclose(shares, 1.0)
+    made = pd.Timestamp("2016-06-01") + pd.to_timedelta(run.journeys["start"], unit="D")
+    per_year = made.dt.year.value_counts().sort_index()
+    assert y.groupby("year")["requests"].sum().to_dict() == per_year.to_dict()
+    by_year = run.summary["by_year"]
+    assert sorted(by_year) == ["2016", "2017", "2018", "2019"]
+    assert by_year["2017"]["rule_changes"] == ["2017-09-01"]
+    assert sum(b["requests"] for b in by_year.values()) == len(run.journeys)
+
+
+def test_yearly_arrival_window_brings_households_every_summer():
+    data = _school_years(3000)
+    data["population"]["arrivals"] = {"start": "06-01", "end": "08-20"}
+    s = from_dict(data)
+    hh = api.run(s, 0).raw.households
+    when = pd.Timestamp("2016-06-01") + pd.to_timedelta(hh["arrival"], unit="D")
+    assert when.dt.month.isin([6, 7, 8]).all()
+    assert ((when.dt.month == 8) & (when.dt.day >= 20)).sum() == 0
+    counts = when.dt.year.value_counts()
+    assert sorted(counts.index) == [2016, 2017, 2018]
+    assert counts.min() > 900  # about a third each
+
+
+def test_yearly_arrival_window_needs_month_days_at_both_ends():
+    data = _school_years()
+    data["population"]["arrivals"] = {"start": "06-01", "end": 80.0}
+    with pytest.raises(ScenarioError, match="population.arrivals: a yearly arrival window"):
+        from_dict(data, "x.toml")
+
+
+def _migrant_shares(y: pd.DataFrame, service: str, outcome: str) -> pd.Series:
+    m = y[(y["hukou"] == "migrant") & (y["service"] == service)]
+    total = m.groupby("year")["requests"].sum()
+    return (m[f"{outcome}_share"] * m["requests"]).groupby(m["year"]).sum() / total
+
+
+def test_beijing_history_shows_the_closure_and_the_hukou_draft_as_steps():
+    s = api.load(preset="beijing_history", overrides={"population.households": 8000})
+    assert [v.since.isoformat() for v in s.versions] == [
+        "2010-01-01", "2012-09-01", "2012-12-01", "2015-09-01", "2015-12-10", "2017-01-01"]
+    y = measures.years(api.run(s, 0).journeys, s)
+    # The migrant school is demolished a year after its notice (October 2012): the private
+    # alternative is there in 2010 and gone from 2013.
+    alternative = _migrant_shares(y, "school", "alternative")
+    assert alternative[2010] > 0.2 and (alternative.loc[2013:] == 0).all()
+    # The December 2015 draft rules (seven years of insurance, under 45) cut hukou
+    # transfers: the years after are below every year before.
+    hukou = _migrant_shares(y, "hukou_transfer", "served")
+    assert hukou.loc[2017:2020].max() < hukou.loc[2010:2015].min()

@@ -154,6 +154,8 @@ def write(result: Run, out: str | Path, report: bool = True) -> Path:
             storage.write_parquet(result.raw.children, tmp / "children.parquet")
         if result.raw.life_events is not None:
             storage.write_parquet(result.raw.life_events, tmp / "life_events.parquet")
+        storage.write_parquet(measures.years(result.journeys, result.scenario),
+                              tmp / "years.parquet")
         (tmp / "scenario.json").write_text(
             # In the declared order, not sorted: the order of services and mechanisms is part
             # of the scenario (it orders the draws), and this file must run the same again.

@@ -746,7 +746,7 @@ def _merge(exp: Experiment, plan: Sequence[RunSpec], out: Path | None,
 
 
 #: Summary entries that are not one number per run (or repeat a column already there).
-_NESTED = ("seed", "by_group", "by_service", "migrants")
+_NESTED = ("seed", "by_group", "by_service", "migrants", "by_year")
 #: Summary measures that may be missing (null: a median never reached) but are still columns.
 _SCALARS = ("median_days_to_service", "median_days_to_service_among_served", "mean_visits",
             "mean_offices_seen", "mean_levels_seen", "mean_loops")
