@@ -530,8 +530,10 @@ class Figure:
 
 
 def figures(events: pd.DataFrame, journeys: pd.DataFrame, graph: nx.DiGraph,
-            by: str = "group") -> list[Figure]:
-    """Every figure of the report, in page order (the dashboard shows the same ones)."""
+            by: str = "group", years: pd.DataFrame | None = None,
+            changes: Iterable[str] = ()) -> list[Figure]:
+    """Every figure of the report, in page order (the dashboard shows the same ones); with
+    ``years`` (years.parquet) spanning more than one year, the figures over the years too."""
     return [
         Figure("sankey", "Paths taken",
                "Where each request started, which offices it passed through, and how it ended. "
@@ -556,6 +558,99 @@ def figures(events: pd.DataFrame, journeys: pd.DataFrame, graph: nx.DiGraph,
         Figure("reasons", "Reasons given",
                "Did the office say hukou, or something neutral: papers, capacity, a deadline, "
                "nothing at all?", refusal_reasons(events, by)),
+        *year_figures(years, changes),
+    ]
+
+
+# -- over the years -------------------------------------------------------------------------
+
+def _pooled(years: pd.DataFrame, keys: list[str], outcome: str) -> pd.Series:
+    """An outcome's share of the requests in each ``keys`` cell of years.parquet rows."""
+    weight = years[f"{outcome}_share"] * years["requests"]
+    return weight.groupby([years[k] for k in keys]).sum() / years.groupby(keys)["requests"].sum()
+
+
+def served_by_year(years: pd.DataFrame, changes: Iterable[str] = ()) -> go.Figure:
+    """Share served in the city by year of request, one line per group, a menu per service,
+    and a dashed line on each date the rules changed."""
+    fig = go.Figure()
+    services = ["all services", *sorted(years["service"].unique())]
+    groups = sorted(years["group"].unique())
+    colours = group_colours(groups)
+    for i, service in enumerate(services):
+        part = years if i == 0 else years[years["service"] == service]
+        served = _pooled(part, ["group", "year"], "served")
+        for g in groups:
+            if g not in served.index.get_level_values(0):
+                continue
+            line = served.loc[g]
+            fig.add_trace(go.Scatter(
+                x=[f"{y}-07-01" for y in line.index], y=line.to_numpy(), mode="lines+markers",
+                name=_words(g), legendgroup=g, visible=(i == 0), line={"color": colours[g]},
+                meta=service, hovertemplate=_words(g) + ", requests of %{x|%Y}: %{y:.1%} served"
+                                            "<extra></extra>"))
+    for day in changes:
+        fig.add_vline(x=day, line_dash="dash", line_color="#888")
+        fig.add_annotation(x=day, y=1.0, yref="paper", text=day, showarrow=False,
+                           textangle=-90, xanchor="right", yanchor="top",
+                           font={"size": 10, "color": "#555"})
+    buttons = [{"label": _words(s), "method": "update",
+                "args": [{"visible": [t.meta == s for t in fig.data]}]} for s in services]
+    fig.update_layout(
+        title="Served in the city, by year of request (dashed: a rule changed)",
+        yaxis_title="share of requests", yaxis_tickformat=".0%", yaxis_range=[0, 1.02],
+        xaxis_title="year of request (plotted mid-year)", height=460,
+        updatemenus=[{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.15}])
+    return fig
+
+
+def outcomes_by_year(years: pd.DataFrame) -> go.Figure:
+    """How requests ended, by group, one year at a time: a slider picks the year."""
+    fig = go.Figure()
+    year_list = sorted(int(y) for y in years["year"].unique())
+    groups = sorted(years["group"].unique())
+    counts = years.groupby(["year", "group"])["requests"].sum()
+    for k, year in enumerate(year_list):
+        here = years[years["year"] == year]
+        present = [g for g in groups if g in set(here["group"])]
+        for o in OUTCOMES:
+            share = _pooled(here, ["group"], o).reindex(present)
+            if not (share > 0).any():
+                continue
+            fig.add_trace(go.Bar(
+                x=[_words(g) for g in present], y=share.to_numpy(), name=_words(o),
+                legendgroup=o, showlegend=True, visible=(k == 0), meta=year,
+                marker_color=OUTCOME_COLOURS.get(o, "#999999"),
+                customdata=[int(counts.get((year, g), 0)) for g in present],
+                hovertemplate="%{x}: %{y:.1%} " + _words(o) + " of %{customdata} requests "
+                              f"made in {year}<extra></extra>"))
+    steps = [{"label": str(year), "method": "update",
+              "args": [{"visible": [t.meta == year for t in fig.data]},
+                       {"title": f"Outcomes by group, requests made in {year}"}]}
+             for year in year_list]
+    fig.update_layout(
+        barmode="stack", title=f"Outcomes by group, requests made in {year_list[0]}",
+        yaxis_title="share of requests", yaxis_tickformat=".0%", yaxis_range=[0, 1.0],
+        height=480, legend={"traceorder": "normal"},
+        sliders=[{"active": 0, "steps": steps, "currentvalue": {"prefix": "year: "},
+                  "pad": {"t": 40}}])
+    return fig
+
+
+def year_figures(years: pd.DataFrame, changes: Iterable[str] = ()) -> list[Figure]:
+    """The report's figures over the years; none when the requests fall in one year."""
+    if years is None or years["year"].nunique() < 2:
+        return []
+    changes = list(changes)
+    return [
+        Figure("years-served", "Served, year by year",
+               "The share of each year's requests served in the city, by group. Dashed lines "
+               "mark the dates on which a dated rule of the scenario changed; a change shows "
+               "in the requests made after it. Pick a service in the menu.",
+               served_by_year(years, changes)),
+        Figure("years-outcomes", "Outcomes, year by year",
+               "How the requests made in one year ended, by group. Move the slider to change "
+               "the year.", outcomes_by_year(years)),
     ]
 
 
@@ -636,7 +731,10 @@ for one service). Days count from the request; day 0 of the city is its start da
 
 
 def write_report(events: pd.DataFrame, journeys: pd.DataFrame, graph: nx.DiGraph,
-                 summary: dict[str, Any], path: str | Path) -> None:
+                 summary: dict[str, Any], path: str | Path,
+                 years: pd.DataFrame | None = None) -> None:
     """Write report.html: every figure, plotly.js inlined once, no network needed."""
-    page = render_page(figures(events, journeys, graph), summary)
+    changes = [d for y in (summary.get("by_year") or {}).values()
+               for d in y.get("rule_changes", ())]
+    page = render_page(figures(events, journeys, graph, years=years, changes=changes), summary)
     Path(path).write_text(page, encoding="utf-8")

@@ -348,3 +348,23 @@ def test_beijing_history_shows_the_closure_and_the_hukou_draft_as_steps():
     # transfers: the years after are below every year before.
     hukou = _migrant_shares(y, "hukou_transfer", "served")
     assert hukou.loc[2017:2020].max() < hukou.loc[2010:2015].min()
+
+
+def test_report_gets_a_year_axis_for_runs_over_years(tmp_path):
+    from maze.report import figures
+
+    s = _three_years_beijing()
+    run = api.run(s, 0)
+    y = measures.years(run.journeys, s)
+    keys = [f.key for f in figures(run.events, run.journeys, run.raw.graph, years=y,
+                                   changes=["2017-09-01"])]
+    assert keys[-2:] == ["years-served", "years-outcomes"]
+    outcomes = figures(run.events, run.journeys, run.raw.graph, years=y)[-1].figure
+    steps = outcomes.layout.sliders[0].steps
+    assert [st.label for st in steps] == ["2016", "2017", "2018", "2019"]
+    # Each step shows that year's bars and nothing else.
+    for st in steps:
+        shown = [t.meta for t, v in zip(outcomes.data, st.args[0]["visible"], strict=True) if v]
+        assert shown and set(shown) == {int(st.label)}
+    one_year = y[y["year"] == 2016]
+    assert figures(run.events, run.journeys, run.raw.graph, years=one_year)[-1].key == "reasons"

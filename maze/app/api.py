@@ -154,8 +154,8 @@ def write(result: Run, out: str | Path, report: bool = True) -> Path:
             storage.write_parquet(result.raw.children, tmp / "children.parquet")
         if result.raw.life_events is not None:
             storage.write_parquet(result.raw.life_events, tmp / "life_events.parquet")
-        storage.write_parquet(measures.years(result.journeys, result.scenario),
-                              tmp / "years.parquet")
+        years = measures.years(result.journeys, result.scenario)
+        storage.write_parquet(years, tmp / "years.parquet")
         (tmp / "scenario.json").write_text(
             # In the declared order, not sorted: the order of services and mechanisms is part
             # of the scenario (it orders the draws), and this file must run the same again.
@@ -165,7 +165,7 @@ def write(result: Run, out: str | Path, report: bool = True) -> Path:
             from maze.report import write_report
 
             write_report(result.events, result.journeys, result.raw.graph, result.summary,
-                         tmp / "report.html")
+                         tmp / "report.html", years=years)
         storage.write_json(result.summary, tmp / storage.MARKER)
     return out
 
