@@ -773,6 +773,13 @@ def override(scenario: Scenario, changes: Mapping[str, Any],
     or by index (``population.groups.0.share``).
     """
     data = scenario.model_dump(by_alias=True, mode="json", exclude_none=True)
+    # The end of the run is given one way: a new end date replaces the horizon, a new
+    # horizon the end date.
+    city = data.setdefault("city", {})
+    if "city.end_date" in changes and "city.horizon" not in changes:
+        city.pop("horizon", None)
+    elif "city.horizon" in changes and "city.end_date" not in changes:
+        city.pop("end_date", None)
     for dotted, value in changes.items():
         _set_dotted(data, dotted, value, source)
     return from_dict(data, source=source)

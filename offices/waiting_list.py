@@ -84,7 +84,8 @@ class WaitingList(Mechanism):
             if name not in known:
                 return f"offices.{i}", f"office {name!r} does not exist"
         for svc_name, svc in scenario.services.items():
-            if (svc.entry in config.offices and svc.deadline is not None
+            # A yearly deadline (a month-day) comes back after any day the list is called.
+            if (svc.entry in config.offices and isinstance(svc.deadline, float)
                     and config.opens > svc.deadline):
                 return "opens", (f"the list is called on day {config.opens:g}, after the "
                                  f"deadline of service {svc_name!r} (day {svc.deadline:g}): "

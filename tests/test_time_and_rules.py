@@ -368,3 +368,11 @@ def test_report_gets_a_year_axis_for_runs_over_years(tmp_path):
         assert shown and set(shown) == {int(st.label)}
     one_year = y[y["year"] == 2016]
     assert figures(run.events, run.journeys, run.raw.graph, years=one_year)[-1].key == "reasons"
+
+
+def test_overriding_the_end_date_or_the_horizon_replaces_the_other():
+    s = api.load(preset="beijing", overrides={"city.end_date": "2018-05-31",
+                                              "services.school.deadline": "09-01"})
+    assert s.city.horizon == (date(2018, 5, 31) - date(2016, 6, 1)).days + 1
+    back = sc.override(s, {"city.horizon": 100.0})
+    assert back.city.horizon == 100.0 and back.city.end_date is None
