@@ -117,15 +117,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def dashboard() -> Iterator[str]:
+def serve_dash(*args: str, wait: float = 90) -> Iterator[str]:
+    """`maze dash ARGS` in a process of its own, until the caller is done; its URL."""
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "maze.app.cli", "dash", "--households", "400", "--port",
-         str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "maze.app.cli", "dash", *args, "--port",
+                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + wait
         while True:
             try:
                 with urllib.request.urlopen(url, timeout=2) as r:
@@ -144,6 +144,11 @@ def dashboard() -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def dashboard() -> Iterator[str]:
+    yield from serve_dash("--households", "400")
 
 
 def _summary(page) -> str:  # noqa: ANN001
