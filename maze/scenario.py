@@ -399,6 +399,43 @@ class Lives(_Model):
         return ages
 
 
+class Uncertain(_Model):
+    """The plausible values of one scenario number: a range (and how to draw from it) or a
+    list of alternatives, with one line of why. Keyed in ``[uncertainty]`` by the dotted
+    path an override would use; :mod:`maze.uncertainty` checks the key against the city."""
+
+    range: tuple[float, float] | None = None
+    #: Discrete alternatives (true/false, a list of documents) instead of a numeric range.
+    values: tuple[Any, ...] | None = None
+    dist: Literal["uniform", "loguniform", "triangular"] = "uniform"
+    mode: float | None = None
+    why: Annotated[str, Field(min_length=1, max_length=1000)]
+    #: A citation when the value is published and the range is the uncertainty it states.
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Uncertain:
+        if (self.range is None) == (self.values is None):
+            raise ValueError("give either range = [low, high] or values = [...]")
+        if self.values is not None:
+            if len(self.values) < 2:
+                raise ValueError("values lists at least two alternatives")
+            if self.dist != "uniform" or self.mode is not None:
+                raise ValueError("dist and mode go with a range, not with values")
+            return self
+        low, high = self.range
+        if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+            raise ValueError("range is [low, high] with finite low < high")
+        if self.dist == "loguniform" and low <= 0:
+            raise ValueError("a loguniform range starts above 0")
+        if self.dist == "triangular":
+            if self.mode is None or not low <= self.mode <= high:
+                raise ValueError("a triangular range needs a mode between low and high")
+        elif self.mode is not None:
+            raise ValueError("mode goes with dist = \"triangular\"")
+        return self
+
+
 class Scenario(_Model):
     """A whole city: validated, immutable, and complete enough to run."""
 
@@ -412,6 +449,9 @@ class Scenario(_Model):
     mechanisms: dict[Name, dict[str, Any]] = Field(default_factory=dict)
     #: Households that stay for years (children's stages, renewals); None: one season.
     lives: Lives | None = None
+    #: Declared plausible values of assumed numbers, by dotted key (see maze.uncertainty).
+    uncertainty: dict[Annotated[str, Field(min_length=1, max_length=300)], Uncertain] = Field(
+        default_factory=dict)
 
     #: The dated tables of the file, by where they sit (empty: one set of rules throughout).
     _dated: dict[dated.Path, dated.DatedSeries] = PrivateAttr(default_factory=dict)
@@ -762,7 +802,12 @@ def loads(text: str, source: str = "<scenario>") -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"not valid TOML ({exc})", source=source) from None
-    return from_dict(data, source=source)
+    scenario = from_dict(data, source=source)
+    if scenario.uncertainty:
+        from maze import uncertainty  # it reads scenarios; checked only where a file is read
+
+        uncertainty.declared(scenario, source=source)
+    return scenario
 
 
 def override(scenario: Scenario, changes: Mapping[str, Any],
@@ -783,6 +828,25 @@ def override(scenario: Scenario, changes: Mapping[str, Any],
     for dotted, value in changes.items():
         _set_dotted(data, dotted, value, source)
     return from_dict(data, source=source)
+
+
+def get_dotted(scenario: Scenario, dotted: str, source: str = "<scenario>") -> Any:
+    """The value at a dotted key, addressed as :func:`override` addresses it."""
+    node: Any = scenario.model_dump(by_alias=True, mode="json", exclude_none=True)
+    parts = dotted.split(".")
+    for i, part in enumerate(parts):
+        if isinstance(node, list):
+            idx = _list_index(node, part)
+            if idx is None:
+                raise ScenarioError(f"no entry named {part!r}", source=source,
+                                    key=".".join(parts[: i + 1]))
+            node = node[idx]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            raise ScenarioError("no such key in the scenario", source=source,
+                                key=".".join(parts[: i + 1]))
+    return node
 
 
 def _set_dotted(data: Any, dotted: str, value: Any, source: str) -> None:
