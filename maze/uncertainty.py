@@ -71,20 +71,20 @@ class Assumption:
         """The range as a reader sees it: ``1 – 4``, ``0.1 – 0.7 (loguniform)``, ``true | false``.
         """
         if self.values is not None:
-            return " | ".join(_show(v) for v in self.values)
-        text = f"{_show(self.low, self.integer)} – {_show(self.high, self.integer)}"
+            return " | ".join(show(v) for v in self.values)
+        text = f"{show(self.low, self.integer)} – {show(self.high, self.integer)}"
         if self.dist == "triangular":
-            return f"{text} (triangular, mode {_show(self.mode)})"
+            return f"{text} (triangular, mode {show(self.mode)})"
         return text if self.dist == "uniform" else f"{text} ({self.dist})"
 
 
-def _show(v: Any, integer: bool = False) -> str:
+def show(v: Any, integer: bool = False) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float) and (integer or v.is_integer()):
         return str(int(v))
     if isinstance(v, list | tuple):
-        return "[" + ", ".join(_show(x) for x in v) + "]"
+        return "[" + ", ".join(show(x) for x in v) + "]"
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
@@ -102,13 +102,13 @@ def declared(scenario: Scenario, source: str = "<scenario>",
                                 key=where) from None
         if u.values is not None:
             if value not in u.values:
-                raise ScenarioError(f"the scenario's value {_show(value)} is not among the "
+                raise ScenarioError(f"the scenario's value {show(value)} is not among the "
                                     "values", source=source, key=where)
             out.append(Assumption(key, value, None, None, "choice", u.why, source=u.source,
                                   values=tuple(u.values)))
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ScenarioError(f"the scenario's value here is {_show(value)}, not a number; "
+            raise ScenarioError(f"the scenario's value here is {show(value)}, not a number; "
                                 "declare alternatives with values = [...]", source=source,
                                 key=where)
         low, high = u.range  # type: ignore[misc]
@@ -117,8 +117,8 @@ def declared(scenario: Scenario, source: str = "<scenario>",
             raise ScenarioError(f"the value {value} is a whole number, so the range is too",
                                 source=source, key=where)
         if not low <= value <= high:
-            raise ScenarioError(f"the scenario's value {_show(value)} is outside the range "
-                                f"[{_show(low)}, {_show(high)}]", source=source, key=where)
+            raise ScenarioError(f"the scenario's value {show(value)} is outside the range "
+                                f"[{show(low)}, {show(high)}]", source=source, key=where)
         out.append(Assumption(key, value, low, high, u.dist, u.why, integer, u.mode, u.source))
     if keys is None:
         return out
