@@ -1,0 +1,130 @@
+"""Global sensitivity analysis over declared ranges: Morris screening, then Sobol indices.
+
+The design works on the unit cube, one axis per assumption, and each unit coordinate is
+mapped through its assumption's declared distribution (:meth:`Assumption.at`): an
+elementary effect is then "the change in the measure when this assumption moves across a
+fixed fraction of its plausible range", comparable across assumptions of any unit. An
+extra parameter, ``(seed noise)``, rides along in every Morris design: it changes only
+which seeds a point runs with (:func:`streams`), so its mu* is what seed noise alone
+makes of an elementary effect, and an assumption whose interval does not clear it is not
+shown to matter.
+
+What one run computes is any function of a :class:`~maze.batch.points.PointTask`, so the
+same code screens the simulator and a planted test function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from maze.uncertainty import Assumption
+
+#: The inert parameter of every Morris design; its mu* measures seed noise.
+NOISE = "(seed noise)"
+
+
+@dataclass(frozen=True)
+class Design:
+    """A sample of the unit cube and the assumptions its columns stand for."""
+
+    method: str
+    names: tuple[str, ...]
+    unit: np.ndarray
+    levels: int = 4
+
+    @property
+    def problem(self) -> dict:
+        return {"num_vars": len(self.names), "names": list(self.names),
+                "bounds": [[0.0, 1.0]] * len(self.names)}
+
+
+def morris_design(assumptions: Sequence[Assumption], trajectories: int, levels: int = 4,
+                  seed: int = 0, noise: bool = True) -> Design:
+    """``trajectories`` Morris trajectories (k + 1 points each) over the unit cube."""
+    from SALib.sample import morris
+
+    names = tuple(a.key for a in assumptions) + ((NOISE,) if noise else ())
+    d = Design("morris", names, np.empty((0, len(names))), levels)
+    unit = morris.sample(d.problem, trajectories, num_levels=levels, seed=seed)
+    return Design("morris", names, unit, levels)
+
+
+def sobol_design(assumptions: Sequence[Assumption], n: int, seed: int = 0) -> Design:
+    """Saltelli's scheme for first-order and total indices: ``n * (k + 2)`` points."""
+    from SALib.sample import sobol
+
+    names = tuple(a.key for a in assumptions)
+    d = Design("sobol", names, np.empty((0, len(names))))
+    unit = sobol.sample(d.problem, n, calc_second_order=False, scramble=True, seed=seed)
+    return Design("sobol", names, unit)
+
+
+def points(design: Design, assumptions: Sequence[Assumption]) -> list[dict]:
+    """The design's rows as values of the assumptions (the noise column is dropped)."""
+    by_key = {a.key: a for a in assumptions}
+    return [{k: by_key[k].at(u) for k, u in zip(design.names, row, strict=True) if k in by_key}
+            for row in design.unit]
+
+
+def streams(design: Design) -> list[int] | None:
+    """The seed stream of each design point: the level of the noise column (None without it).
+
+    Moving the noise coordinate changes only the seeds, so its elementary effects are
+    seed noise measured on the same scale as the assumptions' effects.
+    """
+    if NOISE not in design.names:
+        return None
+    col = design.unit[:, design.names.index(NOISE)]
+    return [int(round(u * (design.levels - 1))) for u in col]
+
+
+def analyse_morris(design: Design, y: np.ndarray, measure: str, level: float = 0.95,
+                   resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """mu, mu*, its bootstrap interval and sigma of each parameter, ranked by mu*."""
+    from SALib.analyze import morris
+
+    y = np.asarray(y, dtype=float)
+    if np.isnan(y).any():
+        raise ValueError(f"{measure}: {int(np.isnan(y).sum())} of {len(y)} runs have no value; "
+                         "Morris needs a value at every point")
+    res = morris.analyze(design.problem, design.unit, y, num_resamples=resamples,
+                         conf_level=level, num_levels=design.levels, seed=seed)
+    df = pd.DataFrame({"measure": measure, "key": list(design.names),
+                       "mu": np.asarray(res["mu"], float),
+                       "mu_star": np.asarray(res["mu_star"], float),
+                       "mu_star_conf": np.asarray(res["mu_star_conf"], float),
+                       "sigma": np.asarray(res["sigma"], float)})
+    noise = df.loc[df["key"] == NOISE, "mu_star"]
+    floor = float(noise.iloc[0]) if len(noise) else 0.0
+    df["above_noise"] = (df["mu_star"] - df["mu_star_conf"] > floor) & (df["key"] != NOISE)
+    df = df.sort_values(["mu_star", "key"], ascending=[False, True], kind="stable")
+    df["rank"] = np.arange(1, len(df) + 1)
+    return df.reset_index(drop=True)
+
+
+def analyse_sobol(design: Design, y: np.ndarray, measure: str, level: float = 0.95,
+                  resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """First-order (S1) and total (ST) indices with bootstrap half-widths, ranked by ST."""
+    from SALib.analyze import sobol
+
+    y = np.asarray(y, dtype=float)
+    if np.isnan(y).any():
+        raise ValueError(f"{measure}: {int(np.isnan(y).sum())} of {len(y)} runs have no value")
+    res = sobol.analyze(design.problem, y, calc_second_order=False, num_resamples=resamples,
+                        conf_level=level, seed=seed)
+    df = pd.DataFrame({"measure": measure, "key": list(design.names),
+                       "S1": res["S1"], "S1_conf": res["S1_conf"],
+                       "ST": res["ST"], "ST_conf": res["ST_conf"]})
+    df = df.sort_values(["ST", "key"], ascending=[False, True], kind="stable")
+    df["rank"] = np.arange(1, len(df) + 1)
+    return df.reset_index(drop=True)
+
+
+def outputs(table: pd.DataFrame, measure: str, n: int) -> np.ndarray:
+    """One value per design point: the mean over its replications, in design order."""
+    means = table.groupby("point", sort=True)[measure].mean()
+    return means.reindex(range(n)).to_numpy(dtype=float)
