@@ -29,6 +29,17 @@ merged ``runs.parquet``/``groups.parquet`` and ``sweep.html``), ``table.parquet`
 ``table.csv``, ``table.md``, ``levers.json`` (the overrides of every setting, and why a
 lever is left out of a city) and ``figure.html``. Interrupted, it resumes where it
 stopped.
+
+The intervals of that table are over seeds, at each city's values as written. With
+``--draws K`` (default 10), each lever at its middle size and each city as written also
+run at K points drawn from the city's declared ranges (``maze assumptions PRESET``),
+with the same seeds, and ``uncertainty.md``/``uncertainty.csv`` report the change in
+migrants' served share against the city as written at the same point: its 95% interval
+over seeds at the values as written, its 5-95% range over plausible parameters, the share
+of plausible points at which the lever raises the served share by at least one point,
+and the assumptions that move that change most (rank correlation over the draws). A
+lever that sets a key that is also drawn (the seats, for the quota) sets it after the
+draw.
 """
 
 from __future__ import annotations
@@ -533,6 +544,72 @@ def figure(t: pd.DataFrame, path: Path, replications: int) -> None:
 
 
 # -- the command ----------------------------------------------------------------------------
+def uncertainty(cities: Sequence[str], draws: int, replications: int, seed: int, out: Path,
+                quiet: bool = False) -> pd.DataFrame:
+    """Each lever at its middle size against the city as written, at the values as written
+    and at ``draws`` plausible points (the same points and seeds for both)."""
+    from maze.app import api, robustness
+
+    rows = []
+    measures = ("migrant_served_share", "migrant_school_served_share")
+    for city in cities:
+        base = api.load(preset=city)
+        settings_, _ = settings(city, base)
+        middle = [r for r in settings_ if r["tags"]["dose"] == 2]
+
+        def assess(fixed: Mapping[str, Any], label: str, city: str = city,
+                   base: Scenario = base) -> robustness.Result:
+            def tick(done: int, total: int) -> None:
+                if not quiet:
+                    print(f"\r{city}, {label}: {done}/{total} runs", end="", file=sys.stderr,
+                          flush=True)
+
+            res = robustness.assess(base, source=f"preset {city}", measures=measures,
+                                    draws=draws, replications=replications, seed=seed,
+                                    fixed=fixed, out=out / "uncertainty" / city, progress=tick)
+            if not quiet:
+                print(file=sys.stderr)
+            return res
+
+        written = assess({}, BASELINE)
+        for r in middle:
+            fixed = {k: v for k, v in r.items() if k != "tags"}
+            lever = assess(fixed, r["tags"]["lever"])
+            change = lever.runs.copy()
+            change["migrant_served_share"] = (
+                lever.runs["migrant_served_share"].to_numpy()
+                - written.runs["migrant_served_share"].to_numpy())
+            paired = robustness.Result(change, written.points, written.assumptions)
+            interval = paired.interval("migrant_served_share")
+            drivers = paired.drivers("migrant_served_share", top=3)
+            rows.append({"city": city, "lever": r["tags"]["lever"], "size": r["tags"]["size"],
+                         **{f"change_{k}": v for k, v in interval.items()},
+                         "raises_by_1_point_share": paired.holds(
+                             "migrant_served_share", lambda v: v >= 0.01),
+                         "drivers": "; ".join(f"{d.key} ({d.spearman:+.2f})"
+                                              for d in drivers.itertuples())})
+    return pd.DataFrame(rows)
+
+
+def uncertainty_markdown(u: pd.DataFrame, draws: int, replications: int) -> str:
+    """The lever effects with both intervals, as Markdown."""
+    lines = ["| city | lever (middle size) | change in migrants' served share, points: as "
+             "written (95% over seeds) | 5-95% over plausible parameters | raises it by "
+             ">= 1 point at | moved most by (Spearman) |", "|" + " --- |" * 6]
+    for r in u.to_dict("records"):
+        seeds = ("one seed" if r["change_seed_low"] != r["change_seed_low"] else
+                 f"{r['change_seed_low'] * 100:+.1f} to {r['change_seed_high'] * 100:+.1f}")
+        lines.append(
+            f"| {r['city']} | {r['lever']} ({r['size']}) | "
+            f"{r['change_as_written'] * 100:+.1f} ({seeds}) | "
+            f"{r['change_param_low'] * 100:+.1f} to "
+            f"{r['change_param_high'] * 100:+.1f} | {r['raises_by_1_point_share']:.0%} of "
+            f"{r['change_draws']} points | {r['drivers']} |")
+    return (f"Each lever against the city as written at the same point and seeds; "
+            f"{replications} seeds a point, {draws} plausible points drawn from the declared "
+            "ranges.\n\n" + "\n".join(lines) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     from maze import storage
     from maze.app import sweep as sw
@@ -548,6 +625,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=OUT, help="output folder")
     p.add_argument("--workers", type=int, help="run on a local Dask cluster of N processes")
     p.add_argument("--scheduler", help="run on the Dask cluster at this address")
+    p.add_argument("--draws", type=int, default=10,
+                   help="plausible parameter points for the middle size of each lever "
+                        "(default 10; 0 for seed noise only)")
+    p.add_argument("--draw-replications", type=int, default=2,
+                   help="seeds at each plausible point (default 2)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     unknown = [c for c in args.cities if c not in presets.names()]
@@ -583,6 +665,15 @@ def main(argv: list[str] | None = None) -> int:
         print(md)
         print(f"tables and figures in {out}/ (table.md, table.csv, table.parquet, "
               "levers.json, figure.html, sweep/sweep.html)")
+    if args.draws > 0:
+        u = uncertainty(args.cities, args.draws, args.draw_replications, args.seed, out,
+                        quiet=args.quiet)
+        umd = uncertainty_markdown(u, args.draws, args.draw_replications)
+        storage.atomic_file(out / "uncertainty.csv",
+                            lambda f: u.to_csv(f, index=False, float_format="%.6g"))
+        storage.atomic_file(out / "uncertainty.md", lambda f: f.write_text(umd, "utf-8"))
+        if not args.quiet:
+            print(umd)
     return 0
 
 

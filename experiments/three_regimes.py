@@ -15,10 +15,25 @@ compared on the same draws), and writes, by group:
   is spread);
 - out-of-pocket cost and wages lost; city cost saved (services not paid for).
 
+The intervals above are over seeds only, at the preset's values as written. Most of
+those values are assumptions with declared plausible ranges (``maze assumptions
+PRESET``), and they move the results more than seed noise does. So, with ``--draws K``
+(default 20), each preset is also run at K points drawn from its declared ranges (Latin
+hypercube, the same seeds at every point), and the script reports, for migrants:
+
+- each measure as written with its 95% interval over seeds, and its 5-95% range over
+  plausible parameters, side by side;
+- the share of plausible points at which each headline holds (e.g. "deflection saves at
+  least 80% of what denial saves");
+- the assumptions that drive the saving ratio: rank correlations over the draws, or Morris
+  mu* with ``--morris T`` (T trajectories over all declared ranges).
+
 Outputs in ``--out`` (default ``experiments/out/three_regimes/``): ``runs.csv`` and
 ``runs.parquet`` (one row per preset, regime, replication and group), ``table.csv``
-(mean, standard deviation, min and max over replications) and ``figure.html`` (plotly,
-self-contained). Run ``python experiments/three_regimes.py --help``.
+(mean, standard deviation, min and max over replications), ``figure.html`` (plotly,
+self-contained), and with draws ``uncertainty.csv`` (intervals by preset and measure),
+``headlines.csv`` and ``drivers.csv``; the runs of the draws are stored in
+``uncertainty/`` and resumed. Run ``python experiments/three_regimes.py --help``.
 """
 
 from __future__ import annotations
@@ -166,6 +181,88 @@ def headline(table: pd.DataFrame) -> str:
         return t.to_string()
 
 
+#: Headlines of the argument, as (name, measure, test): each is reported as the share of
+#: plausible parameter points at which it holds.
+HEADLINES = (
+    ("deflection saves at least 80% of what denial saves", "saving_ratio",
+     lambda v: v >= 0.8),
+    ("deflection saves more than half of what denial saves", "saving_ratio",
+     lambda v: v > 0.5),
+    ("deflection serves fewer than half of migrants' requests", "migrant_served_share",
+     lambda v: v < 0.5),
+    ("deflection serves fewer than a quarter of migrants' school requests",
+     "migrant_school_served_share", lambda v: v < 0.25),
+)
+UNCERTAIN_MEASURES = ("saving_ratio", "migrant_served_share", "migrant_school_served_share",
+                      "median_days_to_service")
+
+
+def uncertainty(preset_names: Sequence[str], draws: int, replications: int, seed: int,
+                households: int | None, out: Path, morris: int = 0,
+                quiet: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Deflection as written and at plausible points: intervals, headline shares, drivers."""
+    from maze.app import robustness, sensitivity
+
+    intervals, heads, drivers = [], [], []
+    for preset in preset_names:
+        overrides = {"population.households": households} if households else None
+        city = api.load(preset=preset, overrides=overrides)
+
+        def tick(done: int, total: int, preset: str = preset) -> None:
+            if not quiet:
+                print(f"\r{preset}: {done}/{total} runs at plausible points", end="",
+                      file=sys.stderr, flush=True)
+
+        res = robustness.assess(city, source=f"preset {preset}", measures=UNCERTAIN_MEASURES,
+                                draws=draws, replications=replications, seed=seed,
+                                out=out / "uncertainty" / preset / "draws", progress=tick)
+        if not quiet:
+            print(file=sys.stderr)
+        for m in UNCERTAIN_MEASURES:
+            intervals.append({"preset": preset, "measure": m, **res.interval(m)})
+        for name, m, test in HEADLINES:
+            heads.append({"preset": preset, "headline": name, "measure": m,
+                          "as_written": bool(test(res.interval(m)["as_written"])),
+                          "share_of_plausible_points": res.holds(m, test), "draws": draws})
+        if morris:
+            screen = sensitivity.study(city, source=f"preset {preset}",
+                                       measures=("saving_ratio",), trajectories=morris,
+                                       seed=seed, out=out / "uncertainty" / preset / "morris")
+            top = screen.morris.head(6)
+            for r in top.itertuples():
+                drivers.append({"preset": preset, "measure": "saving_ratio", "method": "morris",
+                                "key": r.key, "score": r.mu_star, "conf": r.mu_star_conf,
+                                "above_noise": bool(r.above_noise)})
+        else:
+            for r in res.drivers("saving_ratio").itertuples():
+                drivers.append({"preset": preset, "measure": "saving_ratio",
+                                "method": "spearman", "key": r.key, "score": r.spearman,
+                                "conf": np.nan, "above_noise": None})
+    return pd.DataFrame(intervals), pd.DataFrame(heads), pd.DataFrame(drivers)
+
+
+def uncertainty_text(intervals: pd.DataFrame, heads: pd.DataFrame,
+                     drivers: pd.DataFrame) -> str:
+    """The three tables as text for the terminal."""
+    lines = []
+    for preset, t in intervals.groupby("preset", sort=False):
+        lines.append(f"\n{preset}, deflection: as written (95% over seeds) | 5-95% over "
+                     "plausible parameters")
+        for r in t.itertuples():
+            lines.append(f"  {r.measure:30s} {r.as_written:8.3f} ({r.seed_low:.3f} to "
+                         f"{r.seed_high:.3f}) | {r.param_low:.3f} to {r.param_high:.3f} "
+                         f"(median {r.param_median:.3f}, {r.draws} points)")
+        for r in heads[heads["preset"] == preset].itertuples():
+            lines.append(f"  holds at {r.share_of_plausible_points:5.0%} of plausible points "
+                         f"({'holds' if r.as_written else 'fails'} as written): {r.headline}")
+        d = drivers[drivers["preset"] == preset]
+        if len(d):
+            how = d["method"].iloc[0]
+            lines.append(f"  saving ratio driven by ({how}): " + "; ".join(
+                f"{r.key} {r.score:+.3g}" for r in d.itertuples()))
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", nargs="+", default=[presets.DEFAULT],
@@ -176,6 +273,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--households", type=int,
                    help="override the preset's households (its seats are sized for its own)")
     p.add_argument("--out", default="experiments/out/three_regimes", help="output folder")
+    p.add_argument("--draws", type=int, default=20,
+                   help="plausible parameter points drawn from the declared ranges (default "
+                        "20; 0 for seed noise only)")
+    p.add_argument("--draw-replications", type=int, default=2,
+                   help="seeds at each plausible point (default 2)")
+    p.add_argument("--morris", type=int, default=0, metavar="T",
+                   help="rank the drivers of the saving ratio by Morris with T trajectories "
+                        "over every declared range (default: rank correlations over the draws)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     names = (["beijing", "shanghai", "guangzhou", "chengdu"] if args.preset == ["cities"]
@@ -199,6 +304,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.quiet:
         print(headline(table))
         print(f"written: {out}/runs.csv, runs.parquet, table.csv, figure.html")
+    if args.draws > 0:
+        try:
+            intervals, heads, drivers = uncertainty(
+                names, args.draws, args.draw_replications, args.seed, args.households, out,
+                morris=args.morris, quiet=args.quiet)
+        except ScenarioError as exc:
+            print(f"three_regimes: error: {exc}", file=sys.stderr)
+            return 2
+        intervals.to_csv(out / "uncertainty.csv", index=False)
+        heads.to_csv(out / "headlines.csv", index=False)
+        drivers.to_csv(out / "drivers.csv", index=False)
+        if not args.quiet:
+            print(uncertainty_text(intervals, heads, drivers))
+            print(f"written: {out}/uncertainty.csv, headlines.csv, drivers.csv")
     return 0
 
 
