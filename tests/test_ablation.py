@@ -95,3 +95,31 @@ def test_sensitivity_refuses_bad_requests_before_running(tmp_path: Path, capsys)
                      "--out", str(tmp_path)]) == 2
     assert "unknown measure 'happiness'" in capsys.readouterr().err
     assert not (tmp_path / "morris").exists()
+
+
+def test_measures_declared_as_data_join_the_named_ones(tmp_path: Path) -> None:
+    """A measures file (maze.metric tables) is checked before running and read per run; the
+    school served share of migrants declared as data equals the named measure."""
+    from maze.app import outcomes, sensitivity
+
+    path = tmp_path / "measures.toml"
+    path.write_text('[measures.school_migrants]\nmeasure = "served_share"\n'
+                    'filters = { service = "school", hukou = "migrant" }\n'
+                    '[measures.visits_over_two]\nexpression = "share(visits > 2)"\n'
+                    'filters = { hukou = "migrant" }\n', encoding="utf-8")
+    city = api.load(preset="beijing", overrides={"population.households": 120})
+    specs = outcomes.load_specs(path, city)
+    result = sensitivity.study(
+        city, keys=["mechanisms.referral_loop.repeat_probability"],
+        measures=["migrant_school_served_share"], specs=specs, trajectories=2,
+        executor="serial")
+    runs = result.runs
+    assert list(result.morris["measure"].unique()) == [
+        "school_migrants", "visits_over_two", "migrant_school_served_share"]
+    pd.testing.assert_series_equal(runs["school_migrants"], runs["migrant_school_served_share"],
+                                   check_names=False)
+    assert runs["visits_over_two"].between(0, 1).all()
+    path.write_text('[measures.x]\nmeasure = "served_share"\nfilters = { service = "opera" }\n',
+                    encoding="utf-8")
+    with pytest.raises(sc.ScenarioError, match="measures.x.filters.service"):
+        outcomes.load_specs(path, city)

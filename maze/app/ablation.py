@@ -13,7 +13,8 @@ city's is listed with the reason found.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,7 @@ def simulate(task: PointTask) -> dict[str, float]:
     deny = None
     if outcomes.needs_denial(study.measures):
         deny = api.run(un.apply(scenario, {"city.regime": "deny"}), task.seed)
-    values = outcomes.read(study.measures, run, deny)
+    values = outcomes.read(study.measures, run, deny, json.loads(study.specs))
     events = run.events.drop(columns=[c for c in ("case_id",) if c in run.events])
     digest = hashlib.sha256(pd.util.hash_pandas_object(events, index=False).to_numpy()
                             .tobytes()).hexdigest()
@@ -100,20 +101,20 @@ class Result:
 
 
 def ablate(scenario: Scenario, *, source: str = "<city>", mechanisms: Sequence[str] | None = None,
-           measures: Sequence[str] = outcomes.DEFAULT, replications: int = 5, draws: int = 0,
+           measures: Sequence[str] = outcomes.DEFAULT,
+           specs: Mapping[str, Any] | None = None, replications: int = 5, draws: int = 0,
            seed: int = 0, out: str | Path | None = None, executor: Any = "processes",
            workers: int | None = None, scheduler: str | None = None,
            progress: Callable[[str, int, int], None] | None = None) -> Result:
     """Every mechanism off in turn, ``replications`` seeds each, at the city as written
     and at ``draws`` points of its declared ranges."""
-    outcomes.check(measures, scenario)
+    ctx, measures = outcomes.study_for(scenario, measures, specs)
     names = list(mechanisms) if mechanisms else variants(scenario)
     for n in names:
         switch_off(scenario, n)  # refuse an unknown mechanism before anything runs
     assumptions = [a for a in un.declared(scenario, source=source)] if draws else []
     at = [{}] + (un.draw(assumptions, draws, seed=seed) if draws else [])
     points = [{OFF: v, **p} for p in at for v in (AS_WRITTEN, *names)]
-    ctx = outcomes.Study(scenario, tuple(measures))
     table = run_points(points, simulate, ctx, "ablate:" + ctx.key(), replications=replications,
                        seed=seed, out=Path(out) / "runs-store" if out else None,
                        executor=executor, workers=workers, scheduler=scheduler,

@@ -3,7 +3,16 @@
 Named measures are about migrants (households without local hukou), the people the
 deflection is aimed at; ``saving_ratio`` also runs the same city and seed under outright
 denial. Any dotted path into a run's summary works too (``migrants.mean_visits``,
-``by_group.graduate.served_share``, ``by_service.school.served_share``).
+``by_group.graduate.served_share``, ``by_service.school.served_share``). A measures file
+adds measures declared as data (:mod:`maze.metric`: a named measure or an expression over
+the output tables, with filters)::
+
+    [measures.school_served_migrants]
+    measure = "served_share"
+    filters = { service = "school", hukou = "migrant" }
+
+    [measures.gave_up_after_loops]
+    expression = 'share(outcome == "gave_up") / share(loops > 0)'
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from maze.batch.points import PointTask
@@ -62,6 +72,32 @@ DEFAULT = ("migrant_served_share", "migrant_school_served_share", "saving_ratio"
            "median_days_to_service")
 
 
+def load_specs(path: str | Path, scenario: Scenario) -> dict[str, dict[str, Any]]:
+    """The ``[measures.NAME]`` tables of a measures file, each checked against the city."""
+    import tomllib
+
+    from maze import metric
+
+    source = str(path)
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError("file not found", source=source) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ScenarioError(f"cannot read a TOML file ({exc.__class__.__name__})",
+                            source=source) from None
+    table = data.get("measures")
+    if not isinstance(table, dict) or not table or set(data) - {"measures"}:
+        raise ScenarioError("a measures file holds [measures.NAME] tables and nothing else",
+                            source=source)
+    for name, raw in table.items():
+        if name in NAMED:
+            raise ScenarioError("this name is a named measure already", source=source,
+                                key=f"measures.{name}")
+        metric.spec(raw, scenario, source=source, key=f"measures.{name}")
+    return table
+
+
 def check(names: Sequence[str], scenario: Scenario, source: str = "--measures") -> None:
     """Refuse an unknown measure before anything runs (a dotted path must exist in a summary)."""
     for name in names:
@@ -81,10 +117,19 @@ def check(names: Sequence[str], scenario: Scenario, source: str = "--measures") 
                                 key=source)
 
 
-def read(names: Sequence[str], run: Any, deny: Any = None) -> dict[str, float]:
-    """The measures of one run (``deny``: the same city and seed under denial, if needed)."""
+def read(names: Sequence[str], run: Any, deny: Any = None,
+         specs: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, float]:
+    """The measures of one run (``deny``: the same city and seed under denial, if needed);
+    ``specs`` are measures declared as data (name -> a :mod:`maze.metric` table)."""
     out: dict[str, float] = {}
+    for name, raw in (specs or {}).items():
+        from maze import metric
+
+        checked = metric.spec(raw, run.scenario, source="<measures>", key=name)
+        out[name] = float(metric.evaluate(checked, metric.run_tables(run), run.scenario))
     for name in names:
+        if name in out:
+            continue
         if name in NAMED:
             value = NAMED[name][1](run, deny)
         else:
@@ -106,15 +151,32 @@ class Study:
 
     scenario: Scenario
     measures: tuple[str, ...]
+    #: Measures declared as data, as JSON text of {name: table} (checked again on workers).
+    specs: str = "{}"
 
     def key(self) -> str:
         """Changes whenever a stored run's measures would: the city, the measures, the code."""
         from maze.app.experiment import code_fingerprint
 
         text = json.dumps({"scenario": self.scenario.model_dump(mode="json", by_alias=True),
-                           "measures": list(self.measures), "code": code_fingerprint()},
+                           "measures": list(self.measures), "specs": self.specs,
+                           "code": code_fingerprint()},
                           separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def study_for(scenario: Scenario, measures: Sequence[str],
+              specs: Mapping[str, Mapping[str, Any]] | None = None
+              ) -> tuple[Study, tuple[str, ...]]:
+    """The shared context of a study's runs, and every measure it reports (declared-as-data
+    ones first); unknown measures are refused here, before anything runs."""
+    check(measures, scenario)
+    specs = dict(specs or {})
+    names = (*specs, *(m for m in measures if m not in specs))
+    if not names:
+        raise ScenarioError("no measures to take", key="--measures")
+    return Study(scenario, tuple(measures),
+                 json.dumps(specs, sort_keys=True, default=str)), names
 
 
 def simulate(task: PointTask) -> dict[str, float]:
@@ -128,4 +190,4 @@ def simulate(task: PointTask) -> dict[str, float]:
     deny = None
     if needs_denial(study.measures):
         deny = api.run(uncertainty.apply(scenario, {"city.regime": "deny"}), task.seed)
-    return read(study.measures, run, deny)
+    return read(study.measures, run, deny, json.loads(study.specs))

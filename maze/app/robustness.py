@@ -78,7 +78,8 @@ class Result:
 
 
 def assess(scenario: Scenario, *, source: str = "<city>",
-           measures: Sequence[str] = outcomes.DEFAULT, draws: int = 20,
+           measures: Sequence[str] = outcomes.DEFAULT,
+           specs: Mapping[str, Any] | None = None, draws: int = 20,
            replications: int = 3, seed: int = 0, keys: Sequence[str] | None = None,
            fixed: Mapping[str, Any] | None = None, out: str | Path | None = None,
            executor: Any = "processes", workers: int | None = None,
@@ -88,12 +89,11 @@ def assess(scenario: Scenario, *, source: str = "<city>",
 
     ``fixed`` overrides are set at every point after the draw (a lever being studied).
     """
-    outcomes.check(measures, scenario)
+    ctx, measures = outcomes.study_for(scenario, measures, specs)
     assumptions = un.declared(scenario, source=source, keys=keys)
     drawn = un.draw(assumptions, draws, seed=seed) if draws else []
     fixed = dict(fixed or {})
     points = [{**p, **fixed} for p in [{}, *drawn]]
-    ctx = outcomes.Study(scenario, tuple(measures))
     runs = run_points(points, outcomes.simulate, ctx, ctx.key(), replications=replications,
                       seed=seed, out=out, executor=executor, workers=workers,
                       scheduler=scheduler, preload=("maze.app.api", "maze.app.outcomes"),

@@ -10,7 +10,7 @@ seed noise), ``sobol.parquet`` (S1 and ST with bootstrap half-widths), ``runs.pa
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,8 @@ class Result:
 
 
 def study(scenario: Scenario, *, source: str = "<city>", keys: Sequence[str] | None = None,
-          measures: Sequence[str] = outcomes.DEFAULT, trajectories: int = 10, levels: int = 4,
+          measures: Sequence[str] = outcomes.DEFAULT,
+           specs: Mapping[str, Any] | None = None, trajectories: int = 10, levels: int = 4,
           replications: int = 1, seed: int = 0, sobol_top: int = 0, sobol_n: int = 64,
           out: str | Path | None = None, executor: Any = "processes",
           workers: int | None = None, scheduler: str | None = None,
@@ -49,10 +50,9 @@ def study(scenario: Scenario, *, source: str = "<city>", keys: Sequence[str] | N
     if not assumptions:
         raise ScenarioError("no declared assumptions to vary (add an [uncertainty] table)",
                             source=source)
-    outcomes.check(measures, scenario)
+    ctx, measures = outcomes.study_for(scenario, measures, specs)
     if trajectories < 2:
         raise ScenarioError("at least 2 trajectories", key="--trajectories")
-    ctx = outcomes.Study(scenario, tuple(measures))
     out_path = Path(out) if out is not None else None
     common = {"executor": executor, "workers": workers, "scheduler": scheduler,
               "preload": PRELOAD, "replications": replications, "seed": seed}

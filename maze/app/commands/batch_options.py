@@ -22,6 +22,9 @@ def add(p: argparse.ArgumentParser, default_out: str) -> None:
                    help="comma-separated measures: " + ", ".join(outcomes.NAMED) +
                         ", or a summary path such as migrants.mean_visits "
                         "(default: %(default)s)")
+    p.add_argument("--measures-file", metavar="FILE.toml",
+                   help="more measures, declared as data: [measures.NAME] tables with a named "
+                        "measure or an expression over the output tables, and filters")
     p.add_argument("--seed", type=int, default=0, help="base seed")
     p.add_argument("--households", type=_positive, help="override the city's households")
     p.add_argument("--out", help=f"output folder (default {default_out}/<city>/)")
@@ -52,6 +55,9 @@ def run(args: argparse.Namespace, default_out: str,
     if args.households:
         scenario = sc.override(scenario, {"population.households": args.households},
                                source="--households")
+    from maze.app import outcomes
+
+    specs = outcomes.load_specs(args.measures_file, scenario) if args.measures_file else None
     out = Path(args.out) if args.out else Path(default_out) / scenario.city.name
     console = Console(stderr=True, quiet=args.quiet)
     started = time.perf_counter()
@@ -65,6 +71,7 @@ def run(args: argparse.Namespace, default_out: str,
 
     try:
         result = study(scenario, source=args.city, measures=names(args.measures) or (),
+                       specs=specs,
                        seed=args.seed, out=out, progress=progress,
                        executor="dask" if args.scheduler else "processes",
                        workers=args.workers, scheduler=args.scheduler)
