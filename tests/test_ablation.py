@@ -45,7 +45,7 @@ def test_a_mechanism_that_cannot_act_is_listed_with_its_reason(ablated: ablation
 
 
 def test_switching_off_refuses_an_unknown_mechanism() -> None:
-    s = api.load(preset="default")
+    s = api.load(preset="illustrative")
     with pytest.raises(sc.ScenarioError, match="no mechanism 'points'"):
         ablation.switch_off(s, "points")
 

@@ -103,7 +103,7 @@ def test_every_declared_range_gives_a_valid_city_at_both_ends(name: str) -> None
 
 def test_the_scanner_sees_a_marked_line(tmp_path) -> None:
     """The test above cannot pass by finding nothing: a new marked number is caught."""
-    text = presets.text("default").replace("clerks = 2\n", "clerks = 2   # ASSUMPTION\n", 1)
+    text = presets.text("illustrative").replace("clerks = 2\n", "clerks = 2   # ASSUMPTION\n", 1)
     assert "offices.public_school.clerks" in marked_keys(text)
 
 

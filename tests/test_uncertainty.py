@@ -14,8 +14,8 @@ from offices import presets
 
 
 def _city(extra: str) -> str:
-    """The default preset with an [uncertainty] table appended (replacing any it has)."""
-    text = presets.text("default")
+    """The illustrative preset with an [uncertainty] table appended (replacing any it has)."""
+    text = presets.text("illustrative")
     if "\n[uncertainty]" in text:
         text = text[: text.index("\n[uncertainty]")]
     return text + "\n[uncertainty]\n" + extra
