@@ -151,3 +151,11 @@ def test_nothing_points_outside_the_repository() -> None:
                 found.append(f"{name}:{number}: {line.strip()[:100]}")
     assert not found, ("cite the published work (author year: section, see "
                        "docs/bibliography.md) instead of:\n" + "\n".join(found[:30]))
+
+
+def test_every_scenario_key_has_a_meaning() -> None:
+    """A new key needs a ``#:`` comment above its field (or a Field description)."""
+    from maze.scenario import Scenario
+
+    bare = [path for path, *_, meaning in reference.rows(Scenario) if not meaning]
+    assert not bare, f"give these scenario keys a #: comment in maze/scenario.py: {bare}"

@@ -175,6 +175,68 @@ def _toml(value: Any) -> str:
 
 # --- descriptions -----------------------------------------------------------------------
 
+#: Meanings of keys whose model field carries no description or ``#:`` comment. A field's
+#: own description wins; a key missing from both shows an empty meaning.
+MEANINGS: dict[str, str] = {
+    "city": "The city as a whole.",
+    "city.name": "The city's name; runs are written to runs/<name>-<seed>/.",
+    "city.start_date": "Day 0 of the simulation; stories and exported event logs date from it.",
+    "city.horizon": "Days simulated; requests still open then end as pending.",
+    "city.regime": "provide (serve everyone), deny (refuse non-locals, naming hukou) or "
+                   "deflect (the city as written).",
+    "city.description": "One line shown by maze presets.",
+    "city.sources": "The published works the figures come from (see the bibliography).",
+    "offices": "The counters households queue at.",
+    "offices[].name": "Unique name, used by referrals, documents, services and mechanisms.",
+    "offices[].kind": "What it is (bureau, school, hospital, employer, hometown...); for reports.",
+    "offices[].sector": "Sector of government; blame spread counts distinct sectors.",
+    "offices[].level": "Level of government (district, municipal, ...); blame spread counts "
+                       "distinct levels.",
+    "offices[].clerks": "Households served at once; the rest wait in line, first come first "
+                        "served.",
+    "offices[].seats": "Places it can give (a school's seats); none means no limit.",
+    "offices[].service_time": "Time at the counter once a clerk is free.",
+    "offices[].calendar": "When it is open.",
+    "offices[].calendar.weekdays": "Days of the week it opens.",
+    "offices[].calendar.closures": "Closed periods, each [start, end) in days.",
+    "offices[].price": "What a household pays to be served here (a private school's fee).",
+    "referrals": "Declared edges of the referral graph.",
+    "referrals[].from": "The office that sends households on.",
+    "referrals[].to": "The office they are sent to.",
+    "referrals[].reason": "The reason the referral gives.",
+    "referrals[].service": "Only for requests for this service (all if absent).",
+    "documents": "Papers a household may have to hold, by name.",
+    "documents.NAME.issuer": "The office that issues it (none: cannot be obtained in the city).",
+    "documents.NAME.requires": "Documents the issuer asks for first.",
+    "documents.NAME.held_by_locals": "Locals start with it.",
+    "documents.NAME.fee": "What the issuer charges.",
+    "services": "The public services households ask for, by name.",
+    "services.NAME.entry": "The office where a request starts.",
+    "services.NAME.documents": "Documents a migrant must hold to be served.",
+    "services.NAME.min_years": "Minimum consecutive years in the city (migrants only).",
+    "services.NAME.min_years.work": "Years of work.",
+    "services.NAME.min_years.insurance": "Years of local social insurance.",
+    "services.NAME.min_years.residence": "Years of residence.",
+    "services.NAME.min_years.schooling": "The child's years of school in the city.",
+    "services.NAME.max_age": "Oldest age served (migrants only).",
+    "population": "Who lives in the city and asks for services.",
+    "population.households": "Number of households (with poisson arrivals: an upper bound).",
+    "population.arrivals": "When households make their requests.",
+    "population.arrivals.process": "uniform: spread evenly over [start, end]; poisson: at "
+                                   "rate a day.",
+    "population.arrivals.start": "First day of arrivals.",
+    "population.arrivals.end": "Last day of arrivals (default: the horizon).",
+    "population.arrivals.rate": "Households a day, for a poisson process.",
+    "population.groups": "Kinds of household; their shares sum to 1.",
+    "population.groups[].name": "Unique name (informal_worker, graduate, local, ...).",
+    "population.groups[].share": "Share of households in the group.",
+    "population.groups[].hukou": "local or migrant.",
+    "population.groups[].attributes": "Household attributes that differ from their defaults "
+                                      "(see Household attributes below).",
+    "mechanisms": "Switchable deflection mechanisms, by name (see Mechanisms below).",
+}
+
+
 @functools.cache
 def _comments(model: type[BaseModel]) -> dict[str, str]:
     """The ``#:`` comments above each field of a model's class body."""
@@ -197,8 +259,8 @@ def _comments(model: type[BaseModel]) -> dict[str, str]:
     return out
 
 
-def _describe(model: type[BaseModel], name: str, info: FieldInfo) -> str:
-    text = info.description or _comments(model).get(name, "")
+def _describe(model: type[BaseModel], name: str, info: FieldInfo, path: str = "") -> str:
+    text = info.description or _comments(model).get(name, "") or MEANINGS.get(path, "")
     return " ".join(text.split())
 
 
@@ -233,7 +295,7 @@ def rows(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, ...]]:
         if kind == "text":
             bounds = bounds.replace("at least 1 item", "not empty")
         yield (path, kind, "" if "table" in kind else unit(path, info), _default(info),
-               bounds, _describe(model, name, info))
+               bounds, _describe(model, name, info, path))
         for suffix, sub in _models_in(info.annotation):
             yield from rows(sub, f"{path}{suffix}.")
 
