@@ -159,3 +159,19 @@ def test_every_scenario_key_has_a_meaning() -> None:
 
     bare = [path for path, *_, meaning in reference.rows(Scenario) if not meaning]
     assert not bare, f"give these scenario keys a #: comment in maze/scenario.py: {bare}"
+
+
+def test_every_public_figure_function_is_in_the_api_reference() -> None:
+    """maze.report's figure functions are public API: each is listed in docs/reference/api.md."""
+    import inspect
+
+    from maze import report
+
+    page = (ROOT / "docs" / "reference" / "api.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\s+- (\w+)$", page, re.M))
+    figures = [name for name, fn in inspect.getmembers(report, inspect.isfunction)
+               if not name.startswith("_") and fn.__module__ == report.__name__
+               and "Figure" in str(inspect.signature(fn).return_annotation)]
+    assert figures
+    missing = [name for name in figures if name not in listed]
+    assert not missing, f"list these figure functions in docs/reference/api.md: {missing}"
