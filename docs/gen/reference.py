@@ -234,6 +234,12 @@ MEANINGS: dict[str, str] = {
     "population.groups[].attributes": "Household attributes that differ from their defaults "
                                       "(see Household attributes below).",
     "mechanisms": "Switchable deflection mechanisms, by name (see Mechanisms below).",
+    "city.end_date": "Last day simulated, instead of horizon (give one or the other).",
+    "uncertainty.NAME.range": "Lowest and highest plausible value of the key NAME.",
+    "uncertainty.NAME.dist": "How to draw within the range.",
+    "uncertainty.NAME.mode": "Most plausible value within the range (triangular draws).",
+    "uncertainty.NAME.why": "One line saying why this range: the source, or why it is an "
+                            "assumption.",
 }
 
 
