@@ -111,15 +111,26 @@ def constant(value: float) -> Distribution:
 
 
 class Sampler:
-    """Draws from one distribution in blocks, handing out one value per call."""
+    """Draws from one distribution in blocks, handing out one value per call.
 
-    __slots__ = ("_dist", "_rng", "_block", "_buf", "_i", "_const")
+    A block is drawn from the generator at once (which numbers a sampler gets depends only
+    on when its blocks are drawn), but turned into Python floats a slice at a time: a city
+    with hundreds of offices has a sampler per office, and whole blocks of floats for each
+    cost more time and memory than the visits that use them.
+    """
+
+    __slots__ = ("_dist", "_rng", "_block", "_array", "_next", "_buf", "_i", "_const")
+
+    #: Values turned into Python floats at a time.
+    SLICE = 256
 
     def __init__(self, dist: Distribution, rng: np.random.Generator, block: int = 4096):
         self._dist = dist
         self._rng = rng
         self._block = block
         self._const = float(dist.value) if dist.dist == "constant" else None
+        self._array = np.empty(0)
+        self._next = 0
         self._buf: list[float] = []
         self._i = 0
 
@@ -128,7 +139,15 @@ class Sampler:
             return self._const
         i = self._i
         if i >= len(self._buf):
-            self._buf = self._dist.sample(self._rng, self._block).tolist()
+            self._refill()
             i = 0
         self._i = i + 1
         return self._buf[i]
+
+    def _refill(self) -> None:
+        if self._next >= len(self._array):
+            self._array = self._dist.sample(self._rng, self._block)
+            self._next = 0
+        end = self._next + self.SLICE
+        self._buf = self._array[self._next:end].tolist()
+        self._next = end

@@ -552,10 +552,14 @@ class Scenario(_Model):
                     )
             if r.service is not None and r.service not in self.services:
                 raise _KeyedError(f"referrals.{i}.service", f"unknown service {r.service!r}")
-        for src in {r.source for r in self.referrals}:
+        # Grouped by source once: scanning every referral for every source was cubic in
+        # the number of offices for a dense routing matrix.
+        out_of: dict[str, list[Referral]] = {}
+        for r in self.referrals:
+            out_of.setdefault(r.source, []).append(r)
+        for src, edges in out_of.items():
             for svc in self.services:
-                total = sum(r.probability for r in self.referrals
-                            if r.source == src and r.service in (None, svc))
+                total = sum(r.probability for r in edges if r.service in (None, svc))
                 if total > 1 + 1e-9:
                     raise _KeyedError("referrals", f"referral probabilities out of {src!r} "
                                       f"sum to {total:g} for service {svc!r}; at most 1")

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 import networkx as nx
 import numpy as np
@@ -122,11 +123,17 @@ class RunResult:
     seed: int
     events: pd.DataFrame
     households: pd.DataFrame
-    graph: nx.DiGraph
     #: Runs over years (``[lives]``): one row per child and school year, and the events
     #: of the households' lives (arrivals, stages, renewals, leaving). None otherwise.
     children: pd.DataFrame | None = None
     life_events: pd.DataFrame | None = None
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The referral graph of the rules in force at the start, built when first asked
+        for (by the report): a run does not
+        need it, and with a dense routing matrix it has K^2 edges."""
+        return referral_graph(self.scenario.versions[0].scenario)
 
 
 #: What a world is given to decide at the counters: a chain of mechanisms for the whole
@@ -157,7 +164,6 @@ class World:
                                                                       strict=True)}
         self.env = simpy.Environment()
         self.log = EventLog()
-        self.graph = referral_graph(scenario)
         self.stations = {o.name: Station(self.env, o, scenario, self.rng["service"])
                          for o in scenario.offices}
         self.gap = Sampler(scenario.population.days_between_visits, self.rng["gaps"])
@@ -220,8 +226,8 @@ class World:
         events = self.log.to_frame(self.requests)
         if len(self.versions) > 1:
             events["rules_from"] = rules_from(self.versions, events["time"].to_numpy())
-        return RunResult(self.declared, self.seed, events, self.households, self.graph,
-                         children, life_events)
+        return RunResult(self.declared, self.seed, events, self.households, children,
+                         life_events)
 
     def _hooks(self) -> None:
         """Which mechanisms are asked what, on the hot path (those with something to say)."""

@@ -9,7 +9,10 @@ Jackson network, which is how the engine's queueing core is checked against theo
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_right
 from collections import defaultdict
+from itertools import accumulate
 
 from maze.mechanism import Mechanism, Verdict, Visit
 from maze.scenario import Referral, Scenario
@@ -22,22 +25,42 @@ class DeclaredReferrals(Mechanism):
         self.table: dict[str, list[Referral]] = defaultdict(list)
         for r in scenario.referrals:
             self.table[r.source].append(r)
+        # Per (office, service): the running sums of the matching referrals' probabilities
+        # (added in declared order, as a walk over them would) and their verdicts, so a
+        # visit costs a binary search, not a walk over every referral out of the office.
+        # Sums sit in one contiguous array per route and verdicts are shared by target,
+        # which keeps a dense routing matrix's visits as cheap as a sparse one's.
+        verdicts: dict[tuple[str, str], Verdict] = {}
+
+        def route(edges: list[Referral]) -> tuple[array, list[Verdict]]:
+            return (array("d", accumulate(r.probability for r in edges)),
+                    [verdicts.setdefault((r.reason, r.target),
+                                         Verdict("refer", r.reason, target=r.target))
+                     for r in edges])
+
+        self._routes: dict[tuple[str, str], tuple[array, list[Verdict]]] = {}
+        for source, edges in self.table.items():
+            everyone = None
+            for service in scenario.services:
+                match = [r for r in edges if r.service is None or r.service == service]
+                if len(match) == len(edges):  # the same route for every such service
+                    everyone = everyone or route(edges)
+                    self._routes[source, service] = everyone
+                else:
+                    self._routes[source, service] = route(match)
 
     def idle(self) -> bool:
         return not self.table
 
     def decide(self, v: Visit) -> Verdict | None:
-        if not self.table or v.fallback or v.document is not None:
+        if v.fallback or v.document is not None:
             return None
-        edges = self.table.get(v.station.name)
-        if not edges:
+        route = self._routes.get((v.station.name, v.request.service))
+        if route is None:  # no referral out of this office
             return None
+        # One draw per visit to an office with referrals, whether or not one matches the
+        # service (the draws of the other decisions stay where they were).
         u = v.world.decisions.random()
-        acc = 0.0
-        for r in edges:
-            if r.service is not None and r.service != v.request.service:
-                continue
-            acc += r.probability
-            if u < acc:
-                return Verdict("refer", r.reason, target=r.target)
-        return None
+        sums, verdicts = route
+        i = bisect_right(sums, u)  # the first referral whose running sum exceeds u
+        return verdicts[i] if i < len(verdicts) else None
