@@ -39,6 +39,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +89,12 @@ def maze_check(data: dict[str, Any]) -> Any:
     return from_dict(data)
 
 
-def _visits(events: Any) -> int:
+def maze_visits(scenario: Any, seed: int) -> int:
+    """``api.run``: the world with the mechanism chain, event log, journeys and summary."""
+    from maze.app import api
     from maze.eventlog import VISIT_ACTIVITIES
 
+    events = api.run(scenario, seed).events
     return int(events["activity"].isin(VISIT_ACTIVITIES).sum())
 
 
@@ -175,14 +179,14 @@ def main(argv: list[str] | None = None) -> int:
         best: dict[str, float] = {}
         visits: dict[str, int] = {}
         for _ in range(args.repeat):
-            t, scenario = timed(lambda: maze_check(data))
+            t, scenario = timed(partial(maze_check, data))
             best["check"] = min(best.get("check", math.inf), t)
             runs: dict[str, Callable[[], int]] = {
-                "maze": lambda: _visits(maze.app.api.run(scenario, args.seed).events),
-                "SimPy": lambda: bare_simpy(p, args.seed),
+                "maze": partial(maze_visits, scenario, args.seed),
+                "SimPy": partial(bare_simpy, p, args.seed),
             }
             if k <= args.ciw_max_k:
-                runs["Ciw"] = lambda: with_ciw(p, args.seed)
+                runs["Ciw"] = partial(with_ciw, p, args.seed)
             for name, fn in runs.items():
                 t, visits[name] = timed(fn)
                 best[name] = min(best.get(name, math.inf), t)

@@ -1,0 +1,71 @@
+"""Declared referrals: the binary search over running sums picks what a walk over them would."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from maze.mechanism import Visit
+from maze.scenario import from_dict
+from offices.referral import DeclaredReferrals
+from tests.conftest import queue_city
+
+
+class _Draws:
+    """A world that hands out the given draws, one per ``random()``."""
+
+    def __init__(self, draws: list[float]):
+        self.decisions = self
+        self._draws = iter(draws)
+
+    def random(self) -> float:
+        return next(self._draws)
+
+
+class _Named:
+    def __init__(self, **kw: object):
+        self.__dict__.update(kw)
+
+
+def _walk(referrals, office: str, service: str, u: float):
+    """The plain definition: the first matching referral whose running sum exceeds u."""
+    acc = 0.0
+    for r in referrals:
+        if r.source == office and r.service in (None, service):
+            acc += r.probability
+            if u < acc:
+                return r
+    return None
+
+
+def test_search_matches_the_walk_with_service_specific_referrals():
+    data = queue_city()
+    data["offices"] = [{"name": n, "service_time": {"dist": "constant", "value": 0.1}}
+                       for n in ("a", "b", "c", "d")]
+    data["services"] = {"s1": {"entry": "a"}, "s2": {"entry": "a"}}
+    data["referrals"] = [
+        {"from": "a", "to": "b", "probability": 0.2},
+        {"from": "a", "to": "c", "probability": 0.3, "service": "s1"},
+        {"from": "a", "to": "d", "probability": 0.0},
+        {"from": "a", "to": "d", "probability": 0.1, "service": "s2", "reason": "documents"},
+        {"from": "b", "to": "a", "probability": 1.0},
+    ]
+    sc = from_dict(data)
+    mech = DeclaredReferrals(sc)
+    # Draws on the edges of every interval, and random ones.
+    draws = [0.0, 0.2, 0.5, 0.3, np.nextafter(0.2, 0), np.nextafter(0.5, 0), 0.99999]
+    draws += list(np.random.default_rng(0).random(200))
+    for office in ("a", "b", "c"):
+        for service in ("s1", "s2"):
+            world = _Draws(list(draws))
+            for u in draws:
+                v = Visit(world, None, _Named(service=service), _Named(name=office), None, False)
+                verdict = mech.decide(v)
+                if office == "c":  # no referral out of c: no draw either
+                    assert verdict is None
+                    continue
+                r = _walk(sc.referrals, office, service, float(u))
+                got = None if verdict is None else (verdict.target, verdict.reason)
+                assert got == (None if r is None else (r.target, r.reason)), (office, service, u)
+            # One draw per visit where the office has referrals, none where it has none.
+            left = sum(1 for _ in world._draws)
+            assert left == (len(draws) if office == "c" else 0)
