@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,9 @@ GROUP_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf
 LEVEL_ORDER = ("firm", "private", "street", "district", "municipal", "city", "provincial",
                "central", "hometown")
 MORE_OFFICES = "… more offices"
+OTHER_OFFICES = "… other offices"
+#: Offices a column of the Sankey shows at most; the others are one node.
+SANKEY_OFFICES = 15
 
 
 def _esc(x: object) -> str:
@@ -70,6 +74,8 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 def group_colours(names: Iterable[object]) -> dict[str, str]:
     """One colour per group, in sorted order, so every figure uses the same ones."""
+    if isinstance(names, pd.Series):  # a column: its few values, not every row
+        names = names.unique()
     return {n: GROUP_PALETTE[i % len(GROUP_PALETTE)]
             for i, n in enumerate(sorted({str(x) for x in names}))}
 
@@ -89,38 +95,106 @@ def path_links(events: pd.DataFrame, max_steps: int = 6) -> pd.DataFrame:
     (more offices), so an office met twice appears in two columns and no office
     name can pass for an outcome. Consecutive visits to the same office are one
     step; beyond ``max_steps`` offices the path is summarised as "more offices".
+    Worked out on category codes and case numbers (strings only for the links found):
+    the cost grows with the events, not with a string per event.
     """
-    keep = events["activity"].isin(("request", *VISIT_ACTIVITIES, *OUTCOMES))
-    rows = events.loc[keep, ["case_id", "time", "office", "activity"]]
-    order = np.lexsort((np.arange(len(rows)), rows["time"].to_numpy(),
-                        rows["case_id"].to_numpy()))
-    rows = rows.iloc[order]
-    act = rows["activity"].astype(str).to_numpy()
-    office = rows["office"].astype(str).to_numpy()
-    is_out = np.isin(act, OUTCOMES)
-    labels = np.where(is_out, np.char.add("x:", act.astype(str)),
-                      np.char.add("o:", office.astype(str)))
-    df = pd.DataFrame({"case_id": rows["case_id"].to_numpy(), "label": labels,
-                       "is_outcome": is_out})
-    outcome = _outcome_of_case(events)
-    df = df[df["label"] != df.groupby("case_id")["label"].shift()]
-    df["step"] = df.groupby("case_id").cumcount()
-    df.loc[~df["is_outcome"] & (df["step"] >= max_steps), "label"] = "m:"
-    df = df[df["label"] != df.groupby("case_id")["label"].shift()].copy()
-    df["step"] = df.groupby("case_id").cumcount().clip(upper=max_steps)
-    df.loc[df["is_outcome"], "step"] = max_steps + 1
-    df["node"] = df["step"].astype(str) + "|" + df["label"]
-    df["next"] = df.groupby("case_id")["node"].shift(-1)
-    df["outcome"] = outcome.reindex(df["case_id"].to_numpy()).fillna("pending").to_numpy()
-    links = (df.dropna(subset=["next"]).groupby(["node", "next", "outcome"]).size()
-             .reset_index(name="n"))
-    return links
+    activity = events["activity"]
+    acts = [str(a) for a in activity.cat.categories]
+    offices = [str(o) for o in events["office"].cat.categories]
+    act_code = activity.cat.codes.to_numpy()
+    out_of = np.append(np.isin(acts, OUTCOMES), False)  # by activity code; -1 is no outcome
+    keep = np.flatnonzero(np.append(np.isin(acts, ("request", *VISIT_ACTIVITIES, *OUTCOMES)),
+                                    False)[act_code])
+    case_all = events["case_id"].to_numpy()
+    order = keep[np.lexsort((keep, events["time"].to_numpy()[keep], case_all[keep]))]
+    case = case_all[order]
+    is_out = out_of[act_code[order]]
+    # A label per row: an office's code, or (past the offices) an outcome's or "more".
+    n_off = len(offices)
+    more = n_off + len(acts)
+    label = np.where(is_out, n_off + act_code[order].astype(np.int64),
+                     events["office"].cat.codes.to_numpy()[order].astype(np.int64))
+
+    def changed(case: np.ndarray, label: np.ndarray) -> np.ndarray:
+        """Rows that start a case or differ from the row before in it."""
+        keep = np.ones(len(case), dtype=bool)
+        keep[1:] = (case[1:] != case[:-1]) | (label[1:] != label[:-1])
+        return keep
+
+    def steps(case: np.ndarray) -> np.ndarray:
+        """Each row's number within its case (rows sorted by case)."""
+        at = np.arange(len(case))
+        first = np.ones(len(case), dtype=bool)
+        first[1:] = case[1:] != case[:-1]
+        return at - np.maximum.accumulate(np.where(first, at, 0))
+
+    k = changed(case, label)
+    case, label, is_out = case[k], label[k], is_out[k]
+    label = np.where(~is_out & (steps(case) >= max_steps), more, label)
+    k = changed(case, label)
+    case, label, is_out = case[k], label[k], is_out[k]
+    step = np.minimum(steps(case), max_steps)
+    step[is_out] = max_steps + 1
+    # Each case's outcome: its last outcome row in the log's order ("pending" if none).
+    outs = np.flatnonzero(out_of[act_code])[::-1]
+    ids, first = np.unique(case_all[outs], return_index=True)
+    has_next = np.zeros(len(case), dtype=bool)
+    has_next[:-1] = case[:-1] == case[1:]
+    src = np.flatnonzero(has_next)
+    pending = acts.index("pending") if "pending" in acts else -1
+    at = np.searchsorted(ids, case[src])
+    found_case = at < len(ids)
+    found_case[found_case] = ids[at[found_case]] == case[src][found_case]
+    outcome = np.where(found_case, act_code[outs[first]][np.minimum(at, len(ids) - 1)]
+                       if len(ids) else pending, pending).astype(np.int64)
+    # (step, label, next step, next label, outcome) as one number, counted by np.unique.
+    sizes = (max_steps + 2, more + 1, max_steps + 2, more + 1, len(acts) + 1)
+    key = np.ravel_multi_index((step[src], label[src], step[src + 1], label[src + 1],
+                                outcome + 1), sizes)
+    values, n = np.unique(key, return_counts=True)
+    parts = np.unravel_index(values, sizes)
+    found = np.stack([*parts[:4], parts[4] - 1], axis=1)
+
+    def name(step: int, label: int) -> str:
+        if label == more:
+            return f"{step}|m:"
+        if label >= n_off:
+            return f"{step}|x:{acts[label - n_off]}"
+        return f"{step}|o:{offices[label]}"
+
+    rows = sorted((name(a, b), name(c, d), acts[o] if o >= 0 else "pending", int(m))
+                  for (a, b, c, d, o), m in zip(found.tolist(), n.tolist(), strict=True))
+    return pd.DataFrame(rows, columns=["node", "next", "outcome", "n"]).astype({"n": np.int64})
 
 
 def node_label(node: str) -> str:
     """What a Sankey node shows: the office or outcome, escaped."""
     kind, _, name = node.split("|", 1)[1].partition(":")
+    if kind == "r":
+        return _esc(OTHER_OFFICES)
     return _esc(MORE_OFFICES) if kind == "m" else _words(name)
+
+
+def fewer_offices(links: pd.DataFrame, per_column: int = SANKEY_OFFICES) -> pd.DataFrame:
+    """The links with each column's offices beyond its ``per_column`` busiest as one node.
+
+    A city with hundreds of offices would draw hundreds of nodes per column and tens of
+    thousands of links; the busiest offices (by requests through them) stay as they are.
+    """
+    nodes = pd.concat([links[["node", "n"]],
+                       links[["next", "n"]].rename(columns={"next": "node"})])
+    nodes = nodes[nodes["node"].str.contains("|o:", regex=False)]
+    flow = nodes.groupby("node")["n"].sum()
+    column = flow.index.str.split("|", n=1).str[0]
+    ranked = flow.reset_index().assign(column=column).sort_values(
+        ["column", "n", "node"], ascending=[True, False, True], kind="stable")
+    rest = ranked[ranked.groupby("column").cumcount() >= per_column]
+    if rest.empty:
+        return links
+    merge = {node: f"{col}|r:" for node, col in zip(rest["node"], rest["column"], strict=True)}
+    out = links.assign(node=[merge.get(x, x) for x in links["node"]],
+                       next=[merge.get(x, x) for x in links["next"]])
+    return out.groupby(["node", "next", "outcome"], as_index=False)["n"].sum()
 
 
 def _sankey_trace(links: pd.DataFrame, visible: bool) -> go.Sankey:
@@ -153,6 +227,10 @@ def sankey(events: pd.DataFrame, by: str = "group", max_steps: int = 6,
 
     A dropdown shows everyone, one group, or one service at a time.
     """
+    # Only the columns a path needs are split by group and service, not every attribute.
+    events = events[list(dict.fromkeys(
+        ["case_id", "time", "office", "activity"]
+        + [c for c in (by, "service") if c in events.columns]))]
     subsets: list[tuple[str, pd.DataFrame]] = [("everyone", events)]
     if by in events.columns:
         for name, part in events.groupby(by, sort=True, observed=True):
@@ -161,15 +239,21 @@ def sankey(events: pd.DataFrame, by: str = "group", max_steps: int = 6,
         for name, part in events.groupby("service", sort=True, observed=True):
             subsets.append((f"service: {name}", part))
     fig = go.Figure()
+    merged = False
     for i, (_, part) in enumerate(subsets):
-        fig.add_trace(_sankey_trace(path_links(part, max_steps), visible=(i == 0)))
+        links = path_links(part, max_steps)
+        shown = fewer_offices(links)
+        merged |= shown is not links
+        fig.add_trace(_sankey_trace(shown, visible=(i == 0)))
     buttons = []
     for i, (name, _) in enumerate(subsets):
         vis = [j == i for j in range(len(subsets))]
         buttons.append({"label": _words(name), "method": "restyle", "args": [{"visible": vis}]})
     fig.update_layout(
         title={"text": _esc(title) + "<br><sup>link width: requests (one household asking for "
-                                     "one service); colour: how the request ended</sup>"},
+                                     "one service); colour: how the request ended"
+                + (f"; in each column, offices beyond the {SANKEY_OFFICES} busiest are one "
+                   f"node, {_esc(OTHER_OFFICES)}" if merged else "") + "</sup>"},
         height=560, margin={"t": 90, "l": 10, "r": 10, "b": 20},
         updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right",
                       "y": 1.16, "yanchor": "top", "showactive": True}])
@@ -200,17 +284,43 @@ def _until(km: pd.DataFrame, durations: np.ndarray, follow_up: float) -> pd.Data
     return pd.concat([km, pd.DataFrame([tail])], ignore_index=True)
 
 
+#: Points a survival curve is drawn with at most; a bigger city's curve has a step for
+#: nearly every request and is drawn at the last step of each of this many equal spans
+#: of time.
+CURVE_POINTS = 2000
+
+
+def thin(km: pd.DataFrame, points: int = CURVE_POINTS) -> pd.DataFrame:
+    """The curve's first row and its last row in each of ``points`` equal spans of time.
+
+    Drawn as steps, the thinned curve passes through the estimate at every kept time and
+    is off by less than one span elsewhere.
+    """
+    if len(km) <= points:
+        return km
+    t = km["time"].to_numpy()
+    span = (t[-1] - t[0]) / points or 1.0
+    bucket = np.minimum(((t - t[0]) // span).astype(np.int64), points - 1)
+    last = np.ones(len(km), dtype=bool)
+    last[:-1] = bucket[1:] != bucket[:-1]
+    last[0] = True
+    return km[last]
+
+
 def survival_curves(journeys: pd.DataFrame, by: str = "group") -> go.Figure:
     """Kaplan-Meier: share served in the city, and share still in the maze, by day."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
         "Share served in the city (requests that ended unserved never are)",
         "Share still in the maze (among requests that tried)"))
     colours = group_colours(journeys[by])
+    thinned = False
     for name, part in journeys.groupby(by, sort=True, observed=True):
         colour = colours[str(name)]
         durations, served = time_to_service(part)
         follow_up = float(part["days_to_outcome"].max()) if len(part) else 0.0
-        km = _until(kaplan_meier(durations, served), durations, follow_up)
+        full = kaplan_meier(durations, served)
+        thinned |= len(full) > CURVE_POINTS
+        km = _until(thin(full), durations, follow_up)
         fig.add_trace(go.Scatter(
             x=km["time"], y=1 - km["survival"], mode="lines", line_shape="hv",
             line={"color": colour}, name=_words(name), legendgroup=_esc(name),
@@ -219,7 +329,9 @@ def survival_curves(journeys: pd.DataFrame, by: str = "group") -> go.Figure:
                           "<extra>" + _words(name) + "</extra>"), row=1, col=1)
         d, ended = _time_in_maze(part)
         if len(d):
-            km2 = _until(kaplan_meier(d, ended), d, follow_up)
+            full = kaplan_meier(d, ended)
+            thinned |= len(full) > CURVE_POINTS
+            km2 = _until(thin(full), d, follow_up)
             fig.add_trace(go.Scatter(
                 x=km2["time"], y=km2["survival"], mode="lines", line_shape="hv",
                 line={"color": colour, "dash": "dot"}, name=_words(name),
@@ -228,8 +340,10 @@ def survival_curves(journeys: pd.DataFrame, by: str = "group") -> go.Figure:
                               "<extra>" + _words(name) + "</extra>"), row=1, col=2)
     fig.update_xaxes(title_text="days since the request", rangemode="tozero")
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    note = (f"<br><sup>each curve drawn at its last step in each of {CURVE_POINTS:,} equal "
+            "spans of time</sup>" if thinned else "")
     fig.update_layout(title="Time to service and time in the maze (Kaplan–Meier; pending "
-                            "censored at the horizon)", height=440,
+                            "censored at the horizon)" + note, height=440,
                       margin={"t": 90}, legend={"title": _words(by)})
     return fig
 
@@ -289,15 +403,20 @@ def blame_spread(journeys: pd.DataFrame, by: str = "group", max_visits: int = 20
 
 def office_moves(events: pd.DataFrame) -> pd.Series:
     """How many times households went from one office straight to another, by (from, to)."""
-    visits = events[events["activity"].isin(VISIT_ACTIVITIES)]
-    order = np.lexsort((np.arange(len(visits)), visits["time"].to_numpy(),
-                        visits["case_id"].to_numpy()))
-    visits = visits.iloc[order]
-    a = visits["office"].astype(str)
-    b = a.groupby(visits["case_id"].to_numpy()).shift(-1)
-    moves = pd.DataFrame({"a": a.to_numpy(), "b": b.to_numpy()}).dropna()
-    moves = moves[moves["a"] != moves["b"]]
-    return moves.groupby(["a", "b"]).size()
+    visit = np.append(events["activity"].cat.categories.isin(VISIT_ACTIVITIES), False)
+    rows = np.flatnonzero(visit[events["activity"].cat.codes.to_numpy()])
+    case = events["case_id"].to_numpy()[rows]
+    order = rows[np.lexsort((rows, events["time"].to_numpy()[rows], case))]
+    case = events["case_id"].to_numpy()[order]
+    office = events["office"].cat.codes.to_numpy()[order].astype(np.int64)
+    move = (case[1:] == case[:-1]) & (office[1:] != office[:-1])
+    pairs, n = np.unique(np.stack([office[:-1][move], office[1:][move]], axis=1), axis=0,
+                         return_counts=True)
+    names = [str(o) for o in events["office"].cat.categories]
+    moves = {(names[a], names[b]): int(m)
+             for (a, b), m in zip(pairs.tolist(), n.tolist(), strict=True)}
+    index = pd.MultiIndex.from_tuples(sorted(moves), names=["a", "b"])
+    return pd.Series([moves[k] for k in index], index=index, dtype=np.int64)
 
 
 def graph_positions(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
@@ -315,46 +434,71 @@ def graph_positions(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     return {str(n): (float(p[0]), float(p[1])) for n, p in pos.items()}
 
 
-def referral_graph_figure(graph: nx.DiGraph, events: pd.DataFrame) -> go.Figure:
+#: Edges of the referral graph drawn at most: a dense routing matrix has K^2 of them, more
+#: than a page can draw or a reader follow, so a bigger graph shows its busiest edges and
+#: says how many it left out.
+MAX_EDGES = 200
+#: Edge widths come in this many steps, one trace each (not one trace per edge).
+WIDTH_STEPS = 8
+
+
+def referral_graph_figure(graph: nx.DiGraph, events: pd.DataFrame,
+                          max_edges: int = MAX_EDGES) -> go.Figure:
     """The referral graph: edge width = households that made the move, node size = wait."""
     pos = graph_positions(graph)
     counts = office_moves(events)
-    visits = events[events["activity"].isin(VISIT_ACTIVITIES)]
-    wait = visits.groupby(visits["office"].astype(str))["wait"].mean()
-    n_visits = visits.groupby(visits["office"].astype(str)).size()
+    visit = np.append(events["activity"].cat.categories.isin(VISIT_ACTIVITIES), False)
+    visits = events[visit[events["activity"].cat.codes.to_numpy()]]
+    by_office = visits.groupby("office", observed=True)
+    wait = {str(k): float(v) for k, v in by_office["wait"].mean().items()}
+    n_visits = {str(k): int(v) for k, v in by_office.size().items()}
+    moved = {k: int(v) for k, v in counts.items()}
+    edges = [e for e in set(graph.edges) | set(moved) if e[0] in pos and e[1] in pos]
+    ranked = sorted(edges, key=lambda e: (-moved.get(e, 0), e))  # busiest first
+    shown, left = sorted(ranked[:max_edges]), ranked[max_edges:]
+    top = float(max(moved.values(), default=0)) or 1.0
     fig = go.Figure()
-    top = float(counts.max()) if len(counts) else 1.0
     annotations = []
-    edges = set(graph.edges) | set(counts.index)
-    for a, b in sorted(edges):
-        if a not in pos or b not in pos:
-            continue
-        n = int(counts.get((a, b), 0))
+    steps: dict[int, tuple[list, list]] = {}
+    mid_x, mid_y, mid_text, mid_n = [], [], [], []
+    for a, b in shown:
+        n = moved.get((a, b), 0)
         declared = graph.has_edge(a, b)
         why = sorted({str(w.get("reason", "")) for w in graph.edges[a, b].get("why", [])}
                      ) if declared else []
-        width = 1.0 + 10.0 * n / top if n else 0.8
-        colour = "rgba(69,123,157,0.55)" if n else "rgba(150,150,150,0.5)"
         xs, ys = _curve(pos[a], pos[b])
-        label = (f"{_words(a)} → {_words(b)}: {n} moves"
-                 + (f"<br>reason in the scenario: {_esc(', '.join(why))}" if why else "")
-                 + ("" if declared else "<br>(not a declared edge: a fallback or return)"))
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines",
-            line={"width": width, "color": colour, "dash": "solid" if n else "dot"},
-            hoverinfo="text", text=[label] * len(xs), showlegend=False))
+        xs_all, ys_all = steps.setdefault(math.ceil(WIDTH_STEPS * n / top), ([], []))
+        xs_all += [*xs, None]
+        ys_all += [*ys, None]
         k = int(0.8 * (len(xs) - 1))
+        mid_x.append(xs[len(xs) // 2])
+        mid_y.append(ys[len(ys) // 2])
+        mid_n.append(n)
+        mid_text.append(f"{_words(a)} → {_words(b)}: {n} moves"
+                        + (f"<br>reason in the scenario: {_esc(', '.join(why))}" if why else "")
+                        + ("" if declared else "<br>(not a declared edge: a fallback or return)"))
         annotations.append({"x": xs[k], "y": ys[k], "ax": xs[k - 1], "ay": ys[k - 1],
                             "xref": "x", "yref": "y", "axref": "x", "ayref": "y",
                             "showarrow": True, "arrowhead": 2, "arrowsize": 1.3,
                             "arrowwidth": 1.5, "arrowcolor": "rgba(40,60,80,0.8)",
                             "text": ""})
+    for step, (xs, ys) in sorted(steps.items()):
+        # Step 0: edges nobody took, dotted; then wider with more moves.
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
+            line={"width": 1.0 + 10.0 * step / WIDTH_STEPS if step else 0.8,
+                  "color": "rgba(69,123,157,0.55)" if step else "rgba(150,150,150,0.5)",
+                  "dash": "solid" if step else "dot"}))
+    # One invisible marker per edge, at its middle, carries what hovering it says.
+    fig.add_trace(go.Scatter(x=mid_x, y=mid_y, mode="markers", text=mid_text, customdata=mid_n,
+                             hoverinfo="text", showlegend=False,
+                             marker={"size": 8, "color": "rgba(0,0,0,0)"}))
     names = [str(n) for n in graph.nodes]
-    top_wait = float(wait.max()) if len(wait) and float(wait.max()) > 0 else 1.0
-    sizes = [14 + 40 * min(float(wait.get(n, 0.0)) / top_wait, 1.0) for n in names]
+    top_wait = max(wait.values(), default=0.0) or 1.0
+    sizes = [14 + 40 * min(wait.get(n, 0.0) / top_wait, 1.0) for n in names]
     hover = [f"{_words(n)} ({_esc(graph.nodes[n].get('level', ''))}, "
-             f"{_words(graph.nodes[n].get('sector', ''))})<br>{int(n_visits.get(n, 0))} visits; "
-             f"mean wait {float(wait.get(n, 0.0)):.2f} days" for n in names]
+             f"{_words(graph.nodes[n].get('sector', ''))})<br>{n_visits.get(n, 0)} visits; "
+             f"mean wait {wait.get(n, 0.0):.2f} days" for n in names]
     fig.add_trace(go.Scatter(
         x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], mode="markers+text",
         text=[_words(n) for n in names], textposition="top center", hovertext=hover,
@@ -369,9 +513,15 @@ def referral_graph_figure(graph: nx.DiGraph, events: pd.DataFrame) -> go.Figure:
     for x, lv in levels:
         annotations.append({"x": x, "y": 1.0, "xref": "x", "yref": "paper", "showarrow": False,
                             "text": f"<b>{_words(lv)}</b>", "yanchor": "bottom"})
+    title = ("The referral graph (columns: level of government; edge width: households that "
+             "went from one office to the next; node size: mean wait)")
+    if left:
+        used = [e for e in left if moved.get(e, 0)]
+        title += (f"<br><sup>The {len(shown):,} busiest of {len(edges):,} edges are drawn; not "
+                  f"drawn: {sum(moved[e] for e in used):,} moves along {len(used):,} other "
+                  f"edges, and {len(left) - len(used):,} edges nobody took.</sup>")
     fig.update_layout(
-        title="The referral graph (columns: level of government; edge width: households that "
-              "went from one office to the next; node size: mean wait)",
+        title=title,
         xaxis={"visible": False, "range": _pad([p[0] for p in pos.values()])},
         yaxis={"visible": False, "range": _pad([p[1] for p in pos.values()])},
         annotations=annotations, height=560, plot_bgcolor="white", margin={"t": 110})
@@ -483,8 +633,14 @@ def timeline(events: pd.DataFrame, journeys: pd.DataFrame, n: int = 30,
 def reason_table(events: pd.DataFrame, by: str = "group",
                  activities: tuple[str, ...] = ("refuse",)) -> pd.DataFrame:
     """Counts of the reasons given, by group (rows) and reason (columns)."""
-    rows = events[events["activity"].isin(activities)]
-    t = pd.crosstab(rows[by].astype(str), rows["reason"].astype(str))
+    rows = events.loc[events["activity"].isin(activities), [by, "reason"]]
+    # Counted by category first, then named: turning every row into a string cost more than
+    # the rest of the report at a million households.
+    counts = rows.groupby([by, "reason"], observed=True, sort=False).size()
+    t = pd.crosstab(counts.index.get_level_values(0).astype(str),
+                    counts.index.get_level_values(1).astype(str), values=counts.to_numpy(),
+                    aggfunc="sum").fillna(0).astype(np.int64)
+    t.index.name, t.columns.name = by, "reason"
     return t.reindex(columns=[r for r in ("hukou", *NEUTRAL_REASONS) if r in t.columns])
 
 

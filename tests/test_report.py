@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,7 +17,7 @@ from maze.app import api
 from maze.eventlog import OUTCOMES, VISIT_ACTIVITIES
 from maze.scenario import from_dict
 from maze.survival import kaplan_meier, time_to_service
-from tests.conftest import paper_city
+from tests.conftest import paper_city, queue_city
 
 EVIL_OFFICE = '</script><script>window.pwned=1</script>'
 EVIL_GROUP = '<img src=x onerror="window.pwned=2">'
@@ -180,15 +181,56 @@ def test_referral_graph_counts_the_moves_households_made(paper_run: api.Run) -> 
     assert moves.sum() == expected
     assert moves[("school", "police")] > 0
     fig = report.referral_graph_figure(paper_run.raw.graph, ev)
-    widths = {}
-    for t in fig.data:
-        if t.mode == "lines":
-            n = int(re.search(r": (\d+) moves", t.text[0]).group(1))
-            widths[n] = t.line.width
-    ordered = [widths[n] for n in sorted(widths)]
-    assert ordered == sorted(ordered)  # more moves, wider edge
+    # Each edge's hover marker says its moves, and its curve lies in the trace of its width.
+    hover = next(t for t in fig.data if t.mode == "markers")
+    assert sorted(hover.customdata) == sorted([0] * (len(hover.customdata) - len(moves))
+                                              + moves.tolist())
+    for text, n in zip(hover.text, hover.customdata, strict=True):
+        assert f": {n} moves" in text
+    lines = [t for t in fig.data if t.mode == "lines"]
+    widths = [t.line.width for t in lines]
+    assert widths == sorted(widths) and len(set(widths)) == len(widths)  # wider: more moves
+    top = max(moves)
+    for x, y, n in zip(hover.x, hover.y, hover.customdata, strict=True):
+        step = math.ceil(report.WIDTH_STEPS * n / top)
+        trace = next(t for t in lines if t.line.width == (
+            1.0 + 10.0 * step / report.WIDTH_STEPS if step else 0.8))
+        assert (x, y) in set(zip(trace.x, trace.y, strict=True))
     nodes = fig.data[-1]
     assert len(nodes.x) == len(paper_run.raw.graph)
+    assert "not drawn" not in fig.layout.title.text  # every edge is drawn
+
+
+def test_a_dense_referral_graph_draws_its_busiest_edges_in_a_few_traces() -> None:
+    """K offices referring to each other: K^2 edges, a few traces, the rest counted."""
+    k = 24
+    data = queue_city(rate=5.0, mean_service=0.01, horizon=60.0)
+    data["offices"] = [{"name": f"o{i}", "service_time": {"dist": "exponential",
+                                                          "mean": 0.01}} for i in range(k)]
+    data["services"] = {"ask": {"entry": "o0"}}
+    data["referrals"] = [{"from": f"o{i}", "to": f"o{j}", "probability": 0.7 / (k - 1)}
+                         for i in range(k) for j in range(k) if i != j]
+    run = api.run(from_dict(data), 0)
+    moves = report.office_moves(run.events)
+    fig = report.referral_graph_figure(run.raw.graph, run.events, max_edges=50)
+    assert len(fig.data) <= report.WIDTH_STEPS + 3  # width steps, hover markers, nodes
+    hover = next(t for t in fig.data if t.mode == "markers")
+    assert len(hover.x) == 50
+    assert sorted(hover.customdata, reverse=True) == sorted(moves, reverse=True)[:50]
+    used = int((moves > 0).sum())
+    title = fig.layout.title.text
+    assert f"The 50 busiest of {k * (k - 1):,} edges are drawn" in title
+    assert f"{int(moves.sum()) - sum(hover.customdata):,} moves along {used - 50:,} other" in title
+    # The Sankey shows at most SANKEY_OFFICES offices per column, the rest as one node.
+    sankey = report.sankey(run.events)
+    labels = sankey.data[0].node.label
+    assert report.OTHER_OFFICES in labels
+    assert "offices beyond the 15 busiest are one node" in sankey.layout.title.text
+    links = report.path_links(run.events)
+    into = links[links["next"].str.contains(r"\|x:")]
+    shown = report.fewer_offices(links)
+    assert shown["n"].sum() == links["n"].sum()
+    assert shown[shown["next"].str.contains(r"\|x:")]["n"].sum() == into["n"].sum()
 
 
 def test_positions_put_each_level_of_government_in_its_own_column(paper_run: api.Run) -> None:
