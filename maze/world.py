@@ -215,7 +215,9 @@ class World:
             for i in range(1, steps + 1):
                 # The last step ends on the horizon itself: horizon * steps / steps can be a
                 # unit in the last place above it, and what falls on the horizon would run.
-                self.env.run(until=self.horizon * i / steps if i < steps else self.horizon)
+                until = self.horizon * i / steps if i < steps else self.horizon
+                if until > self.env.now:  # a horizon of a few ulps makes early steps 0
+                    self.env.run(until=until)
                 if progress is not None:
                     progress(i / steps)
         self._close_pending()
