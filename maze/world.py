@@ -131,8 +131,8 @@ class RunResult:
     @cached_property
     def graph(self) -> nx.DiGraph:
         """The referral graph of the rules in force at the start, built when first asked
-        for (by the report): a run does not
-        need it, and with a dense routing matrix it has K^2 edges."""
+        for (by the report): a run does not need it, and a dense routing matrix has K^2
+        edges."""
         return referral_graph(self.scenario.versions[0].scenario)
 
 
