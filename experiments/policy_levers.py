@@ -61,6 +61,8 @@ from maze.scenario import Scenario, ScenarioError
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out" / "policy_levers"
+#: What main writes in its folder (beside the sweep), listed in the folder's maze marker.
+OUTPUT_FILES = ("table.parquet", "table.csv", "table.md", "levers.json", "figure.html")
 #: Cities run by default: the two the brief of this experiment asks for, and the two
 #: presets with a price gap on medical care (the only place off-site settlement can act).
 CITIES = ("beijing", "shanghai", "chengdu", "hangzhou")
@@ -611,7 +613,7 @@ def uncertainty_markdown(u: pd.DataFrame, draws: int, replications: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from maze import storage
+    from maze import outputs, storage
     from maze.app import sweep as sw
     from maze.app.commands.sweep import run
     from offices import presets
@@ -640,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         exp, plan = experiment(args.cities, args.replications, args.seed)
+        outputs.claim_folder(args.out, "experiment", ("sweep", *OUTPUT_FILES))
         result = run(exp, args.out / "sweep", workers=args.workers,
                      scheduler=args.scheduler, quiet=args.quiet)
     except ScenarioError as exc:
@@ -651,7 +654,6 @@ def main(argv: list[str] | None = None) -> int:
     runs = per_run(result, plan)
     t = table(runs, plan)
     out = args.out
-    out.mkdir(parents=True, exist_ok=True)
     md = markdown(t, plan)
     storage.atomic_file(out / "table.parquet", lambda f: storage.write_parquet(t, f))
     storage.atomic_file(out / "table.csv",

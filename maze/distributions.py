@@ -11,7 +11,10 @@ import math
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+#: Smallest mean or spread accepted: below it a draw divides by zero or underflows.
+MIN_SCALE = 1e-9
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False, le=1e12)]
 Real = Annotated[float, Field(allow_inf_nan=False, ge=-1e12, le=1e12)]
@@ -55,8 +58,10 @@ class Distribution(BaseModel):
         ]
         if extra:
             raise ValueError(f"a {self.dist} distribution takes no {', '.join(extra)}")
-        if self.dist in ("exponential", "lognormal", "gamma") and self.mean <= 0:
-            raise ValueError(f"a {self.dist} distribution needs a positive mean")
+        if self.dist in ("exponential", "lognormal", "gamma") and self.mean < MIN_SCALE:
+            raise ValueError(f"a {self.dist} distribution needs a mean of at least {MIN_SCALE:g}")
+        if self.sd is not None and 0 < self.sd < MIN_SCALE:
+            raise ValueError(f"sd must be 0 or at least {MIN_SCALE:g}")
         if self.dist == "poisson" and self.mean < 0:
             raise ValueError("a poisson distribution needs a mean of at least 0")
         if self.dist in ("uniform", "triangular") and not self.low <= self.high:
@@ -64,6 +69,18 @@ class Distribution(BaseModel):
         if self.dist == "triangular" and not self.low <= self.mode <= self.high:
             raise ValueError("mode must lie between low and high")
         return self
+
+    @property
+    def nonnegative(self) -> bool:
+        """Whether every draw is >= 0 (a normal only when floored at ``low >= 0``)."""
+        d = self.dist
+        if d == "constant":
+            return self.value >= 0
+        if d in ("uniform", "triangular"):
+            return self.low >= 0
+        if d == "normal":
+            return self.low is not None and self.low >= 0
+        return True
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Draw ``size`` values."""
@@ -104,6 +121,20 @@ class Distribution(BaseModel):
         if self.dist == "triangular":
             return (self.low + self.mode + self.high) / 3
         return float(self.mean)
+
+
+def _nonnegative(d: Distribution) -> Distribution:
+    if not d.nonnegative:
+        if d.dist == "normal":
+            raise ValueError("a time cannot be negative: a normal distribution of days needs "
+                             "low >= 0 (draws below it are raised to it)")
+        raise ValueError(f"a time cannot be negative, and this {d.dist} distribution can "
+                         "draw values below 0")
+    return d
+
+
+#: A distribution of durations or delays (days): every draw is >= 0, checked when declared.
+Duration = Annotated[Distribution, AfterValidator(_nonnegative)]
 
 
 def constant(value: float) -> Distribution:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from maze.eventlog import OUTCOMES, VISIT_ACTIVITIES
-from maze.scenario import Scenario
+from maze.scenario import Scenario, ScenarioError
 from maze.survival import median_survival
 
 #: How every output words a median that the data never reach (fewer than half served):
@@ -289,6 +289,10 @@ def _block(columns: dict[str, np.ndarray], rows: np.ndarray | None = None) -> di
     out["mean_out_of_pocket"] = _mean(col("out_of_pocket")) if n else 0.0
     out["mean_wage_lost"] = _mean(col("wage_lost")) if n else 0.0
     out["city_cost_saved"] = _sum(col("city_cost_saved"))
+    for k, v in out.items():  # NaN is "no value" (None); infinity is an overflow, an error
+        if isinstance(v, float | np.floating) and math.isinf(v):
+            raise ScenarioError(f"the measure {k} overflows (a sum of money or days beyond "
+                                "what a float holds); lower the prices, costs or wages")
     return {k: _clean(v) for k, v in out.items()}
 
 

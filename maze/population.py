@@ -8,6 +8,7 @@ columns; a household in the simulation reads its own row.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
@@ -77,6 +78,10 @@ ATTRIBUTES: dict[str, AttributeSpec] = {
 Attribute = Union[StrictBool, float, str, dict[str, float], Distribution]  # noqa: UP007
 
 
+#: Category weights summing to less than this are refused (they would be read as zeros).
+MIN_WEIGHT_SUM = 1e-9
+
+
 def check_attribute(name: str, value: Attribute) -> str | None:
     """Return why ``value`` cannot describe attribute ``name``, or None if it can."""
     spec = ATTRIBUTES[name]
@@ -94,8 +99,11 @@ def check_attribute(name: str, value: Attribute) -> str | None:
             bad = [k for k in value if k not in spec.categories]
             if bad:
                 return f"{bad[0]!r} is not one of {', '.join(spec.categories)}"
-            if any(not (w >= 0) for w in value.values()) or sum(value.values()) <= 0:
-                return "category weights must be non-negative and not all zero"
+            if any(not (0 <= w < math.inf) for w in value.values()):
+                return "category weights must be finite and non-negative"
+            if not MIN_WEIGHT_SUM <= sum(value.values()) < math.inf:
+                return (f"category weights must sum to at least {MIN_WEIGHT_SUM:g} and to a "
+                        "finite number")
             return None
         return f"a category attribute takes one of {', '.join(spec.categories)} or weights"
     if isinstance(value, bool | str | dict):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -31,7 +30,7 @@ from pydantic import (
 )
 
 from maze import dated
-from maze.distributions import Distribution
+from maze.distributions import Distribution, Duration
 from maze.expressions import ExpressionError
 from maze.expressions import parse as parse_condition
 from maze.population import ATTRIBUTES, Attribute, check_attribute
@@ -46,6 +45,12 @@ NEUTRAL_REASONS = tuple(r for r in REASONS if r != "hukou")
 #: households), so a million households is ~5 GB and some minutes; five million was ~24 GB.
 MAX_HOUSEHOLDS = 1_000_000
 MAX_HORIZON_DAYS = 36_500.0
+#: The shortest horizon run (a quarter of an hour): shorter ones split into steps of zero.
+MIN_HORIZON_DAYS = 0.01
+#: Dates a scenario may start on; with the longest horizon a run still ends on a date the
+#: tables (nanosecond timestamps, up to 2262), the export and the stories can hold.
+MIN_START_DATE = date(1900, 1, 1)
+MAX_START_DATE = date(2150, 12, 31)
 MAX_CLERKS = 100_000
 
 
@@ -139,7 +144,7 @@ class Office(_Model):
     level: Name = "district"
     clerks: Annotated[int, Field(ge=1, le=MAX_CLERKS)] = 1
     seats: Annotated[int, Field(ge=0)] | None = None
-    service_time: Distribution = Field(
+    service_time: Duration = Field(
         default_factory=lambda: Distribution(dist="exponential", mean=0.02)
     )
     calendar: Calendar = Field(default_factory=Calendar)
@@ -286,7 +291,7 @@ class Population(_Model):
     households: Annotated[int, Field(ge=1, le=MAX_HOUSEHOLDS)] | None = None
     arrivals: Arrivals = Field(default_factory=Arrivals)
     #: Days between two visits (time to take another day off, to travel).
-    days_between_visits: Distribution = Field(
+    days_between_visits: Duration = Field(
         default_factory=lambda: Distribution(dist="exponential", mean=2.0)
     )
     #: Days of wages one visit costs (queues, travel, office hours during work hours).
@@ -313,8 +318,9 @@ class City(_Model):
     or up to and including ``end_date`` when that is given instead."""
 
     name: Name = "city"
-    start_date: date = date(2012, 6, 1)
-    horizon: Annotated[float, Field(gt=0, le=MAX_HORIZON_DAYS, allow_inf_nan=False)] = 365.0
+    start_date: Annotated[date, Field(ge=MIN_START_DATE, le=MAX_START_DATE)] = date(2012, 6, 1)
+    horizon: Annotated[float, Field(ge=MIN_HORIZON_DAYS, le=MAX_HORIZON_DAYS,
+                                    allow_inf_nan=False)] = 365.0
     end_date: date | None = None
     regime: Literal["provide", "deny", "deflect"] = "deflect"
     description: str = ""
@@ -768,32 +774,80 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
 
 
 def from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
-    """Validate a mapping into a Scenario, or raise one ScenarioError naming the key."""
+    """Validate a mapping into a Scenario, or raise one ScenarioError naming the key.
+
+    Validation is strict: a number must be a number (``"50"`` is refused, not read as 50),
+    a count an integer (not ``true``, not ``50.5``), a date a date. The mapping goes through
+    JSON on the way, so it holds what a TOML or JSON file can hold.
+    """
+    if not isinstance(data, Mapping):
+        raise TypeError(f"a scenario is a mapping of keys, not {type(data).__name__}")
     try:
-        return Scenario.model_validate(data)
+        text = json.dumps(data, default=_json_value, allow_nan=True)
+    except ValueError as exc:  # an integer of thousands of digits
+        raise ScenarioError(f"a value cannot be read ({str(exc).split(';')[0]})",
+                            source=source) from None
+    except TypeError as exc:
+        raise ScenarioError(f"a value cannot be read ({exc})", source=source) from None
+    except RecursionError:
+        raise ScenarioError("scenario is nested too deeply", source=source) from None
+    del text  # only there to refuse what JSON cannot hold (endless integers, objects)
+    try:
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         key, msg = _first_error(exc)
         raise ScenarioError(msg, source=source, key=key or None) from None
     except RecursionError:
         raise ScenarioError("scenario is nested too deeply", source=source) from None
+    coerced = _first_coercion(data, scenario.model_dump(mode="python", by_alias=True))
+    if coerced:
+        raise ScenarioError(coerced[1], source=source, key=coerced[0])
+    return scenario
+
+
+def _first_coercion(raw: Any, validated: Any) -> tuple[str, str] | None:
+    """The first value validation converted from text or true/false into a number.
+
+    pydantic reads ``"50"`` as 50 and ``true`` as 1; a scenario must write numbers as
+    numbers, so the raw value is compared with the validated one, key by key.
+    """
+    stack: list[tuple[Any, Any, tuple[str, ...]]] = [(raw, validated, ())]
+    while stack:
+        r, v, path = stack.pop()
+        if isinstance(r, Mapping) and isinstance(v, Mapping):
+            stack.extend((r[k], v[k], (*path, str(k))) for k in reversed(list(r)) if k in v)
+        elif isinstance(r, list | tuple) and isinstance(v, list | tuple) and len(r) == len(v):
+            stack.extend((a, b, (*path, str(i)))
+                         for i, (a, b) in reversed(list(enumerate(zip(r, v, strict=True)))))
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            if isinstance(r, str):
+                return ".".join(path), f"a number is written without quotes, not {r!r}"
+            if isinstance(r, bool):
+                return ".".join(path), "a number or count, not true or false"
+    return None
+
+
+def _json_value(value: Any) -> Any:
+    """Dates as ISO text, NumPy numbers as Python ones; anything else is not scenario data."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "item") and hasattr(value, "dtype"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not a scenario value")
 
 
 def load(path: str | Path) -> Scenario:
     """Read and validate a scenario file: TOML, or the ``scenario.json`` a run leaves
-    beside its results (so that a stored run can be run again)."""
-    p = Path(path)
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ScenarioError("file not found", source=str(p)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read file ({exc.__class__.__name__})", source=str(p)) from None
+    beside its results (so that a stored run can be run again).
+
+    The file must be a regular file of bounded size (see :mod:`maze.inputs`).
+    """
+    from maze import inputs
+
+    p = Path(path) if isinstance(path, str | Path) else path
+    text = inputs.read_text(p)
     if p.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise ScenarioError(f"not valid JSON ({exc.__class__.__name__})",
-                                source=str(p)) from None
+        data = inputs.parse_json(text, str(p))
         if not isinstance(data, dict):
             raise ScenarioError("a scenario is a JSON object", source=str(p))
         return from_dict(data, source=str(p))
@@ -802,11 +856,9 @@ def load(path: str | Path) -> Scenario:
 
 def loads(text: str, source: str = "<scenario>") -> Scenario:
     """Parse and validate scenario TOML text."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"not valid TOML ({exc})", source=source) from None
-    scenario = from_dict(data, source=source)
+    from maze import inputs
+
+    scenario = from_dict(inputs.parse_toml(text, source), source=source)
     if scenario.uncertainty:
         from maze import uncertainty  # it reads scenarios; checked only where a file is read
 

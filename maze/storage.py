@@ -26,6 +26,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from maze import outputs
+
 #: Written last in every finished folder; its presence is what "complete" means.
 MARKER = "summary.json"
 
@@ -114,7 +116,10 @@ def remove_leftovers(dest: str | Path) -> list[Path]:
         for path in dest.parent.glob(f".{_glob_escape(dest.name)}.{kind}-*"):
             pid = path.name[len(prefix):].split("-")[0] if path.name.startswith(prefix) else ""
             if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-                shutil.rmtree(path, ignore_errors=True)
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
 
@@ -125,23 +130,34 @@ def _glob_escape(name: str) -> str:
 
 
 @contextmanager
-def atomic_folder(dest: str | Path) -> Iterator[Path]:
-    """Yield a temporary folder; on success it replaces ``dest`` in one rename."""
+def atomic_folder(dest: str | Path, kind: str = "run") -> Iterator[Path]:
+    """Yield a temporary folder; on success it replaces ``dest`` in one rename.
+
+    ``dest`` must be absent, empty or a maze output of the same ``kind`` holding only what
+    its marker lists (:func:`maze.outputs.check_folder`); this is checked before the
+    temporary folder is made and again just before the swap. The new folder gets its
+    marker, listing every entry written into it. A failure to write raises
+    :class:`maze.outputs.OutputError` and leaves the previous folder as it was.
+    """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(dest)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-{_host()}-{os.getpid()}-",
-                                dir=dest.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)
+    outputs.check_folder(dest, kind)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(dest)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-{_host()}-{os.getpid()}-",
+                                    dir=dest.parent))
+    except OSError as exc:
+        raise outputs.describe_os_error(exc, dest) from None
+    os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
+        outputs.write_marker(tmp, kind, (e.name for e in os.scandir(tmp)))
         for f in tmp.iterdir():
             if f.is_file():
                 with open(f, "rb") as fh:
                     os.fsync(fh.fileno())
         _fsync_dir(tmp)
+        outputs.check_folder(dest, kind)  # nothing foreign arrived while we simulated
         old = None
         if dest.exists() and _exchange(tmp, dest):
             old = tmp  # the new folder is in place; tmp now holds the previous one
@@ -155,9 +171,19 @@ def atomic_folder(dest: str | Path) -> Iterator[Path]:
         _fsync_dir(dest.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise outputs.describe_os_error(exc, dest) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it, so set it straight back)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def is_complete(folder: str | Path) -> bool:
@@ -165,14 +191,31 @@ def is_complete(folder: str | Path) -> bool:
 
 
 def atomic_file(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Write one file through a temporary name in the same folder, then rename it."""
+    """Write one file through a temporary name in the same folder, then rename it.
+
+    Refuses to replace a file maze did not write (:func:`maze.outputs.check_file`); in a
+    maze output folder the name is added to its marker first. The file's mode follows the
+    umask, like every other file maze writes. A failure raises
+    :class:`maze.outputs.OutputError` and leaves the previous file as it was.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    outputs.check_file(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(path)
+        outputs.register_files(path.parent, [path.name])
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.partial-{_host()}-{os.getpid()}-",
+                                   dir=path.parent)
+    except OSError as exc:
+        raise outputs.describe_os_error(exc, path) from None
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         write(Path(tmp))
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise outputs.describe_os_error(exc, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -15,7 +15,6 @@ is refused with one message naming the file and the key.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,16 +76,9 @@ class TargetsFile:
 
 def read(path: str | Path) -> dict[str, Any]:
     """The raw TOML of a targets file, or one ScenarioError naming the file."""
-    p = Path(path)
-    try:
-        return tomllib.loads(p.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError("file not found", source=str(p)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read file ({exc.__class__.__name__})",
-                            source=str(p)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"not valid TOML ({exc})", source=str(p)) from None
+    from maze import inputs
+
+    return inputs.read_toml(path)  # a regular file, bounded in size and nesting
 
 
 def _number(value: Any, fail: Any, key: str, *, positive: bool = False) -> float:

@@ -7,6 +7,7 @@ every scenario has (regime, deadlines, eligibility, paperwork) always apply.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,7 +55,9 @@ def _configs(scenario: Scenario, source: str = "<scenario>") -> dict[str, BaseMo
                                 key=f"mechanisms.{name}")
         model, _ = REGISTRY[name]
         try:
-            out[name] = model.model_validate(table)
+            # Strict, through JSON like the scenario itself: "3" is not a number, true not
+            # a count.
+            out[name] = model.model_validate_json(json.dumps(table, default=str), strict=True)
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in err["loc"])

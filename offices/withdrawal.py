@@ -37,7 +37,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from maze.distributions import Distribution, Sampler
+from maze.distributions import Distribution, Duration, Sampler
 from maze.household import Request
 from maze.journey import ROLE_OUTCOME, finish, visit
 from maze.mechanism import Mechanism, Verdict, Visit
@@ -69,7 +69,7 @@ class WithdrawalConfig(BaseModel):
     #: Where movers and forced-out holdouts look (other private schools, clinics).
     alternatives: tuple[str, ...] = ()
     #: Days a leaver or mover takes to find a new place, from the notice.
-    planning_days: Distribution = Field(
+    planning_days: Duration = Field(
         default_factory=lambda: Distribution(dist="exponential", mean=60.0))
     #: Days before the closure that water, gas and electricity are cut (None: never).
     utilities_cut: Days | None = None

@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from maze import storage
+from maze import outputs, storage
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -182,8 +182,11 @@ def test_a_kill_after_any_step_leaves_the_old_or_the_new_folder_whole(tmp_path: 
         dest.mkdir(parents=True)
         for name, text in old.items():
             (dest / name).write_text(text)
+        outputs.write_marker(dest, "run", old)  # a folder maze wrote: it may be replaced
         killed, steps = write_folder(dest, kill_at)
-        found = {p.name: p.read_text() for p in dest.iterdir()} if dest.is_dir() else None
+        found = {p.name: p.read_text() for p in dest.iterdir()
+                 if p.name != outputs.MARKER} if dest.is_dir() else None
+        assert found is None or outputs.read_marker(dest) is not None
         assert found in (old, new), (
             f"killed after step {kill_at}: {dest} holds {found}; beside it: "
             f"{sorted(p.name for p in case.iterdir())}")
@@ -207,6 +210,7 @@ def test_a_killed_writer_never_leaves_a_half_folder_under_the_final_name(
     if not first:
         dest.mkdir()
         (dest / storage.MARKER).write_text("{}")
+        outputs.write_marker(dest, "run", [storage.MARKER])
     for kill_at in (1, 2, 3, 5, 8):
         killed, _ = write_folder(dest, kill_at)
         if dest.exists():

@@ -108,13 +108,15 @@ KNOWN_KEYS = sorted({
 # -- nasty values ------------------------------------------------------------------------------
 
 NASTY_STRINGS = ["", " ", "<script>alert(1)</script>", "名字", "Ⅻ", "\u202eevil", "a" * 300,
-                 "\x00", "\n", "line\nbreak", "../../etc/passwd", "exponential", "poisson",
+                 "\x00", "\n", "line\nbreak", "../../etc/passwd", "../victim", "/tmp", "..",
+                 "exponential", "poisson",
                  "migrant", "local", "deflect", "capacity", "NaN", "inf", "-1", "1e999",
                  "__import__('os').system('echo pwned')", "age < 45", "age <",
                  "occupation == 'informal'", "not contract", "age.real < 1", "x" * 2000]
 NASTY_NUMBERS = [0, -1, 1, 2, 7, 2**31, 2**53 + 1, 2**63 - 1, -(2**63), 10**9, 10**12,
                  math.nan, math.inf, -math.inf, 1e308, -1e308, 5e-324, -0.0, 1e-12, 0.5,
-                 0.999999, 1.0000001, 36_500.0, 36_500.5, 1e9]
+                 0.999999, 1.0000001, 36_500.0, 36_500.5, 1e9, 1e-200, 1e-9, 0.01, -3.0,
+                 "50", True]
 
 scalars = st.one_of(
     st.sampled_from(NASTY_NUMBERS),

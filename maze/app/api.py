@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
+import numpy as np
 import pandas as pd
 
 import offices
-from maze import measures, storage
+from maze import measures, outputs, resources, storage
 from maze import scenario as sc
 from maze.scenario import Scenario, ScenarioError
 from maze.world import RunResult, World
@@ -39,6 +40,13 @@ class Run:
 def load(path: str | Path | None = None, preset: str | None = None,
          overrides: Mapping[str, Any] | None = None) -> Scenario:
     """A validated scenario from a file, a preset name, or the default city."""
+    if path is not None and not isinstance(path, str | Path):
+        raise TypeError(f"load(path): a scenario file is a str or Path, not "
+                        f"{type(path).__name__}")
+    if preset is not None and not isinstance(preset, str):
+        raise TypeError(f"load(preset=): a preset is named by a str, not {type(preset).__name__}")
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise TypeError("load(overrides=): a mapping of dotted keys to values")
     if path is not None and preset is not None:
         raise ScenarioError("give a scenario file or a preset, not both")
     if path is None:
@@ -108,31 +116,59 @@ def _stack(tables: list[pd.DataFrame], seeds: list[int]) -> pd.DataFrame:
     return out[["seed", *[c for c in out.columns if c != "seed"]]]
 
 
+#: Seeds are integers from 0 to 2**63 - 1 (what every table stores as int64).
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: Any, source: str = "seed") -> int:
+    """``seed`` as an int, or a clear error: a TypeError for a non-integer (None would
+    silently draw a fresh seed each time), a ScenarioError for one out of range."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"{source}: a seed is an integer from 0 to {MAX_SEED}, not "
+                        f"{type(seed).__name__}")
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise ScenarioError(f"a seed is an integer from 0 to {MAX_SEED}, not {seed}",
+                            source=source)
+    return int(seed)
+
+
 @overload
 def run(scenario: Scenario, seed: int = 0,
-        progress: Callable[[float], None] | None = None, *, seeds: None = None) -> Run: ...
+        progress: Callable[[float], None] | None = None, *, seeds: None = None,
+        max_memory: int | str | None = None) -> Run: ...
 @overload
 def run(scenario: Scenario, seed: int = 0,
         progress: Callable[[float], None] | None = None, *,
-        seeds: Sequence[int]) -> Replications: ...
+        seeds: Sequence[int], max_memory: int | str | None = None) -> Replications: ...
 def run(scenario: Scenario, seed: int = 0,
         progress: Callable[[float], None] | None = None, *,
-        seeds: Sequence[int] | None = None) -> Run | Replications:
+        seeds: Sequence[int] | None = None,
+        max_memory: int | str | None = None) -> Run | Replications:
     """Simulate one city with one seed and derive journeys and measures.
 
     With ``seeds=[...]``, run it once per seed (``seed`` is then ignored) and return
     :class:`Replications`: tidy tables with a ``seed`` column. Each replication is the
     same run as ``run(scenario, seed=s)``.
+
+    A city whose estimated peak memory (:func:`maze.resources.estimate`) is above
+    ``max_memory`` (bytes, or text such as ``"8G"``; default 80% of the memory this
+    process may use, or ``MAZE_MAX_MEMORY``) is refused before anything is drawn.
     """
+    if not isinstance(scenario, Scenario):
+        raise TypeError(f"run(scenario): a maze Scenario (see maze.app.api.load), not "
+                        f"{type(scenario).__name__}")
+    resources.check(scenario, max_memory, source=scenario.city.name)
     if seeds is not None:
-        seeds = [int(s) for s in seeds]
+        seeds = [check_seed(s, "seeds") for s in seeds]
         if not seeds:
             raise ScenarioError("seeds: give at least one seed")
-        return Replications([run(scenario, s) for s in seeds], seeds)
+        return Replications([run(scenario, s, max_memory=max_memory) for s in seeds], seeds)
+    seed = check_seed(seed)
     raw = World(scenario, seed, offices.mechanisms).run(progress)
-    events = measures.attach_groups(raw.events, raw.households)
-    j = measures.journeys(raw.events, raw.households, scenario)
-    summary = measures.summary(raw.events, j, raw.households, scenario, seed)
+    with np.errstate(over="ignore"):  # an overflow is reported by summary, as an error
+        events = measures.attach_groups(raw.events, raw.households)
+        j = measures.journeys(raw.events, raw.households, scenario)
+        summary = measures.summary(raw.events, j, raw.households, scenario, seed)
     if raw.children is not None:
         from maze import life_measures
 
@@ -171,4 +207,11 @@ def write(result: Run, out: str | Path, report: bool = True) -> Path:
 
 
 def default_out(scenario: Scenario, seed: int) -> Path:
-    return Path("runs") / f"{scenario.city.name}-{seed}"
+    """``runs/<city name as a slug>-<seed>``: whatever the name, the folder is in ``runs/``."""
+    return outputs.default_folder("runs", f"{outputs.slug(scenario.city.name)}-{int(seed)}")
+
+
+def check_out(scenario: Scenario, out: str | Path) -> Path:
+    """Refuse, before simulating, an output folder ``write`` would refuse or fail on
+    (not maze's, not writable, too little disk for the estimated output)."""
+    return outputs.check_folder(out, "run", estimate_bytes=resources.estimate(scenario).output)

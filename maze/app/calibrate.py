@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from maze import metric, storage
+from maze import metric, outputs, storage
 from maze import scenario as sc
 from maze.scenario import Scenario
 from maze.targets import Parameter, Target, TargetsFile
@@ -350,6 +350,7 @@ def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings
     if not tf.parameters:
         raise sc.ScenarioError("no [[parameters]] to calibrate", source=tf.path,
                                key="parameters")
+    outputs.check_folder(out, "calibration")  # refused now, not after the fit
     db = db or out.with_name(out.name + ".abc.db")
     db.parent.mkdir(parents=True, exist_ok=True)
     history = run_abc(tf, scenario, db, settings, resume=resume)
@@ -370,7 +371,7 @@ def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings
                                                        "covered"].sum()),
                "validate_targets": int((fit["use"] == "validate").sum()),
                "calibrate_targets": int((fit["use"] == "calibrate").sum())}
-    with storage.atomic_folder(out) as tmp:
+    with storage.atomic_folder(out, kind="calibration") as tmp:
         storage.write_parquet(post, tmp / "posterior.parquet")
         storage.write_parquet(fit, tmp / "fit.parquet")
         fit.to_csv(tmp / "fit.csv", index=False)

@@ -12,13 +12,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from maze.scenario import ScenarioError
-
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with errors in one line (the usage is one ``--help`` away), exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        text = " ".join(message.split())
+        sys.stderr.write(f"{self.prog}: error: {text} (see {self.prog} --help)\n")
+        sys.exit(EXIT_USER_ERROR)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="maze",
         description="Simulate how a city turns migrants away from public services that exist "
                     "on paper: eligibility rules, paperwork, referral loops, waiting lists, "
@@ -69,11 +77,26 @@ def add_city_arguments(p: argparse.ArgumentParser, *, regime: bool = True) -> No
     """The arguments that choose a city, shared by every command that runs one."""
     p.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in city)")
     p.add_argument("--preset", help="a built-in city (see `maze presets`)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_argument, default=0,
+                   help="random seed, an integer from 0 to 2**63-1 (default 0)")
     p.add_argument("--households", type=int, help="override the number of households")
+    p.add_argument("--max-memory", metavar="SIZE",
+                   help="refuse a run estimated to need more memory than this (e.g. 8G; "
+                        "default 80%% of the machine's RAM, or $MAZE_MAX_MEMORY)")
     if regime:
         p.add_argument("--regime", choices=["provide", "deny", "deflect"],
                        help="rebuild the same city as provide, deny or deflect")
+
+
+def seed_argument(text: str) -> int:
+    """``--seed``: a whole number from 0 to 2**63 - 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= n < 2**63:
+        raise argparse.ArgumentTypeError("a seed is from 0 to 2**63-1")
+    return n
 
 
 def load_city(args: argparse.Namespace):  # noqa: ANN201 - a maze.scenario.Scenario
@@ -96,17 +119,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from maze import resources
     from maze.app import api
 
     console = Console(stderr=True, quiet=args.quiet)
     scenario = load_city(args)
     out = Path(args.out) if args.out else api.default_out(scenario, args.seed)
+    # Everything that can be refused is refused before the simulation: the memory it
+    # needs, and a destination that is not maze's, not writable or short of disk.
+    resources.check(scenario, args.max_memory, source=args.scenario or scenario.city.name)
+    api.check_out(scenario, out)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("day {task.completed:.0f}/{task.total:.0f}"), TimeElapsedColumn(),
                   console=console, transient=True, disable=args.quiet) as bar:
         task = bar.add_task(f"simulating {scenario.city.name}", total=scenario.city.horizon)
         result = api.run(scenario, args.seed,
-                         progress=lambda f: bar.update(task, completed=f * scenario.city.horizon))
+                         progress=lambda f: bar.update(task, completed=f * scenario.city.horizon),
+                         max_memory=args.max_memory)
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TimeElapsedColumn(),
                   console=console, transient=True, disable=args.quiet) as bar:
         bar.add_task(f"writing {out}/ (tables" + ("" if args.no_report else " and report.html")
@@ -186,20 +215,84 @@ EXIT_CLOSED_PIPE = 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run one command; user errors, failed writes and Ctrl-C end in one line on stderr.
+
+    Exit codes: 0 done, 1 a command's own failure (a rule case that does not hold, sweep
+    runs that failed), 2 refused input or output (bad scenario, destination maze will not
+    touch, disk full), 130 interrupted, 141 the reader of the output went away.
+    """
     try:
-        return COMMANDS[args.command](args)
-    except BrokenPipeError:
-        # `maze presets | head`: the reader has what it wanted. Point stdout at /dev/null so
-        # that flushing it at exit does not fail again, and leave without a traceback.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_CLOSED_PIPE
-    except ScenarioError as exc:
-        print(f"maze: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        _import_models()
+        from maze.scenario import ScenarioError
+
+        args = _parser().parse_args(argv)
+        try:
+            return COMMANDS[args.command](args)
+        except BrokenPipeError:
+            # `maze presets | head`: the reader has what it wanted. Point stdout at /dev/null
+            # so that flushing it at exit does not fail again, and leave without a traceback.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_CLOSED_PIPE
+        except ScenarioError as exc:
+            print(f"maze: error: {exc}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        except OSError as exc:  # a write that failed outside maze's writers
+            where = f" {exc.filename}" if exc.filename else ""
+            print(f"maze: error: cannot write or read{where} "
+                  f"({exc.strerror or exc.__class__.__name__})", file=sys.stderr)
+            return EXIT_USER_ERROR
+        except MemoryError:
+            print("maze: error: out of memory; make the city smaller (see --max-memory)",
+                  file=sys.stderr)
+            return EXIT_USER_ERROR
     except KeyboardInterrupt:
+        _interrupted()
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if not _interrupt_inside(exc):
+            raise
+        _interrupted()
+        return EXIT_INTERRUPTED
+
+
+def _import_models() -> None:
+    """Import the scenario and mechanism models with Ctrl-C held back.
+
+    pydantic builds a model's schema in compiled code, which turns a KeyboardInterrupt
+    into a SchemaError; held back here, a Ctrl-C arrives right after, as itself.
+    """
+    import signal
+
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        import maze.scenario  # noqa: F401
+        import offices
+
+        offices._load_all()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _interrupt_inside(exc: BaseException) -> bool:
+    """Whether ``exc`` is a KeyboardInterrupt that a library wrapped in another error."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, KeyboardInterrupt) or "KeyboardInterrupt" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def _interrupted() -> None:
+    """Say so in one line; a second Ctrl-C while saying it changes nothing."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
         print("maze: interrupted; nothing partial was left behind", file=sys.stderr)
-        return 130
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ seed and not another. Unknown keys are refused, naming the file and the key.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -158,16 +157,10 @@ class LoadedCase:
 
 def load(path: str | Path) -> list[LoadedCase]:
     """Read a case file; a bad file raises one ScenarioError naming the file and the key."""
+    from maze import inputs
+
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError("file not found", source=str(p)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read file ({exc.__class__.__name__})",
-                            source=str(p)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"not valid TOML ({exc})", source=str(p)) from None
+    data = inputs.read_toml(p)  # a regular file, bounded in size and nesting
     try:
         parsed = CaseFile.model_validate(data)
     except ValidationError as exc:

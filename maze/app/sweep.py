@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from maze import measures, storage
+from maze import measures, outputs, resources, storage
 from maze.app import sweep_page
 from maze.app.experiment import (  # noqa: F401 - the experiment file, re-exported
     GROUPABLE,
@@ -44,7 +44,9 @@ from maze.batch.tables import SweepResult, bands, merge  # noqa: F401
 from maze.scenario import Scenario
 
 #: Modules the local fork server imports once, so each worker starts ready to run.
-PRELOAD = ("maze.app.api", "maze.app.sweep")
+PRELOAD = ("maze.batch.lifeline", "maze.app.api", "maze.app.sweep")
+#: What a sweep writes in its folder (listed in the folder's maze marker).
+SWEEP_FILES = ("experiment.json", "runs", "runs.parquet", "groups.parquet", "sweep.html")
 
 
 class SweepError(Exception):
@@ -117,7 +119,8 @@ def _labels(j: pd.DataFrame, cols: Sequence[str]) -> pd.Series:
 def sweep(experiment: Experiment | str | Path, out: str | Path | None = None, *,
           executor: str | cf.Executor | Any = "processes", workers: int | None = None,
           scheduler: str | None = None,
-          progress: Callable[[int, int], None] | None = None) -> SweepResult:
+          progress: Callable[[int, int], None] | None = None,
+          max_memory: int | str | None = None) -> SweepResult:
     """Run every run of the experiment not already stored in ``out``; return the merged tables.
 
     ``executor`` is ``"processes"`` (local processes, ``workers`` of them, default all
@@ -144,12 +147,18 @@ def sweep(experiment: Experiment | str | Path, out: str | Path | None = None, *,
             continue
         todo.append(spec)
     reused = len(seen) - len(todo)
+    if todo:  # the biggest setting, as many times as runs go side by side on this machine
+        at_once = 1 if executor in ("serial", "dask") or not isinstance(executor, str) else \
+            min(workers or ex.cores(), len(todo))
+        biggest = max((exp.points[s.point].scenario for s in todo),
+                      key=lambda scen: resources.estimate(scen).memory)
+        resources.check(biggest, max_memory, source=exp.source, runs_at_once=at_once)
     if progress:
         progress(reused, len(seen))
     failed: list[tuple[str, str]] = []
     restarts = 0
     if out_path is not None:
-        out_path.mkdir(parents=True, exist_ok=True)
+        outputs.claim_folder(out_path, "sweep", SWEEP_FILES)
         st.write_experiment(out_path, exp)
     if todo:
         failed, restarts = _execute(

@@ -88,20 +88,41 @@ def execute(tasks: Sequence[tuple[str, Any]], fn: Callable[[Any], Any],
     return failed, restarts
 
 
-def worker_init() -> None:
-    """Local worker processes leave Ctrl-C to the batch, and die with it."""
+def worker_init(batch_pid: int | None = None) -> None:
+    """Local worker processes leave Ctrl-C to the batch, and die with it.
+
+    The worker's parent is the forkserver, not the batch, and the forkserver may outlive
+    a batch killed with SIGKILL; so the worker watches the batch's own process.
+    """
+    from maze.batch import lifeline
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
+    lifeline.watch(batch_pid if batch_pid is not None else os.getppid())
 
-    def watch() -> None:
-        import time
 
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(1)
+def start_forkserver() -> None:
+    """Start the forkserver (and resource tracker) ignoring Ctrl-C from their first moment.
 
-    threading.Thread(target=watch, daemon=True).start()
+    They take a second to import the simulator; a Ctrl-C meanwhile would print their
+    tracebacks. A process started while SIGINT is ignored keeps ignoring it, so it is
+    ignored (and, here, blocked) while they start: a Ctrl-C in that moment waits, pending,
+    and reaches this process right after.
+    """
+    from multiprocessing import forkserver
+
+    from maze.batch import lifeline
+
+    lifeline.adopt()
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()  # signal dispositions belong to the main thread
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 @contextmanager
@@ -125,9 +146,11 @@ def pool_for(executor: str | cf.Executor | Any, workers: int | None, scheduler: 
         # forkserver, not fork: the caller may hold threads (a notebook, a Dask client);
         # the server imports the simulator once and forks each worker from it ready to run
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(list(preload))
+        ctx.set_forkserver_preload(["maze.batch.lifeline",
+                                    *(m for m in preload if m != "maze.batch.lifeline")])
+        start_forkserver()
         pool = cf.ProcessPoolExecutor(max_workers=max(1, min(n, tasks)), mp_context=ctx,
-                                      initializer=worker_init)
+                                      initializer=worker_init, initargs=(os.getpid(),))
     else:
         raise ValueError(f"unknown executor {executor!r}")
     try:

@@ -70,7 +70,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     overrides = {"population.households": args.households} if args.households else None
     scenario = api.load(args.scenario, None if args.scenario else preset, overrides)
     tf = tg.check(raw, scenario, args.targets)  # every target checked before any simulation
-    out = Path(args.out) if args.out else Path("calibrations") / tf.city
+    from maze import outputs
+
+    out = Path(args.out) if args.out else outputs.default_folder("calibrations", tf.city)
     settings = cal.Settings(population=args.population, generations=args.generations,
                             min_epsilon=args.min_epsilon, predictive=args.predictive,
                             seed=args.seed, workers=args.workers, scheduler=args.scheduler,

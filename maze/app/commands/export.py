@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
 def cmd_export(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from maze import export, storage
+    from maze import export, outputs, storage
 
     run = Path(args.run_dir)
     if not run.is_dir():
@@ -51,13 +51,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     except (KeyError, ValueError, TypeError) as exc:
         raise ScenarioError(f"cannot read the run's scenario.json or events.parquet ({exc})",
                             source=str(run)) from None
-    log = export.process_log(events, start)
     out = Path(args.out) if args.out else run / f"events.{args.format}"
+    # Refused before the work: a file maze did not write, a folder, no room (~200 bytes of
+    # XES per event, less for CSV).
+    outputs.check_file(out, estimate_bytes=len(events) * 200)
+    log = export.process_log(events, start)
     writer = export.write_xes if args.format == "xes" else export.write_csv
-    try:
-        storage.atomic_file(out, lambda tmp: writer(log, tmp))
-    except OSError as exc:
-        raise ScenarioError(f"cannot write ({exc.strerror})", source=str(out)) from None
+    storage.atomic_file(out, lambda tmp: writer(log, tmp))
     cases, variants = export.counts(log)
     print(f"{out}: {len(log):,} events, {cases:,} cases, {variants:,} variants")
     return 0

@@ -31,7 +31,7 @@ def cmd_story(args: argparse.Namespace) -> int:
     from maze.app import api
 
     scenario = load_city(args)
-    run = api.run(scenario, args.seed)
+    run = api.run(scenario, args.seed, max_memory=args.max_memory)
     n = len(run.raw.households)
     if args.household is not None:
         if not 0 <= args.household < n:

@@ -41,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
     where.add_argument("--scheduler", metavar="tcp://HOST:8786",
                        help="run on an existing Dask cluster (its workers need maze installed)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--max-memory", metavar="SIZE",
+                   help="refuse a sweep whose runs side by side are estimated to need more "
+                        "memory than this (e.g. 8G; default 80%% of the machine's RAM, or "
+                        "$MAZE_MAX_MEMORY)")
     return {"sweep": cmd_sweep}
 
 
@@ -48,10 +52,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from maze.app import sweep as sw
 
     exp = sw.load_experiment(args.experiment)  # every setting validated before anything runs
-    out = Path(args.out) if args.out else Path("sweeps") / exp.name
+    from maze import outputs
+
+    out = Path(args.out) if args.out else outputs.default_folder("sweeps", exp.name)
+    outputs.claim_folder(out, "sweep", sw.SWEEP_FILES)  # refused now, not after the runs
     started = time.perf_counter()
     try:
-        result = run(exp, out, workers=args.workers, scheduler=args.scheduler, quiet=args.quiet)
+        result = run(exp, out, workers=args.workers, scheduler=args.scheduler, quiet=args.quiet,
+                     max_memory=args.max_memory)
     except sw.SweepError as exc:
         print(f"maze: error: {exc}", file=sys.stderr)
         return EXIT_RUNS_FAILED
@@ -61,7 +69,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def run(exp, out: Path, workers: int | None = None, scheduler: str | None = None,  # noqa: ANN001
-        quiet: bool = False):  # noqa: ANN201 - a SweepResult
+        quiet: bool = False, max_memory: int | str | None = None):  # noqa: ANN201
     """A sweep with a progress bar, as the command runs it (experiment scripts use it too).
 
     Without ``workers`` or ``scheduler`` the runs go to local processes on every core;
@@ -91,7 +99,7 @@ def run(exp, out: Path, workers: int | None = None, scheduler: str | None = None
 
         dask = bool(scheduler or workers)
         return sw.sweep(exp, out, executor="dask" if dask else "processes", workers=workers,
-                        scheduler=scheduler, progress=progress)
+                        scheduler=scheduler, progress=progress, max_memory=max_memory)
 
 
 def run_script(experiment: Path, out: Path, description: str,
