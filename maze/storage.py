@@ -193,13 +193,13 @@ def is_complete(folder: str | Path) -> bool:
 def atomic_file(path: str | Path, write: Callable[[Path], None]) -> None:
     """Write one file through a temporary name in the same folder, then rename it.
 
-    Refuses to replace a file maze did not write (:func:`maze.outputs.check_file`); in a
+    Callers check the destination first (:func:`maze.outputs.check_file` for a file
+    given by the user, :func:`maze.outputs.claim_folder` for the folder it goes in); in a
     maze output folder the name is added to its marker first. The file's mode follows the
     umask, like every other file maze writes. A failure raises
     :class:`maze.outputs.OutputError` and leaves the previous file as it was.
     """
     path = Path(path)
-    outputs.check_file(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_leftovers(path)
