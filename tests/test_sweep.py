@@ -329,7 +329,7 @@ def test_command_writes_tables_and_an_escaped_offline_page(tmp_path, capsys):
     assert "<script>alert(1)" not in page and "<img src=x>" not in page
     assert "&lt;img src=x&gt;" in page and "&lt;b&gt;caps" in page
     assert '<script src="http' not in page and page.count("plotly.js v") >= 1
-    assert "served share" in page
+    assert "served in the city" in page
     exp = json.loads((out / "experiment.json").read_text())
     assert exp["lever"] == "label" and exp["replications"] == 2
     # a second run of the command computes nothing and rewrites the same table
