@@ -484,6 +484,9 @@ def test_word_of_mouth_links_times_households_are_refused_with_the_estimate(
         sandbox: Path, capsys) -> None:  # noqa: ANN001
     data = city(households=60_000)
     data["mechanisms"]["word_of_mouth"] = {"services": ["school"], "links": 1000}
+    # the table replaces the preset's: its declared ranges (links 2-8) go with it
+    for key in [k for k in data.get("uncertainty", {}) if k.startswith("mechanisms.word_of")]:
+        del data["uncertainty"][key]
     path = write_city(sandbox / "talk.toml", data)
     code = main(["run", str(path), "--quiet", "--out", "r", "--max-memory", "4G"])
     err = one_line_error(capsys, code, "word-of-mouth links", "memory limit of 4.0 GB",
@@ -504,6 +507,9 @@ def test_a_process_memory_limit_is_the_default_limit(tmp_path: Path) -> None:
     refused at once (it used to die of MemoryError after filling the 3 GB)."""
     data = city(households=60_000)
     data["mechanisms"]["word_of_mouth"] = {"services": ["school"], "links": 1000}
+    # the table replaces the preset's: its declared ranges (links 2-8) go with it
+    for key in [k for k in data.get("uncertainty", {}) if k.startswith("mechanisms.word_of")]:
+        del data["uncertainty"][key]
     path = write_city(tmp_path / "talk.toml", data)
 
     def limit() -> None:
