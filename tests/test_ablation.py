@@ -123,3 +123,21 @@ def test_measures_declared_as_data_join_the_named_ones(tmp_path: Path) -> None:
                     encoding="utf-8")
     with pytest.raises(sc.ScenarioError, match="measures.x.filters.service"):
         outcomes.load_specs(path, city)
+
+
+def test_ablate_claims_its_folder_and_refuses_one_maze_did_not_write(tmp_path: Path,
+                                                                     capsys) -> None:
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("mine")
+    argv = ["ablate", "illustrative", "--households", "60", "--mechanisms", "documents",
+            "--measures", "migrant_served_share", "--replications", "1", "--workers", "1",
+            "--quiet"]
+    assert cli.main([*argv, "--out", str(mine)]) == 2
+    assert "notes" in capsys.readouterr().err
+    assert [p.name for p in mine.iterdir()] == ["keep.txt"]
+    assert (mine / "keep.txt").read_text() == "mine"
+    out = tmp_path / "ablation"
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    assert cli.main([*argv, "--out", str(out)]) == 0  # its own folder: run again
+    assert (out / "ablation.parquet").is_file() and (out / ".maze-output.json").is_file()

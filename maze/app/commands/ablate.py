@@ -40,7 +40,9 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     study = functools.partial(ablation.ablate,
                               mechanisms=batch_options.names(args.mechanisms),
                               replications=args.replications, draws=args.draws)
-    return batch_options.run(args, "ablation", study, _summary)
+    return batch_options.run(args, "ablation", study, _summary,
+                             ("runs-store", "ablation.parquet", "inert.parquet", "runs.parquet",
+                     "ablation.json"))
 
 
 def _summary(result, out: Path, seconds: float) -> None:  # noqa: ANN001

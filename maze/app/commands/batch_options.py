@@ -42,9 +42,13 @@ def names(text: str | None) -> list[str] | None:
 
 
 def run(args: argparse.Namespace, default_out: str,
-        study: Callable[..., Any], summary: Callable[[Any, Path, float], None]) -> int:
+        study: Callable[..., Any], summary: Callable[[Any, Path, float], None],
+        files: tuple[str, ...] = ()) -> int:
     """Load the city, run ``study(scenario, out=, progress=, executor=, ...)`` with a
-    progress line, print ``summary``; runs that failed exit 1 (they can be resumed)."""
+    progress line, print ``summary``; runs that failed exit 1 (they can be resumed).
+
+    The output folder is claimed (marked as maze's, of kind ``default_out``, listing
+    ``files``) before any run, so a folder or file maze did not write is refused at once."""
     from rich.console import Console
 
     from maze import scenario as sc
@@ -58,7 +62,11 @@ def run(args: argparse.Namespace, default_out: str,
     from maze.app import outcomes
 
     specs = outcomes.load_specs(args.measures_file, scenario) if args.measures_file else None
-    out = Path(args.out) if args.out else Path(default_out) / scenario.city.name
+    from maze import outputs
+
+    out = (Path(args.out) if args.out
+           else outputs.default_folder(default_out, scenario.city.name))
+    outputs.claim_folder(out, default_out, files)
     console = Console(stderr=True, quiet=args.quiet)
     started = time.perf_counter()
     last = {"t": 0.0}

@@ -42,7 +42,9 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         sensitivity.study, keys=batch_options.names(args.keys),
         trajectories=args.trajectories, levels=args.levels, replications=args.replications,
         sobol_top=args.sobol, sobol_n=args.sobol_n)
-    return batch_options.run(args, "sensitivity", study, _summary)
+    return batch_options.run(args, "sensitivity", study, _summary,
+                             ("morris", "sobol", "morris.parquet", "sobol.parquet", "runs.parquet",
+                     "study.json", "sensitivity.html"))
 
 
 def _summary(result, out: Path, seconds: float) -> None:  # noqa: ANN001
