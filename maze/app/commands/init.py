@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -31,12 +32,20 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
 
 def scenario_text(preset: str | None, file: str) -> str:
     """The preset's TOML with a header saying where it came from; checked to load."""
+    from maze import outputs
     from maze.app import api
     from offices import presets
 
     name = preset or presets.DEFAULT
     api.load(preset=name)  # an unknown preset is refused here, with the known ones named
-    return HEADER.format(preset=name, file=file) + presets.text(name)
+    # The new city is named after its file, so that its runs go to runs/<file>-<seed>/ and
+    # never replace the built-in city's runs.
+    city = outputs.slug(Path(file).stem, fallback="city")
+    text, n = re.subn(r'^(\[city\][^\[]*?^name = )"[^"\n]*"', rf'\g<1>"{city}"',
+                      presets.text(name), count=1, flags=re.MULTILINE | re.DOTALL)
+    if n != 1:  # a preset without a [city] name line: keep its name
+        text = presets.text(name)
+    return HEADER.format(preset=name, file=file) + text
 
 
 def write_new(path: Path, text: str) -> None:
