@@ -86,7 +86,8 @@ def readme_regimes() -> str:
         f"{d['deflect']['served']:.0%}, yet under denial {d['deny']['hukou']:.0%} of them "
         f"hear the word \"hukou\" and under deflection {d['deflect']['hukou']:.0%} "
         "(drawn by `python docs/gen/picture.py` from "
-        "`maze run --preset beijing --regime REGIME`, seed 0).", 92)
+        "`maze run --preset beijing --regime REGIME`, seed 0; the run's own summary line "
+        "counts locals' requests too).", 92)
 
 
 def main() -> None:

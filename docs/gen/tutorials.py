@@ -12,7 +12,7 @@ from functools import cache
 from blocks import ROOT, block
 
 REGIMES = ("provide", "deny", "deflect")
-OUTCOME_COLUMNS = (("served", "served"), ("alternative", "altern."), ("sent_away", "sent away"),
+OUTCOME_COLUMNS = (("served", "served"), ("alternative", "private"), ("sent_away", "sent away"),
                    ("gave_up", "gave up"), ("denied", "denied"), ("deterred", "deterred"),
                    ("pending", "pending"))
 
@@ -30,7 +30,8 @@ def _pct(x: float | None) -> str:
 
 
 def _days(x: float | None) -> str:
-    return "not reached" if x is None else f"{x:.1f}"
+    """As `maze run` prints it: whole days."""
+    return "not reached" if x is None else f"{x:.0f}"
 
 
 def _rmb(x: float) -> str:
