@@ -15,7 +15,7 @@ is refused with one message naming the file and the key.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,11 +113,7 @@ def check(data: Mapping[str, Any], scenario: Scenario, source: str) -> TargetsFi
     names: set[str] = set()
     for i, t in enumerate(raw_targets):
         key = f"targets.{i}"
-        if not isinstance(t, Mapping):
-            raise fail("a target is a table", key)
-        bad = sorted(set(t) - set(TARGET_FIELDS))
-        if bad:
-            raise fail(f"unknown key; known: {', '.join(TARGET_FIELDS)}", f"{key}.{bad[0]}")
+        _known_table(t, TARGET_FIELDS, "a target is a table", key, fail)
         name = _text(t.get("name"), fail, f"{key}.name")
         if name in names:
             raise fail(f"a second target named {name!r}", f"{key}.name")
@@ -183,6 +179,15 @@ def _declared(scenario: Scenario) -> dict[str, Any]:
         return {}
 
 
+def _known_table(t: Any, fields: Sequence[str], what: str, key: str, fail: Any) -> None:
+    """Refuse an item of a [[list]] that is not a table, or names a key outside ``fields``."""
+    if not isinstance(t, Mapping):
+        raise fail(what, key)
+    bad = sorted(set(t) - set(fields))
+    if bad:
+        raise fail(f"unknown key; known: {', '.join(fields)}", f"{key}.{bad[0]}")
+
+
 def _parameters(raw: Any, scenario: Scenario, source: str, fail: Any) -> tuple[Parameter, ...]:
     if not isinstance(raw, list):
         raise fail("parameters are a list of [[parameters]] tables", "parameters")
@@ -190,11 +195,8 @@ def _parameters(raw: Any, scenario: Scenario, source: str, fail: Any) -> tuple[P
     out: list[Parameter] = []
     for i, p in enumerate(raw):
         key = f"parameters.{i}"
-        if not isinstance(p, Mapping):
-            raise fail("a parameter is a table with key, low and high", key)
-        bad = sorted(set(p) - set(PARAMETER_FIELDS))
-        if bad:
-            raise fail(f"unknown key; known: {', '.join(PARAMETER_FIELDS)}", f"{key}.{bad[0]}")
+        _known_table(p, PARAMETER_FIELDS, "a parameter is a table with key, low and high", key,
+                     fail)
         dotted = _text(p.get("key"), fail, f"{key}.key")
         if any(q.key == dotted for q in out):
             raise fail(f"{dotted!r} is listed twice", f"{key}.key")

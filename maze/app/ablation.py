@@ -112,7 +112,7 @@ def ablate(scenario: Scenario, *, source: str = "<city>", mechanisms: Sequence[s
     names = list(mechanisms) if mechanisms else variants(scenario)
     for n in names:
         switch_off(scenario, n)  # refuse an unknown mechanism before anything runs
-    assumptions = [a for a in un.declared(scenario, source=source)] if draws else []
+    assumptions = un.declared(scenario, source=source) if draws else []
     at = [{}] + (un.draw(assumptions, draws, seed=seed) if draws else [])
     points = [{OFF: v, **p} for p in at for v in (AS_WRITTEN, *names)]
     table = run_points(points, simulate, ctx, "ablate:" + ctx.key(), replications=replications,

@@ -39,7 +39,7 @@ class Result:
 
 def study(scenario: Scenario, *, source: str = "<city>", keys: Sequence[str] | None = None,
           measures: Sequence[str] = outcomes.DEFAULT,
-           specs: Mapping[str, Any] | None = None, trajectories: int = 10, levels: int = 4,
+          specs: Mapping[str, Any] | None = None, trajectories: int = 10, levels: int = 4,
           replications: int = 1, seed: int = 0, sobol_top: int = 0, sobol_n: int = 64,
           out: str | Path | None = None, executor: Any = "processes",
           workers: int | None = None, scheduler: str | None = None,

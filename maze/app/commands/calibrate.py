@@ -8,15 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return n
+from maze.app.commands.sweep import _positive
 
 
 def register(subparsers: argparse._SubParsersAction) -> dict:

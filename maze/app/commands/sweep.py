@@ -16,12 +16,13 @@ EXIT_RUNS_FAILED = 1
 
 
 def _positive(text: str) -> int:
+    """A count given on the command line (workers, households, particles): 1 or more."""
     try:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if n < 1:
-        raise argparse.ArgumentTypeError("at least 1 worker")
+        raise argparse.ArgumentTypeError("must be at least 1")
     return n
 
 
