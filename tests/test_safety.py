@@ -620,19 +620,44 @@ BIG_SWEEP = ('base = "illustrative"\nhouseholds = 3000\nreplications = 4\n'
              '[grid]\n"population.visit_cost_days" = [0.5, 1.0]\n')
 
 
+TAG = "MAZE_TEST_SWEEP"
+_tags: dict[int, str] = {}
+
+
 def session_processes(sid: int) -> list[str]:
-    """The processes still alive in session ``sid`` (a sweep and its helpers)."""
-    r = subprocess.run(["ps", "-o", "pid=,stat=,args=", "-s", str(sid)], capture_output=True,
-                       text=True)
-    return [line for line in r.stdout.splitlines() if line.split()[1][0] != "Z"]
+    """The processes still alive that the sweep ``sid`` started (itself and its helpers).
+
+    Found by a tag in their environment, which the forkserver, its workers and the
+    resource tracker all inherit: a killed sweep's orphans change parent, and a sandbox
+    may not show process sessions to ``ps``.
+    """
+    tag = f"{TAG}={_tags[sid]}".encode()
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if tag not in (d / "environ").read_bytes().split(b"\0"):
+                continue
+            state = (d / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            args = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+        if state != "Z":
+            found.append(f"{d.name} {state} {args}")
+    return found
 
 
 def start_sweep(tmp_path: Path) -> subprocess.Popen[str]:
+    """A sweep in a session of its own, tagged so that its helpers can be found."""
     (tmp_path / "big.toml").write_text(BIG_SWEEP)
-    return subprocess.Popen([sys.executable, "-m", "maze.app.cli", "sweep", "big.toml",
-                             "--quiet", "--out", "s"], cwd=tmp_path, env=ENV, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    tag = f"{os.getpid()}-{len(_tags)}-{tmp_path.name}"
+    proc = subprocess.Popen([sys.executable, "-m", "maze.app.cli", "sweep", "big.toml",
+                             "--quiet", "--out", "s"], cwd=tmp_path, env={**ENV, TAG: tag},
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
+    _tags[proc.pid] = tag
+    return proc
 
 
 def wait_gone(sid: int, seconds: float = 15.0) -> list[str]:
@@ -658,7 +683,10 @@ def test_kill_9_of_a_sweep_leaves_no_forkserver_workers_or_tracker(tmp_path: Pat
             if len(helpers) >= 2:
                 break
             time.sleep(0.1)
-        assert len(helpers) >= 2, session_processes(proc.pid)
+            if proc.poll() is not None:
+                break
+        assert len(helpers) >= 2, (proc.poll(), session_processes(proc.pid),
+                                   proc.stderr.read() if proc.poll() is not None else "")
         os.kill(proc.pid, signal.SIGKILL)  # the sweep alone, as the OOM killer would
         proc.wait()
         left = wait_gone(proc.pid)
