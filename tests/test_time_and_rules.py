@@ -336,10 +336,18 @@ def _migrant_shares(y: pd.DataFrame, service: str, outcome: str) -> pd.Series:
 
 
 def test_beijing_history_shows_the_closure_and_the_hukou_draft_as_steps():
-    s = api.load(preset="beijing_history", overrides={"population.households": 8000})
+    s = api.load(preset="beijing_history", overrides={
+        "population.households": 800, "lives.in_migration": 800})
     assert [v.since.isoformat() for v in s.versions] == [
         "2010-01-01", "2012-09-01", "2012-12-01", "2015-09-01", "2015-12-10", "2017-01-01"]
-    y = measures.years(api.run(s, 0).journeys, s)
+    run = api.run(s, 0)
+    y = measures.years(run.journeys, s)
+    # Households persist ([lives]): children are followed over the years, pass a stage
+    # and apply again, and insurance held is renewed.
+    children = run.raw.children
+    assert children is not None and children["year"].nunique() >= 10
+    assert (children.groupby("child_id")["stage"].nunique() > 1).any()
+    assert run.summary["renewals"]["health_insurance"]["renewals"] > 0
     # The migrant school is demolished a year after its notice (October 2012): the private
     # alternative is there in 2010 and gone from 2013.
     alternative = _migrant_shares(y, "school", "alternative")
