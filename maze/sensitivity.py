@@ -124,6 +124,37 @@ def analyse_sobol(design: Design, y: np.ndarray, measure: str, level: float = 0.
     return df.reset_index(drop=True)
 
 
+#: Saltelli base samples below this give Sobol indices whose bootstrap intervals are
+#: about as wide as the indices themselves: studies of estimator convergence use N of
+#: several hundred to thousands (Saltelli et al. 2010, "Variance based sensitivity analysis
+#: of model output", Computer Physics Communications 181(2): 259-270).
+SOBOL_MIN_N = 256
+
+#: A 95% half-width on ST wider than this says the index is not yet estimated.
+SOBOL_WIDE = 0.1
+
+
+def sobol_caveats(sobol: pd.DataFrame, n: int) -> list[str]:
+    """Plain warnings when Sobol indices are too uncertain to read: a base sample below
+    :data:`SOBOL_MIN_N`, or total-index intervals wider than :data:`SOBOL_WIDE`.
+
+    The rule on N stands on its own: at small N the bootstrap intervals can be narrow
+    around wrong values (an additive test function at N = 8 gives ST = 0.04 +- 0.05 for
+    an index of 0.84)."""
+    notes = []
+    if n < SOBOL_MIN_N:
+        notes.append(f"Sobol base sample N = {n} is too small for the indices to mean "
+                     f"anything (use N of {SOBOL_MIN_N} or more, a power of 2): read them "
+                     "as a smoke test, not as results")
+    if len(sobol):
+        widest = sobol.loc[sobol["ST_conf"].idxmax()]
+        if not np.isfinite(widest["ST_conf"]) or widest["ST_conf"] > SOBOL_WIDE:
+            notes.append(f"the 95% interval of ST reaches ±{widest['ST_conf']:.2g} "
+                         f"({widest['measure']}, {widest['key']}): the indices are not "
+                         "estimated to better than that")
+    return notes
+
+
 def outputs(table: pd.DataFrame, measure: str, n: int) -> np.ndarray:
     """One value per design point: the mean over its replications, in design order."""
     means = table.groupby("point", sort=True)[measure].mean()

@@ -68,9 +68,11 @@ def test_sensitivity_command_end_to_end(tmp_path: Path, capsys) -> None:
             "population.groups.informal_worker.attributes.lease_own")
     argv = ["sensitivity", "beijing", "--households", "150", "--keys", keys,
             "--measures", "migrant_served_share,saving_ratio", "--trajectories", "2",
-            "--sobol", "2", "--sobol-n", "4", "--workers", "1", "--out", str(tmp_path),
-            "--quiet"]
+            "--sobol", "2", "--sobol-n", "4", "--workers", "1", "--out", str(tmp_path)]
     assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "saving_ratio: Sobol indices" in printed and "ST" in printed
+    assert "warning: Sobol base sample N = 4 is too small" in " ".join(printed.split())
     morris = pd.read_parquet(tmp_path / "morris.parquet")
     assert set(morris["measure"]) == {"migrant_served_share", "saving_ratio"}
     assert {"mu_star", "mu_star_conf", "sigma", "above_noise"} <= set(morris.columns)
@@ -88,6 +90,11 @@ def test_sensitivity_command_end_to_end(tmp_path: Path, capsys) -> None:
 
 
 def test_sensitivity_refuses_bad_requests_before_running(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["sensitivity", "beijing", "--sobol", "2", "--sobol-n", "6",
+                  "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    assert "must be a power of 2 (got 6)" in capsys.readouterr().err
     assert cli.main(["sensitivity", "beijing", "--keys", "population.households",
                      "--out", str(tmp_path)]) == 2
     assert "not a declared uncertain key" in capsys.readouterr().err

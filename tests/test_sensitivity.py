@@ -79,7 +79,7 @@ def test_local_processes_give_the_same_table_as_serial(tmp_path: Path) -> None:
 
 
 def test_sobol_indices_of_the_planted_function() -> None:
-    design = sa.sobol_design(PLANTED, 256, seed=1)
+    design = sa.sobol_design(PLANTED, 512, seed=1)
     table = run_points(sa.points(design, PLANTED), planted, None, "planted-v1",
                        executor="serial")
     res = sa.analyse_sobol(design, sa.outputs(table, "y", len(design.unit)), "y").set_index(
@@ -89,3 +89,15 @@ def test_sobol_indices_of_the_planted_function() -> None:
     assert res["ST"].sum() == pytest.approx(1.0, abs=0.1)
     assert res.loc["strong", "S1"] == pytest.approx(res.loc["strong", "ST"], abs=0.1)
     assert res.loc["inert", "ST"] < 0.01
+    # N = 512 with intervals this narrow is readable; the same function at N = 8 is not.
+    assert sa.sobol_caveats(res.reset_index().assign(measure="y"), 512) == []
+    small = sa.sobol_design(PLANTED, 8, seed=1)
+    stable = run_points(sa.points(small, PLANTED), planted, None, "planted-v1",
+                        executor="serial")
+    rough = sa.analyse_sobol(small, sa.outputs(stable, "y", len(small.unit)), "y")
+    # Its bootstrap interval is no guard: ST of "strong" lands far below 0.84 with a
+    # narrow interval; only the rule on N flags it.
+    assert rough.set_index("key").loc["strong", "ST"] < 0.5
+    assert any("N = 8 is too small" in n for n in sa.sobol_caveats(rough, 8))
+    wide = rough.assign(ST_conf=[0.3, 0.0, 0.0, 0.0, 0.0])
+    assert any("interval of ST reaches ±0.3" in n for n in sa.sobol_caveats(wide, 1024))

@@ -40,7 +40,7 @@ class Result:
 def study(scenario: Scenario, *, source: str = "<city>", keys: Sequence[str] | None = None,
           measures: Sequence[str] = outcomes.DEFAULT,
           specs: Mapping[str, Any] | None = None, trajectories: int = 10, levels: int = 4,
-          replications: int = 1, seed: int = 0, sobol_top: int = 0, sobol_n: int = 64,
+          replications: int = 1, seed: int = 0, sobol_top: int = 0, sobol_n: int = 512,
           out: str | Path | None = None, executor: Any = "processes",
           workers: int | None = None, scheduler: str | None = None,
           progress: Callable[[str, int, int], None] | None = None) -> Result:
@@ -86,7 +86,8 @@ def study(scenario: Scenario, *, source: str = "<city>", keys: Sequence[str] | N
                 "trajectories": trajectories, "levels": levels, "replications": replications,
                 "seed": seed, "sobol_top": sobol_top, "sobol_n": sobol_n,
                 "morris_runs": int(table["run"].nunique()),
-                "sobol_runs": int(runs[1]["run"].nunique()) if sobol_top else 0}
+                "sobol_runs": int(runs[1]["run"].nunique()) if sobol_top else 0,
+                "warnings": sa.sobol_caveats(sobol, sobol_n) if sobol_top else []}
     result = Result(morris, sobol, pd.concat(runs, ignore_index=True), settings)
     if out_path is not None:
         write(result, out_path)

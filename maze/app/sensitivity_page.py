@@ -98,6 +98,7 @@ and dotted line, "{_esc(NOISE)}", changes only the seeds: its μ* is what seed n
 gives. Dark bars clear it (μ* minus its interval is above the noise); pale bars do not.
 {"Sobol indices for the " + str(st.get("sobol_top")) + " leading assumptions (" +
  str(st.get("sobol_runs")) + " runs)." if st.get("sobol_top") else ""}</p>
+{"".join(f"<p><strong>Warning:</strong> {_esc(w)}.</p>" for w in st.get("warnings", []))}
 {''.join(parts)}
 </body></html>
 """

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from maze.app.commands import batch_options
 from maze.app.commands.sweep import _positive
+from maze.sensitivity import SOBOL_MIN_N
 
 
 def register(subparsers: argparse._SubParsersAction) -> dict:
@@ -28,9 +29,18 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
     p.add_argument("--sobol", type=int, default=0, metavar="K",
                    help="Sobol indices for the K leading assumptions by mu* on the first "
                         "measure (default 0: none)")
-    p.add_argument("--sobol-n", type=_positive, default=64, metavar="N",
-                   help="Saltelli base sample (a power of 2; runs = N x (K + 2); default 64)")
+    p.add_argument("--sobol-n", type=_power_of_two, default=512, metavar="N",
+                   help="Saltelli base sample (a power of 2; runs = N x (K + 2); default 512; "
+                        f"below {SOBOL_MIN_N} the indices are a smoke test only)")
     return {"sensitivity": cmd_sensitivity}
+
+
+def _power_of_two(text: str) -> int:
+    """Saltelli's base sample: Sobol' points keep their balance only at powers of 2."""
+    n = _positive(text)
+    if n & (n - 1):
+        raise argparse.ArgumentTypeError(f"must be a power of 2 (got {n})")
+    return n
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
@@ -60,6 +70,16 @@ def _summary(result, out: Path, seconds: float) -> None:  # noqa: ANN001
             t.add_row(str(row.rank), row.key, f"{row.mu_star:.4g}", f"{row.mu_star_conf:.2g}",
                       f"{row.sigma:.4g}", "yes" if row.above_noise else "no")
         console.print(t)
+    for measure, s in result.sobol.groupby("measure", sort=False):
+        t = Table(title=f"{measure}: Sobol indices (leading assumptions)")
+        for c in ("rank", "key", "S1", "± 95%", "ST", "± 95% "):
+            t.add_column(c, justify="left" if c == "key" else "right", overflow="fold")
+        for row in s.itertuples():
+            t.add_row(str(row.rank), row.key, f"{row.S1:.3g}", f"{row.S1_conf:.2g}",
+                      f"{row.ST:.3g}", f"{row.ST_conf:.2g}")
+        console.print(t)
     st = result.settings
+    for note in st.get("warnings", []):
+        console.print(f"[bold]warning:[/bold] {note}", style="yellow", markup=True)
     console.print(f"{st['morris_runs'] + st['sobol_runs']} runs in {seconds:.1f} s; results in "
                   f"{out}/ (morris.parquet, sobol.parquet, runs.parquet, sensitivity.html)")
