@@ -128,10 +128,16 @@ class Expression:
     text: str
     names: frozenset[str]
     _fn: _Fn
+    columns: Mapping[str, Column]
 
     def __call__(self, rows: _Rows) -> float:
         value = self._fn(rows)
         return float(value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The evaluator is a tree of closures, which do not pickle: a worker process or a
+        # Dask worker rebuilds it from the text and the columns it was checked against.
+        return (parse_expression, (self.text, dict(self.columns)))
 
 
 def parse_expression(text: str, columns: Mapping[str, Column]) -> Expression:
@@ -142,7 +148,7 @@ def parse_expression(text: str, columns: Mapping[str, Column]) -> Expression:
     if kind != "scalar":
         raise ExpressionError("a measure must aggregate its rows into one number, e.g. "
                               "share(outcome == \"served\") or mean(visits)")
-    return Expression(text, frozenset(names), fn)
+    return Expression(text, frozenset(names), fn, columns)
 
 
 def _div(a: Any, b: Any) -> Any:

@@ -163,6 +163,10 @@ def test_resume_continues_the_stored_history(tmp_path):
     again = cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
         population=6, generations=2, predictive=2, workers=1), resume=True)
     assert first["generations"] == 1 and again["generations"] == 2
+    # The summary times the whole calibration, not the resumed session alone.
+    assert (first["sessions"], again["sessions"]) == (1, 2)
+    assert again["seconds"] == pytest.approx(first["seconds"] + again["seconds_session"],
+                                             abs=0.01)
     assert again["simulations"] > first["simulations"]  # the first generation was kept
     diag = pd.read_parquet(tmp_path / "o" / "diagnostics.parquet")
     assert list(diag["generation"]) == [0, 1]
@@ -184,3 +188,34 @@ def test_fit_table_counts_the_figures_own_uncertainty():
     assert fit.loc["far", "z"] == pytest.approx(-5.0, abs=0.1)
     # The figure's interval is the runs' spread plus its own sd (1.645 sd either side).
     assert fit.loc["near", "figure_q95"] - 0.5 == pytest.approx(1.645 * 0.05, rel=0.1)
+
+
+def test_too_few_particles_refused_before_any_simulation(tmp_path, monkeypatch, capsys):
+    def no_run(*args, **kwargs):
+        raise AssertionError("a simulation ran")
+    monkeypatch.setattr(api, "run", no_run)
+    for n in ("1", "5"):  # beijing fits 5 parameters: 6 particles at least
+        code = main(["calibrate", str(TARGETS / "beijing.toml"), "--population", n,
+                     "--out", str(tmp_path / "o")])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and "\n" not in err
+        assert err == (f"maze: error: --population: {n} particles are too few for ABC-SMC "
+                       "with 5 parameter(s): at least 6 (more particles than parameters; "
+                       "100 or more for a posterior to read)")
+    assert not (tmp_path / "o").exists()
+
+
+def test_predictive_runs_on_processes_give_the_serial_table():
+    scenario = _small_city()
+    tf = tg.check({"city": "x", "parameters": [{"key": KEY, "low": 0, "high": 1}],
+                   "targets": [{"name": "t", "value": 0.3, "sd": 0.05, "use": "calibrate",
+                                "uncertainty": "u", "year": 2012, "population": "p",
+                                "measure": "served_share",
+                                "filters": {"service": "school", "hukou": "migrant"},
+                                "citation": {"author": "a", "year": 2020, "title": "t",
+                                             "where": "w"}}]}, scenario, "x.toml")
+    post = pd.DataFrame({KEY: [0.1, 0.5, 0.9], "weight": [0.2, 0.3, 0.5]})
+    serial = cal.predictive(tf, scenario, post, 6, seed=3, workers=1)
+    procs = cal.predictive(tf, scenario, post, 6, seed=3, workers=2)
+    assert list(serial["draw"]) == list(range(6))
+    pd.testing.assert_frame_equal(serial, procs)

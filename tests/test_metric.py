@@ -96,3 +96,17 @@ def test_an_expression_is_never_evaluated_as_python(beijing, monkeypatch):
     monkeypatch.setattr(builtins, "eval", refuse)
     assert 0 <= _value({"expression": "share(visits > 2) * 100"}, beijing) <= 100
     assert np.isfinite(_value({"expression": "-median(days_to_outcome) + max(visits)"}, beijing))
+
+
+def test_a_checked_measure_travels_to_other_processes(beijing):
+    """Worker processes and Dask receive measures pickled; an expression's evaluator is
+    rebuilt from its text and gives the same value."""
+    import pickle
+
+    scenario, run = beijing
+    s = metric.spec({"expression": 'count(outcome == "served") / count() + mean(visits)',
+                     "filters": {"service": "school", "hukou": "migrant"}}, scenario,
+                    source="t.toml", key="t")
+    again = pickle.loads(pickle.dumps(s))
+    assert again.expression.text == s.expression.text and again.filters == s.filters
+    assert metric.evaluate_all([again], run) == metric.evaluate_all([s], run)

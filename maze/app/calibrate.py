@@ -21,6 +21,7 @@ import io
 import json
 import math
 import shutil
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -64,6 +65,25 @@ class Simulator:
         run = api.run(scenario, seed)
         got = metric.evaluate_all([t.measure for t in self.targets], run)
         return {t.name: float(v) for t, v in zip(self.targets, got, strict=True)}
+
+    def draw(self, task: tuple[Mapping[str, float], int]) -> dict[str, float]:
+        """One posterior predictive run: ``(particle, seed)`` (a task for the executors)."""
+        particle, seed = task
+        return self(particle, seed=seed)
+
+
+#: Fewest particles a generation may have, whatever the parameters (the 5% and 95%
+#: quantiles of fewer are the extreme particles themselves).
+MIN_POPULATION = 5
+
+#: Below this effective sample size the summary warns that intervals rest on few particles.
+LOW_ESS = 50
+
+
+def minimum_population(parameters: Sequence[Parameter]) -> int:
+    """The smallest population ABC-SMC can work with: more particles than parameters, so
+    that the weighted covariance scaling the transition kernel has full rank."""
+    return max(MIN_POPULATION, len(parameters) + 1)
 
 
 def distance_for(targets: Sequence[Target]) -> Callable[[Mapping, Mapping], float]:
@@ -191,16 +211,31 @@ def diagnostics(history: Any) -> pd.DataFrame:
 
 
 def predictive(tf: TargetsFile, scenario: Scenario, post: pd.DataFrame, draws: int,
-               seed: int) -> pd.DataFrame:
-    """Every target (calibrate and validate) at ``draws`` particles resampled by weight."""
+               seed: int, workers: int | None = 1, scheduler: str | None = None
+               ) -> pd.DataFrame:
+    """Every target (calibrate and validate) at ``draws`` particles resampled by weight,
+    run on the fit's executor (local processes, or the Dask cluster at ``scheduler``).
+    Each draw's particle and seed are fixed before any runs, so the table does not depend
+    on where or in which order they ran."""
+    from maze.batch.execute import execute
+
     rng = np.random.default_rng(seed)
     sim = Simulator(scenario, tf.parameters, tf.targets, tf.path)
     picks = rng.choice(len(post), size=draws, p=post["weight"].to_numpy())
-    rows = []
+    tasks = []
     for k, i in enumerate(picks):
-        particle = {f"p{j}": post.iloc[i][p.key] for j, p in enumerate(tf.parameters)}
-        rows.append(sim(particle, seed=int(rng.integers(0, 2**31 - 1))) | {"draw": k})
-    return pd.DataFrame(rows)
+        particle = {f"p{j}": float(post.iloc[i][p.key]) for j, p in enumerate(tf.parameters)}
+        tasks.append((str(k), (particle, int(rng.integers(0, 2**31 - 1)))))
+    got: dict[int, dict[str, float]] = {}
+    executor = "dask" if scheduler else ("serial" if workers == 1 else "processes")
+    failed, _ = execute(tasks, sim.draw, lambda key, row: got.__setitem__(int(key), row),
+                        executor=executor, workers=workers, scheduler=scheduler,
+                        preload=("maze.app.api",))
+    if failed:
+        key, message = failed[0]
+        raise RuntimeError(f"{len(failed)} of {draws} posterior predictive runs failed "
+                           f"(draw {key}: {message})")
+    return pd.DataFrame([got[k] | {"draw": k} for k in range(draws)])
 
 
 def fit_table(tf: TargetsFile, pred: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -350,13 +385,22 @@ def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings
     if not tf.parameters:
         raise sc.ScenarioError("no [[parameters]] to calibrate", source=tf.path,
                                key="parameters")
+    least = minimum_population(tf.parameters)
+    if settings.population < least:
+        raise sc.ScenarioError(
+            f"{settings.population} particles are too few for ABC-SMC with "
+            f"{len(tf.parameters)} parameter(s): at least {least} (more particles than "
+            "parameters; 100 or more for a posterior to read)", source="--population")
     outputs.check_folder(out, "calibration")  # refused now, not after the fit
     db = db or out.with_name(out.name + ".abc.db")
     db.parent.mkdir(parents=True, exist_ok=True)
+    clock = Clock(db.with_name(db.name + ".seconds.json"), resume and db.exists())
     history = run_abc(tf, scenario, db, settings, resume=resume)
+    clock.save()
     post = posterior(history, tf.parameters)
     diag = diagnostics(history)
-    pred = predictive(tf, scenario, post, settings.predictive, settings.seed)
+    pred = predictive(tf, scenario, post, settings.predictive, settings.seed,
+                      workers=settings.workers, scheduler=settings.scheduler)
     fit = fit_table(tf, pred, settings.seed)
     values = calibrated_values(tf, post)
     _, toml_text = calibrated_scenario(scenario, values, tf, date.today())
@@ -382,4 +426,40 @@ def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings
                                               encoding="utf-8")
         shutil.copyfile(db, tmp / "history.db")
         storage.write_json(summary, tmp / "calibration.json")
-    return summary
+    clock.save()
+    last = diag.iloc[-1]
+    # Times and the last generation's diagnostics are for the caller, not calibration.json
+    # (whose bytes depend only on the city, the targets and the seed).
+    return summary | {"seconds": clock.total, "seconds_session": clock.session,
+                      "sessions": clock.sessions, "epsilon": float(last["epsilon"]),
+                      "acceptance_rate": float(last["acceptance_rate"]),
+                      "effective_sample_size": float(last["effective_sample_size"])}
+
+
+class Clock:
+    """Wall time of a calibration over all its sessions (a resumed one adds to the time
+    stored beside its history database; a new one starts from zero)."""
+
+    def __init__(self, path: Path, resumed: bool) -> None:
+        self.path = path
+        self.started = time.perf_counter()
+        before: dict[str, Any] = {}
+        if resumed and path.exists():
+            try:
+                before = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):  # an unreadable record: count this session only
+                before = {}
+        self.before = float(before.get("seconds", 0.0))
+        self.sessions = int(before.get("sessions", 0)) + 1
+
+    @property
+    def session(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def total(self) -> float:
+        return self.before + self.session
+
+    def save(self) -> None:
+        storage.atomic_file(self.path, lambda p: storage.write_json(
+            {"seconds": round(self.total, 3), "sessions": self.sessions}, p))

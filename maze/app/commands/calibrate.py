@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from maze.app.commands.sweep import _positive
@@ -69,16 +68,27 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                             min_epsilon=args.min_epsilon, predictive=args.predictive,
                             seed=args.seed, workers=args.workers, scheduler=args.scheduler,
                             max_simulations=args.max_simulations)
-    started = time.perf_counter()
     summary = cal.calibrate(tf, scenario, out, settings, resume=args.resume)
     if not args.quiet:
-        _print(summary, out, time.perf_counter() - started)
+        _print(summary, out)
     return 0
 
 
-def _print(summary: dict, out: Path, seconds: float) -> None:
+def _print(summary: dict, out: Path) -> None:
+    from maze.app.calibrate import LOW_ESS
+
+    took = f"{summary['seconds']:.0f} s"
+    if summary["sessions"] > 1:
+        took += (f" in {summary['sessions']} sessions ({summary['seconds_session']:.0f} s "
+                 "in this one)")
     lines = [f"{summary['city']}: {summary['simulations']} simulations in "
-             f"{summary['generations']} generations, {seconds:.0f} s"]
+             f"{summary['generations']} generations, {took}",
+             f"  last generation: epsilon {summary['epsilon']:.3g}, acceptance rate "
+             f"{summary['acceptance_rate']:.1%}, effective sample size "
+             f"{summary['effective_sample_size']:.1f} of {summary['population_size']}"]
+    if summary["effective_sample_size"] < LOW_ESS:
+        lines.append(f"  warning: an effective sample size under {LOW_ESS}: the posterior "
+                     "intervals rest on a few particles; run a larger --population")
     for v in summary["calibrated"]:
         lines.append(f"  {v['key']} = {v['value']}  (90% {v['q05']:.3g} to {v['q95']:.3g})")
     lines.append(f"  calibrate targets covered: {summary['calibrate_targets_covered']}/"
