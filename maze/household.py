@@ -5,8 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 
+#: The papers of a household that holds none: one object shared by all of them.
+NO_DOCUMENTS: frozenset[str] = frozenset()
+
+
 class Household:
-    """One household: attributes read from the population table, documents held now."""
+    """One household: attributes read from the population table, documents held now.
+
+    ``documents`` is a frozenset, replaced (never changed in place) when papers are issued
+    or lose their ground: households holding the same papers share one set, which at a
+    million households is most of the memory sets would take.
+    """
 
     __slots__ = ("id", "group", "local", "documents", "_cols")
 
@@ -14,7 +23,7 @@ class Household:
         self.id = hid
         self.group = group
         self.local = local
-        self.documents: set[str] = set()
+        self.documents: frozenset[str] = NO_DOCUMENTS
         self._cols = cols
 
     def attr(self, name: str) -> Any:
@@ -34,7 +43,7 @@ class Household:
 class Request:
     """One household asking for one service: a case in the event log."""
 
-    __slots__ = ("case_id", "household", "service", "start", "entry", "visits", "offices",
+    __slots__ = ("case_id", "household", "service", "start", "entry", "visits", "last_office",
                  "spent", "wage_lost", "last_reason", "explicit", "outcome", "end", "end_office",
                  "missed_deadline")
 
@@ -47,7 +56,8 @@ class Request:
         #: The office where the request is made (its first row in the event log).
         self.entry = entry
         self.visits = 0
-        self.offices: list[str] = []
+        #: The office of the latest visit ("" before the first).
+        self.last_office = ""
         self.spent = 0.0
         self.wage_lost = 0.0
         self.last_reason = "none"

@@ -83,11 +83,12 @@ def arrivals(world: World) -> Process:
 
 
 def _initial_documents(world: World, hh: Any) -> None:
-    for name, doc in world.scenario.documents.items():
-        if hh.local and doc.held_by_locals:
-            hh.documents.add(name)
-        elif doc.held is True or (isinstance(doc.held, str) and hh.attr(doc.held)):
-            hh.documents.add(name)
+    held = frozenset(
+        name for name, doc in world.scenario.documents.items()
+        if (hh.local and doc.held_by_locals) or doc.held is True
+        or (isinstance(doc.held, str) and hh.attr(doc.held)))
+    # Households holding the same papers share one set.
+    hh.documents = world.papers.setdefault(held, held)
 
 
 def journey(world: World, req: Request) -> Process:
@@ -130,7 +131,7 @@ def journey(world: World, req: Request) -> Process:
             finish(world, req, ROLE_OUTCOME[station.role], office)
             return
         if action == "issue":
-            hh.documents.update(verdict.documents or (document,))
+            hh.documents = hh.documents.union(verdict.documents or (document,))
             errands.pop()
         elif action == "require":
             missing = [d for d in verdict.documents if d not in hh.documents]
@@ -262,7 +263,7 @@ def _record(world: World, req: Request, station: Station, document: str | None,
     hid = req.household.id
     wage = world.columns["daily_wage"][hid] * (world.visit_cost_days + travel)
     req.visits += 1
-    req.offices.append(station.name)
+    req.last_office = station.name
     action, reason, fee = verdict.action, verdict.reason, verdict.fee
     req.spent += fee
     req.wage_lost += wage
@@ -305,7 +306,7 @@ def fallback(world: World, req: Request) -> Process:
         finish(world, req, "sent_away", "")
     else:
         finish(world, req, "denied" if req.explicit else "gave_up",
-                req.offices[-1] if req.offices else "")
+                req.last_office)
 
 
 def finish(world: World, req: Request, outcome: str, office: str) -> None:

@@ -9,6 +9,7 @@ that switching a mechanism on does not shift the draws of the population.
 from __future__ import annotations
 
 import gc
+from array import array
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -99,19 +100,35 @@ def _calendar(spec: Office, scenario: Scenario) -> OpeningCalendar | None:
 
 
 class _Columns(dict):
-    """Population columns as Python lists (fast to index one row at a time), each made on
-    first use: a run reads only a few of the attributes."""
+    """Population columns, each made on first use (a run reads only a few attributes) in a
+    form fast to index one row at a time: numbers as typed arrays (8 bytes a household,
+    read back as Python numbers), yes/no values and texts as lists sharing one object per
+    distinct value."""
 
     def __init__(self, households: pd.DataFrame):
         super().__init__()
         self._households = households
 
-    def __missing__(self, name: str) -> list:
+    def __missing__(self, name: str) -> Sequence:
         if name not in self._households.columns and name in ATTRIBUTES:
             # An optional attribute nobody declared (kept out of the table): its default.
             values = self[name] = [ATTRIBUTES[name].default] * len(self._households)
             return values
-        values = self[name] = self._households[name].tolist()
+        column = self._households[name]
+        kind = column.dtype.kind
+        if kind == "f":
+            values = array("d", column.to_numpy(dtype=np.float64))
+        elif kind in "iu":
+            values = array("q", column.to_numpy(dtype=np.int64))
+        elif kind == "b":
+            values = column.tolist()
+        else:
+            codes, uniques = pd.factorize(column)
+            if (codes < 0).any():  # a missing value: no sharing
+                values = column.tolist()
+            else:
+                values = np.asarray(uniques.tolist(), dtype=object)[codes].tolist()
+        self[name] = values
         return values
 
 
@@ -175,6 +192,8 @@ class World:
         self.visit_cost_days = scenario.population.visit_cost_days
         self.mechanisms = list(mechanisms)
         self.requests: list[Request] = []
+        #: Each distinct set of papers households hold on arrival, shared between them.
+        self.papers: dict[frozenset[str], frozenset[str]] = {}
         #: Case ids for requests made after arrival (renewals, new stages, reopened
         #: cases), after every case id the arrivals can use.
         self.next_case = len(self.households) * len(scenario.services)
@@ -297,14 +316,14 @@ class World:
             if req.outcome is None:
                 req.outcome = "pending"
                 req.end = self.horizon
-                req.end_office = req.offices[-1] if req.offices else ""
+                req.end_office = req.last_office
 
     # -- helpers for the household process and mechanisms ----------------------------------
     def household(self, hid: int) -> Household:
         return Household(hid, self._cols["group"][hid], self._cols["hukou"][hid] == "local",
                          self._cols)
 
-    def column(self, name: str) -> list:
+    def column(self, name: str) -> Sequence:
         return self._cols[name]
 
     def new_request(self, household: Household, service: str, entry: str) -> Request:

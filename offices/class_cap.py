@@ -186,7 +186,7 @@ class ClassCap(Mechanism):
 
     def finished(self, world: World, request: Request) -> None:
         if (request.household.local and request.outcome == "served"
-                and request.offices and request.offices[-1] == self.config.office):
+                and request.last_office == self.config.office):
             self.locals_seated += 1
 
     def describe(self) -> dict:

@@ -152,8 +152,7 @@ class WaitingList(Mechanism):
     def finished(self, world: World, request: Request) -> None:
         for office, members in self.lists.items():
             if members.pop(request.case_id, None) is not None and (
-                    request.outcome == "served" and request.offices
-                    and request.offices[-1] == office):
+                    request.outcome == "served" and request.last_office == office):
                 self.admitted[office] += 1
 
     def describe(self) -> dict[str, Any]:

@@ -132,11 +132,10 @@ class Withdrawal(Mechanism):
         return None
 
     def finished(self, world: World, request: Request) -> None:
-        if (request.outcome in ("served", "alternative") and request.offices
-                and request.offices[-1] in self.offices
+        if (request.outcome in ("served", "alternative") and request.last_office in self.offices
                 and world.env.now < self.config.closure):
             self.enrolled[request.case_id] = request
-            self.where[request.case_id] = request.offices[-1]
+            self.where[request.case_id] = request.last_office
 
     # -- the processes --------------------------------------------------------------------
     def _reopen(self, world: World, placed: Request) -> Request:
@@ -147,7 +146,7 @@ class Withdrawal(Mechanism):
         world.log.add(req.case_id, req.household.id, req.service, now, office, "refuse",
                       reason="closure")
         req.visits += 1
-        req.offices.append(office)
+        req.last_office = office
         req.last_reason = "closure"
         return req
 

@@ -31,13 +31,13 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Annotated, Any, Literal
 
-import networkx as nx
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from maze.household import Household, Request
 from maze.mechanism import Mechanism
 from maze.scenario import Scenario
+from maze.social_graph import Adjacency, watts_strogatz_edges
 from maze.world import World
 from offices import register
 
@@ -80,27 +80,29 @@ class WordOfMouth(Mechanism):
     def __init__(self, scenario: Scenario, config: WordOfMouthConfig):
         self.config = config
         self.services = config.services or tuple(scenario.services)
-        self.network = nx.Graph()
+        #: Migrant households' links (locals have none), set at install.
+        self.network = Adjacency(0, [])
         #: household -> service ("" for any) -> days the stories reach it.
         self.heard: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
 
     def install(self, world: World) -> None:
         cfg = self.config
         rng = world.rng["mechanisms"]
-        hukou = world.column("hukou")
-        groups = world.column("group")
-        migrants = [h for h in range(len(hukou)) if hukou[h] != "local"]
-        pools = ([[h for h in migrants if groups[h] == g] for g in dict.fromkeys(groups)]
+        hukou = np.asarray(world.column("hukou"), dtype=object)
+        groups = np.asarray(world.column("group"), dtype=object)
+        migrants = np.flatnonzero(hukou != "local")
+        pools = ([migrants[groups[migrants] == g] for g in dict.fromkeys(groups.tolist())]
                  if cfg.within_group else [migrants])
-        self.network.add_nodes_from(migrants)
+        edges = []
         for pool in pools:
-            order = [pool[i] for i in rng.permutation(len(pool))]
-            graph = self._draw(len(order), int(rng.integers(2**32)))
-            self.network.add_edges_from((order[a], order[b]) for a, b in graph.edges)
+            order = pool[rng.permutation(len(pool))]
+            a, b = self._draw(len(order), int(rng.integers(2**32)))
+            edges.append((order[a], order[b]))
+        self.network = Adjacency(len(hukou), edges)
         if cfg.heard_before > 0:
             told = rng.random(len(migrants)) < cfg.heard_before
             topic = rng.integers(len(self.services), size=len(migrants))
-            for h, yes, s in zip(migrants, told.tolist(), topic.tolist(), strict=True):
+            for h, yes, s in zip(migrants.tolist(), told.tolist(), topic.tolist(), strict=True):
                 if yes:
                     self.heard[h][self._topic(self.services[s])].append(0.0)
 
@@ -112,13 +114,18 @@ class WordOfMouth(Mechanism):
                 return f"services.{i}", f"unknown service {name!r}"
         return None
 
-    def _draw(self, n: int, seed: int) -> nx.Graph:
+    def _draw(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """The edges of one pool's graph over ``0 .. n - 1``, in networkx's edge order."""
         k = min(self.config.links, n - 1) if n > 1 else 0
         if k <= 0:
-            return nx.empty_graph(n)
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
         if self.config.graph == "random":
-            return nx.gnm_random_graph(n, n * k // 2, seed=seed)
-        return nx.watts_strogatz_graph(n, k, self.config.rewire, seed=seed)
+            import networkx as nx
+
+            g = nx.gnm_random_graph(n, n * k // 2, seed=seed)
+            e = np.array(list(g.edges), dtype=np.int64).reshape(-1, 2)
+            return e[:, 0], e[:, 1]
+        return watts_strogatz_edges(n, k, self.config.rewire, seed)
 
     def _topic(self, service: str) -> str:
         return service if self.config.same_service else ""
@@ -139,15 +146,14 @@ class WordOfMouth(Mechanism):
 
     def finished(self, world: World, request: Request) -> None:
         hid = request.household.id
-        if (request.outcome not in self.config.stories or hid not in self.network
-                or request.service not in self.services):
+        if request.outcome not in self.config.stories or request.service not in self.services:
+            return
+        neighbours = self.network.neighbours(hid)
+        if not neighbours:  # a local, or a migrant nobody talks to
             return
         cfg = self.config
         when = world.env.now + cfg.delay_days
         topic = self._topic(request.service)
-        neighbours = list(self.network.neighbors(hid))
-        if not neighbours:
-            return
         hears = (np.ones(len(neighbours), dtype=bool) if cfg.reach >= 1.0
                  else world.rng["mechanisms"].random(len(neighbours)) < cfg.reach)
         for nb, yes in zip(neighbours, hears.tolist(), strict=True):
