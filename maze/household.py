@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 #: The papers of a household that holds none: one object shared by all of them.
 NO_DOCUMENTS: frozenset[str] = frozenset()
 

@@ -9,8 +9,8 @@ that switching a mechanism on does not shift the draws of the population.
 from __future__ import annotations
 
 import gc
-from array import array
 import math
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
