@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
+from sys import intern
 from typing import Any
 
 import numpy as np
@@ -131,7 +132,8 @@ def journey(world: World, req: Request) -> Process:
             finish(world, req, ROLE_OUTCOME[station.role], office)
             return
         if action == "issue":
-            hh.documents = hh.documents.union(verdict.documents or (document,))
+            held = hh.documents.union(verdict.documents or (document,))
+            hh.documents = world.papers.setdefault(held, held)  # shared, as on arrival
             errands.pop()
         elif action == "require":
             missing = [d for d in verdict.documents if d not in hh.documents]
@@ -275,7 +277,7 @@ def _record(world: World, req: Request, station: Station, document: str | None,
             req.explicit = True
     docs = document or ""
     if verdict.documents and (action == "require" or action == "issue"):
-        docs = "+".join(verdict.documents)
+        docs = intern("+".join(verdict.documents))  # one string object for all such rows
     world.log.add(req.case_id, hid, req.service, world.env.now, station.name, action, reason,
                   verdict.target or "", docs, arrive, wait, fee, wage)
 

@@ -192,7 +192,7 @@ class World:
         self.visit_cost_days = scenario.population.visit_cost_days
         self.mechanisms = list(mechanisms)
         self.requests: list[Request] = []
-        #: Each distinct set of papers households hold on arrival, shared between them.
+        #: Each distinct set of papers households hold, shared between them.
         self.papers: dict[frozenset[str], frozenset[str]] = {}
         #: Case ids for requests made after arrival (renewals, new stages, reopened
         #: cases), after every case id the arrivals can use.

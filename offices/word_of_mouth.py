@@ -28,7 +28,8 @@ covers many reasons besides stories, and bounds such a prior from above.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from array import array
+from collections import deque
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -82,8 +83,13 @@ class WordOfMouth(Mechanism):
         self.services = config.services or tuple(scenario.services)
         #: Migrant households' links (locals have none), set at install.
         self.network = Adjacency(0, [])
-        #: household -> service ("" for any) -> days the stories reach it.
-        self.heard: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        #: Stories told about each topic (a service, or one topic for all without
+        #: ``same_service``): how many have reached each household, at ``household *
+        #: topics + topic``, and those still on their way (day they arrive, that index),
+        #: in the order they arrive (the delay is the same for every story).
+        self.topics = self.services if config.same_service else ("",)
+        self.heard = array("i")
+        self.on_the_way: deque[tuple[float, int]] = deque()
 
     def install(self, world: World) -> None:
         cfg = self.config
@@ -99,12 +105,14 @@ class WordOfMouth(Mechanism):
             a, b = self._draw(len(order), int(rng.integers(2**32)))
             edges.append((order[a], order[b]))
         self.network = Adjacency(len(hukou), edges)
+        self.heard = array("i", bytes(4 * len(hukou) * len(self.topics)))
+        self.on_the_way.clear()
         if cfg.heard_before > 0:
             told = rng.random(len(migrants)) < cfg.heard_before
             topic = rng.integers(len(self.services), size=len(migrants))
             for h, yes, s in zip(migrants.tolist(), told.tolist(), topic.tolist(), strict=True):
                 if yes:
-                    self.heard[h][self._topic(self.services[s])].append(0.0)
+                    self.heard[self._at(h, self.services[s])] += 1
 
     @staticmethod
     def check(scenario: Scenario, config: WordOfMouthConfig) -> tuple[str, str] | None:
@@ -127,13 +135,24 @@ class WordOfMouth(Mechanism):
             return e[:, 0], e[:, 1]
         return watts_strogatz_edges(n, k, self.config.rewire, seed)
 
-    def _topic(self, service: str) -> str:
-        return service if self.config.same_service else ""
+    def _at(self, household: int, service: str) -> int:
+        """Where the count of stories about ``service`` heard by ``household`` is kept."""
+        topics = self.topics
+        return household * len(topics) + (topics.index(service) if len(topics) > 1 else 0)
+
+    def _arrive(self, now: float) -> None:
+        """Count the stories on their way that have reached their hearers by ``now``."""
+        on_the_way, heard = self.on_the_way, self.heard
+        while on_the_way and on_the_way[0][0] <= now:
+            heard[on_the_way.popleft()[1]] += 1
 
     def stories_heard(self, household: Household, service: str, now: float) -> int:
-        """Stories about ``service`` that have reached the household by ``now``."""
-        times = self.heard.get(household.id, {}).get(self._topic(service), ())
-        return sum(1 for t in times if t <= now)
+        """Stories about ``service`` that have reached the household by ``now`` (the
+        simulation's current time)."""
+        self._arrive(now)
+        if len(self.topics) > 1 and service not in self.topics:
+            return 0
+        return self.heard[self._at(household.id, service)]
 
     def deters(self, world: World, household: Household, request: Request) -> bool:
         if household.local or request.service not in self.services:
@@ -152,13 +171,19 @@ class WordOfMouth(Mechanism):
         if not neighbours:  # a local, or a migrant nobody talks to
             return
         cfg = self.config
-        when = world.env.now + cfg.delay_days
-        topic = self._topic(request.service)
+        now = world.env.now
+        when = now + cfg.delay_days
+        service = request.service
+        self._arrive(now)
         hears = (np.ones(len(neighbours), dtype=bool) if cfg.reach >= 1.0
                  else world.rng["mechanisms"].random(len(neighbours)) < cfg.reach)
         for nb, yes in zip(neighbours, hears.tolist(), strict=True):
-            if yes:
-                self.heard[nb][topic].append(when)
+            if not yes:
+                continue
+            if when <= now:
+                self.heard[self._at(nb, service)] += 1
+            else:
+                self.on_the_way.append((when, self._at(nb, service)))
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **self.config.model_dump(mode="json")}
