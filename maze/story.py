@@ -216,12 +216,46 @@ def _visit_sentence(t: Teller, r: pd.Series, nxt: pd.Series | None, times: int) 
     return f"{sentence}.{again}"
 
 
+def notice_row(t: Teller, case: pd.DataFrame) -> int | None:
+    """The index of the refusal that opened ``case`` as a closure notice, or None.
+
+    A closure with notice reopens the case of each household placed at the closing office:
+    the new case starts at that office (not at the service's counter) with a refusal on
+    "closure" at the moment it is asked. That refusal is news the family receives, not a
+    visit it made, and is told as such.
+    """
+    asked = case[case["activity"] == "request"]
+    if not len(asked):
+        return None
+    first = asked.iloc[0]
+    office = str(first["office"])
+    if office == t.entry(str(first["service"])):
+        return None
+    same = case[(case["activity"] == "refuse") & (case["reason"].astype(str) == "closure")
+                & (case["office"].astype(str) == office) & (case["time"] == first["time"])]
+    return same.index[0] if len(same) else None
+
+
+def _visits(t: Teller, case: pd.DataFrame) -> pd.DataFrame:
+    """The counter visits of a case: its visit events without a closure notice."""
+    visits = case[case["activity"].isin(VISIT_ACTIVITIES)]
+    notice = notice_row(t, case)
+    return visits if notice is None else visits.drop(index=notice)
+
+
+def _notice_sentence(t: Teller, r: pd.Series) -> str:
+    return (f"{t.day(float(r['time']))}: a notice went up at {t.office(str(r['office']))}: it "
+            "would close, and the place the family had there would end.")
+
+
 def _start_sentence(t: Teller, r: pd.Series) -> str:
     return (f"{t.day(float(r['time']))}: the family asked {t.office(str(r['office']))} for "
             f"{t.service(str(r['service']))}.")
 
 
-def _end_sentence(t: Teller, r: pd.Series, visits: pd.DataFrame) -> str:
+def _end_sentence(t: Teller, r: pd.Series, visits: pd.DataFrame,
+                  notice: str | None = None) -> str:
+    """The outcome line; ``notice`` is the closing office if a closure notice opened the case."""
     o = str(r["activity"])
     when = t.day(float(r["time"]))
     office = str(r["office"])
@@ -234,7 +268,7 @@ def _end_sentence(t: Teller, r: pd.Series, visits: pd.DataFrame) -> str:
         if office and t.role(office) == "sent_away":
             text = f"sent away; they left the city for {t.office(office)}"
         elif office:  # pushed out of a place they had (a school closed)
-            text = f"sent away; with {t.office(office)} gone, they left the city"
+            text = f"sent away; with {t.office(office)} closing, they left the city"
         else:
             text = "sent away; finding nothing in the city, they looked to their hometown instead"
     elif o == "gave_up":
@@ -244,6 +278,9 @@ def _end_sentence(t: Teller, r: pd.Series, visits: pd.DataFrame) -> str:
     elif o == "deterred":
         text = ("deterred; they never went to a counter, having heard that families like "
                 "theirs do not get in")
+    elif notice is not None and office == notice:
+        text = (f"the period ends before {t.office(office)} closes; the family still has its "
+                "place there")
     else:
         text = "the period ends with the request still open"
     return f"Outcome, {when[0].lower()}{when[1:]}: {text}."
@@ -293,10 +330,11 @@ def request_steps(t: Teller, case: pd.DataFrame) -> list[Step]:
     case = case.sort_values("time", kind="stable")
     steps: list[Step] = []
     first = case[case["activity"] == "request"]
+    notice = notice_row(t, case)
     if len(first):
-        steps.append(Step(float(first["time"].iloc[0]), _start_sentence(t, first.iloc[0]),
-                          "start"))
-    visits = case[case["activity"].isin(VISIT_ACTIVITIES)]
+        start = _start_sentence if notice is None else _notice_sentence
+        steps.append(Step(float(first["time"].iloc[0]), start(t, first.iloc[0]), "start"))
+    visits = _visits(t, case)
     rows = [r for _, r in visits.iterrows()]
     i = 0
     while i < len(rows):
@@ -313,7 +351,10 @@ def request_steps(t: Teller, case: pd.DataFrame) -> list[Step]:
         i = j + 1
     end = case[case["activity"].isin(OUTCOMES)]
     if len(end):
-        steps.append(Step(float(end["time"].iloc[-1]), _end_sentence(t, end.iloc[-1], visits),
+        steps.append(Step(float(end["time"].iloc[-1]),
+                          _end_sentence(t, end.iloc[-1], visits,
+                                        None if notice is None
+                                        else str(case.loc[notice, "office"])),
                           "outcome"))
     steps.append(Step(float(case["time"].max()), _tally(t, case, visits), "tally"))
     return steps
@@ -387,8 +428,15 @@ def story_lines(events: pd.DataFrame, household_id: int, scenario: Scenario) -> 
         return lines
     services = [str(ev.loc[cases.groups[c], "service"].iloc[0]) for c in order]
     tags = _tags([_words(s) for s in services])
+    asked = []
+    for c, service in zip(order, services, strict=True):
+        case = ev.loc[cases.groups[c]]
+        notice = notice_row(t, case)
+        asked.append(t.service(service) if notice is None else
+                     f"{t.service(service)} anew, after a notice that "
+                     f"{t.office(str(case.loc[notice, 'office']))} would close")
     lines += ["", f"{len(order)} requests, told together day by day: "
-              + _list([t.service(s) for s in services]) + ". The model follows each request "
+              + _list(asked) + ". The model follows each request "
               "on its own: how one ends does not end the others.", ""]
     merged: list[tuple[float, int, int, Step]] = []
     ends: dict[int, float] = {}
@@ -417,7 +465,7 @@ def story_lines(events: pd.DataFrame, household_id: int, scenario: Scenario) -> 
     lines.append("")
     for k, case_id in enumerate(order):
         case = ev.loc[cases.groups[case_id]]
-        tally = _tally(t, case, case[case["activity"].isin(VISIT_ACTIVITIES)])
+        tally = _tally(t, case, _visits(t, case))
         lines.append(tally.replace("In all:", f"In all, for the {tags[k]} request:", 1))
     return lines
 

@@ -180,3 +180,29 @@ def test_story_command_refuses_bad_choices_in_one_line(capsys: pytest.CaptureFix
     assert main(["story", "--households", "50", "--household", "50"]) == 2
     err = capsys.readouterr().err.strip()
     assert "no household 50" in err and "\n" not in err
+
+
+def test_a_closure_notice_is_told_as_news_not_as_a_request() -> None:
+    """The case a closure notice opens starts at the closing school with its refusal; the
+    story says a notice went up, counts no visit for it, and never has the family ask."""
+    scenario = api.load(preset="beijing", overrides={"population.households": 1500})
+    run = api.run(scenario, seed=0)
+    ev = run.events
+    opened = ev[(ev["reason"] == "closure") & (ev["activity"] == "refuse")]
+    assert len(opened), "the Beijing preset's notice reopens no case"
+    case_id = int(opened["case_id"].iloc[0])
+    hid = int(opened["household_id"].iloc[0])
+    t = story.Teller(scenario)
+    case = ev[ev["case_id"] == case_id]
+    assert story.notice_row(t, case) is not None
+    text = story.tell(ev, hid, scenario)
+    office = str(opened["office"].iloc[0]).replace("_", " ")
+    assert f"a notice went up at the {office}: it would close" in text
+    assert f"the family asked the {office}" not in text
+    assert f"after a notice that the {office} would close" in text
+    steps = story.request_steps(t, case)
+    assert steps[0].kind == "start" and "notice went up" in steps[0].text
+    assert not any(s.kind == "visit" and "closed for good" in s.text for s in steps)
+    # an ordinary request is not mistaken for one
+    first = ev[ev["case_id"] == int(ev["case_id"].min())]
+    assert story.notice_row(t, first) is None
