@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -167,10 +168,20 @@ def test_dash_listens_beyond_this_machine_only_when_asked_and_warns() -> None:
             if "maze dash:" in line:
                 break
         assert "on http://<this machine's address>:" in line
+        page = ""
+        while time.monotonic() < deadline and not page:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                    page = r.read().decode()
+            except OSError:
+                time.sleep(0.2)
+        assert "_dash-config" in page  # the dashboard answers
     finally:
         proc.terminate()
-        _, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=20)
     assert "warning: listening on 0.0.0.0" in err and "no password" in err
+    # served by a production server: no development-server banner or warning
+    assert "development server" not in err + out and "Serving Flask app" not in err + out
 
 
 def test_dash_refuses_a_host_that_is_not_an_address(capsys: pytest.CaptureFixture[str]) -> None:

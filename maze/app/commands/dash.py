@@ -92,5 +92,13 @@ def cmd_dash(args: argparse.Namespace) -> int:
         shown = f"[{shown}]"
     print(f"maze dash: {scenario.city.name} on http://{shown}:{args.port}/ (Ctrl+C stops it)",
           flush=True)
-    app.run(host=args.host, port=args.port, debug=False)
+    serve(app.server, host=args.host, port=args.port)
     return 0
+
+
+def serve(server: object, host: str, port: int) -> None:
+    """Serve the app with waitress, a production WSGI server (Flask's own server is for
+    development only and says so on every start); a few threads answer a class at once."""
+    import waitress
+
+    waitress.serve(server, host=host, port=port, threads=8, _quiet=True)
