@@ -71,7 +71,7 @@ def one_run(households: int, seed: int, write: bool, as_written: bool) -> dict:
         from maze import life_measures
 
         summary["children"] = life_measures.children_summary(raw.children)
-        summary["renewals"] = life_measures.churn(j, scenario.lives.renew)
+        summary["renewals"] = life_measures.churn(j, scenario.lives.renew, scenario)
     t2 = time.perf_counter()
     if write:
         with tempfile.TemporaryDirectory() as tmp:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from maze.lives import CHILD_OUTCOMES, YEAR_DAYS
+from maze.lives import CHILD_OUTCOMES
+from maze.measures import request_years
+from maze.scenario import Scenario
 
 
 def children_summary(children: pd.DataFrame) -> dict[str, Any]:
@@ -47,10 +48,12 @@ def _counts(outcome: pd.Series) -> dict[str, int]:
     return {o: int(values.get(o, 0)) for o in CHILD_OUTCOMES}
 
 
-def churn(journeys: pd.DataFrame, services: tuple[str, ...]) -> dict[str, Any]:
+def churn(journeys: pd.DataFrame, services: tuple[str, ...], scenario: Scenario
+          ) -> dict[str, Any]:
     """Coverage lost and regained for services renewed each year (urban insurance).
 
-    A household is covered in a year when its request for the service that year was
+    A household is covered in a (calendar) year when its request for the service that
+    year was
     served. ``renewals``: requests of households covered the year before; ``lost``: those
     not served (coverage lost at renewal); ``churn``: lost / renewals. ``regained``:
     households served again after losing cover. A spell is a run of consecutive covered
@@ -66,7 +69,7 @@ def churn(journeys: pd.DataFrame, services: tuple[str, ...]) -> dict[str, Any]:
             out[service] = {"renewals": 0, "lost": 0, "churn": None, "regained": 0,
                             "spells": 0, "mean_spell_years": None, "by_year": {}}
             continue
-        year = np.floor(j["start"].to_numpy() / YEAR_DAYS).astype(np.int64)
+        year = request_years(j, scenario)
         t = pd.DataFrame({"household_id": j["household_id"].to_numpy(), "year": year,
                           "served": (j["outcome"].astype(str) == "served").to_numpy()})
         # One answer per household and year: the last request of the year.

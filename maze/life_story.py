@@ -12,12 +12,10 @@ Pure: the event log, the life events and the scenario in, text out.
 from __future__ import annotations
 
 import math
-from datetime import timedelta
 
 import pandas as pd
 
 from maze.eventlog import VISIT_ACTIVITIES
-from maze.population import YEAR_DAYS
 from maze.scenario import Scenario
 from maze.story import Step, Teller, _portrait, _tally, _words, request_steps
 
@@ -66,8 +64,6 @@ def _when(t: Teller, time: float) -> str:
     return f"Day {math.floor(time)} ({d.day} {d:%B %Y})"
 
 
-def _year(time: float) -> int:
-    return int(math.floor(time / YEAR_DAYS))
 
 
 def life_story_lines(events: pd.DataFrame, life_events: pd.DataFrame, household_id: int,
@@ -101,7 +97,7 @@ def life_story_lines(events: pd.DataFrame, life_events: pd.DataFrame, household_
             if step.kind != "tally":
                 merged.append((step.time, 1, k, n if step.kind != "outcome" else 10**9, step))
         tally = _tally(t, case, case[case["activity"].isin(VISIT_ACTIVITIES)])
-        tallies.setdefault(_year(start), []).append(
+        tallies.setdefault(t.date(start).year, []).append(
             tally.replace("In all:", f"In all, for the {tag} request:", 1))
     merged.sort(key=lambda m: (m[0], m[1], m[2], m[3]))
     year: int | None = None
@@ -111,12 +107,11 @@ def life_story_lines(events: pd.DataFrame, life_events: pd.DataFrame, household_
             lines.extend(["", *tallies[y]])
 
     for time, _, k, _, step in merged:
-        y = _year(time)
+        y = t.date(time).year
         if y != year:
             close(year)
             year = y
-            first = scenario.city.start_date + timedelta(days=y * YEAR_DAYS)
-            lines += ["", f"Year {y + 1} (from {first.day} {first:%B %Y}):"]
+            lines += ["", f"Year {y}:"]
         text = step.text
         if step.kind == "outcome":
             text = text.replace("Outcome,", f"Outcome of the {tags[k]} request,", 1)

@@ -26,8 +26,13 @@ children of migrants return to their hometowns for high school" [Chuang 2020]. W
   mechanisms of the domain library (``offices``), consulted through the hooks of
   :class:`maze.mechanism.Mechanism`; without them, the defaults below apply.
 
-What a child did in each school year is kept as a row of the children table (one row
-per child and school year; see :data:`CHILD_COLUMNS`).
+Years are calendar years, as in ``years.parquet``: the lives' year turns on 1 January,
+and a household asks each year on the month and day it first arrived. A school place is
+asked for in the summer before the school year it is for, so the children table's
+``year`` of a school year is the calendar year in which that school year starts (2012
+for 2012-13), the year of its request in ``years.parquet``: the two tables join on
+``year``. What a child did in each school year is kept as a row of the children table
+(one row per child and school year; see :data:`CHILD_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -36,11 +41,13 @@ import math
 from bisect import bisect_right
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from maze.calendar import day_of, occurrences
 from maze.household import Household, Request
 from maze.population import ATTRIBUTES, YEAR_DAYS
 
@@ -188,6 +195,7 @@ class Lives:
         self.config = cfg = scenario.lives
         assert cfg is not None
         self.rng = world.rng["lives"]
+        self.start: date = scenario.city.start_date
         self.cols = cols = world.columns
         cols.over_years = True  # type: ignore[attr-defined]
         hh = world.households
@@ -255,8 +263,18 @@ class Lives:
         self.events.append((hid, self.env.now, event, detail))
 
     def year(self, t: float | None = None) -> int:
-        """The run's year (0 for the first) of time ``t`` (now if None)."""
-        return int(math.floor((self.env.now if t is None else t) / YEAR_DAYS))
+        """The calendar year of time ``t`` (now if None)."""
+        return calendar_year(self.start, self.env.now if t is None else t)
+
+    def same_day(self, t: float, year: int) -> float:
+        """Time ``t``'s month, day and hour of the day in calendar ``year`` (29 February
+        is 28 February in a year without one)."""
+        when = self.start + timedelta(days=math.floor(t))
+        try:
+            then = date(year, when.month, when.day)
+        except ValueError:
+            then = date(year, 2, 28)
+        return day_of(then, self.start) + (t - math.floor(t))
 
     # -- arrival --------------------------------------------------------------------------
     def arrive(self, hh: Household, wanted: list[str]) -> list[str]:
@@ -362,7 +380,7 @@ class Lives:
 
     def _release(self, child: Child) -> None:
         if child.enrolled:
-            self.world.release_seat(child.enrolled)
+            self.world.release_seat(child.enrolled, self.households[child.household])
             child.enrolled = ""
 
     def leave(self, hid: int, why: str, mid_year: bool = True) -> None:
@@ -390,18 +408,18 @@ class Lives:
 
     # -- the turn of each year ---------------------------------------------------------------
     def years(self) -> Generator[Any, Any, None]:
-        """SimPy process: at the start of each year, age everyone and plan its requests."""
-        k = 1
-        while k * YEAR_DAYS < self.world.horizon:
-            yield self.env.timeout(k * YEAR_DAYS - self.env.now)
-            plan = self.new_year(k)
+        """SimPy process: on each 1 January, age everyone and plan its requests."""
+        for turn in occurrences("01-01", self.start, self.world.horizon):
+            if not 0.0 < turn < self.world.horizon:
+                continue
+            yield self.env.timeout(turn - self.env.now)
+            plan = self.new_year(self.year())
             if plan:
                 self.env.process(self._requests(plan))
-            k += 1
 
-    def new_year(self, k: int) -> list[tuple[float, int, int, str, str]]:
-        """Close year ``k - 1`` and plan year ``k``: returns (day, household, order,
-        service, why) of the requests to make, sorted."""
+    def new_year(self, year: int) -> list[tuple[float, int, int, str, str]]:
+        """Close calendar year ``year - 1`` and plan ``year``: returns (day, household,
+        order, service, why) of the requests to make, sorted."""
         plan: list[tuple[float, int, int, str, str]] = []
         now = self.env.now
         order = {s: i for i, s in enumerate(self.world.scenario.services)}
@@ -411,7 +429,7 @@ class Lives:
             hh = self.households[hid]
             child = self.children.get(hid)
             if child is not None:
-                self._record(child, k - 1)
+                self._record(child, year - 1)
             self.age[hid] += 1.0
             leaves = self.ask("returns_home", hh)
             if leaves is None:
@@ -419,8 +437,7 @@ class Lives:
             if leaves:
                 self.leave(hid, "returned home", mid_year=False)
                 continue
-            day = now + (self.arrival[hid] - YEAR_DAYS * math.floor(self.arrival[hid]
-                                                                     / YEAR_DAYS))
+            day = max(now, self.same_day(self.arrival[hid], year))
             wants: list[tuple[str, str]] = []
             if child is not None and child.followed:
                 wants += self._child_year(hh, child)
@@ -594,3 +611,7 @@ def _papers_resting_on(documents: Any, attribute: str) -> set[str]:
         void |= more
     return void
 
+
+def calendar_year(start: date, t: float) -> int:
+    """The calendar year of day ``t`` of a run that starts on ``start``."""
+    return (start + timedelta(days=math.floor(t))).year

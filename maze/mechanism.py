@@ -101,6 +101,11 @@ class Mechanism:
     def finished(self, world: World, request: Request) -> None:
         """Called when a request reaches its outcome."""
 
+    def seat_released(self, world: World, household: Household, office: str) -> None:
+        """Called when ``household`` gives up the seat it held at ``office`` (runs over
+        years: a pupil moving on to a new stage, a child sent to the hometown, a family
+        leaving the city)."""
+
     # -- family decisions over years (runs with ``[lives]``) ------------------------------
     def brings_child(self, world: World, household: Household, child: Child) -> bool | None:
         """Whether the family brings its child to the city (True) or leaves it in the

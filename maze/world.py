@@ -258,6 +258,7 @@ class World:
         self.finishers = _overriding(working, "finished")
         self.fallback_choosers = _overriding(working, "fallbacks")
         self.home_deciders = _overriding(working, "goes_home")
+        self.releasers = _overriding(working, "seat_released")
         if self.lives is not None:
             self.lives.hooks = {h: _overriding(working, h) for h in FAMILY_HOOKS}
 
@@ -334,11 +335,15 @@ class World:
         self.requests.append(req)
         return req
 
-    def release_seat(self, office: str) -> None:
-        """A household gives up the seat it held (a pupil moving on, a family leaving)."""
+    def release_seat(self, office: str, household: Household | None = None) -> None:
+        """A household gives up the seat it held (a pupil moving on, a family leaving);
+        the mechanisms that remember who sits where hear of it."""
         station = self.stations[office]
         if station.seats_left is not None:
             station.seats_left += 1
+        if household is not None:
+            for m in self.releasers:
+                m.seat_released(self, household, office)
 
     def day_of_year(self, t: float) -> float:
         """Day ``t`` on the yearly calendar of deadlines: ``t`` itself in a one-season run,

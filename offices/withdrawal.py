@@ -38,7 +38,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from maze.distributions import Distribution, Duration, Sampler
-from maze.household import Request
+from maze.household import Household, Request
 from maze.journey import ROLE_OUTCOME, finish, visit
 from maze.mechanism import Mechanism, Verdict, Visit
 from maze.scenario import Scenario
@@ -132,10 +132,27 @@ class Withdrawal(Mechanism):
         return None
 
     def finished(self, world: World, request: Request) -> None:
+        gone = world.lives is not None and request.household.id in world.lives.gone
         if (request.outcome in ("served", "alternative") and request.last_office in self.offices
-                and world.env.now < self.config.closure):
+                and world.env.now < self.config.closure and not gone):
             self.enrolled[request.case_id] = request
             self.where[request.case_id] = request.last_office
+
+    def seat_released(self, world: World, household: Household, office: str) -> None:
+        """A pupil who gave up its place here (moved on, sent home, its family gone) is no
+        longer the closure's to push out: no case is opened for it. A closure case already
+        opened ends ``sent_away`` if the family left the city; one whose child moved on
+        stays open (``pending``) as the family's own new case decides its year."""
+        if office not in self.offices:
+            return
+        for cid in [c for c, r in self.enrolled.items()
+                    if r.household.id == household.id and self.where[c] == office]:
+            del self.enrolled[cid]
+            req = self.reopened.get(cid)
+            lives = world.lives
+            if req is not None and req.outcome is None and lives is not None \
+                    and household.id in lives.gone:
+                finish(world, req, "sent_away", office)
 
     # -- the processes --------------------------------------------------------------------
     def _reopen(self, world: World, placed: Request) -> Request:

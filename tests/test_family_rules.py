@@ -12,7 +12,7 @@ from maze.app import api
 from maze.lives import YEAR_DAYS
 from maze.scenario import ScenarioError, from_dict
 from tests.school_city import with_mechanism
-from tests.test_lives import city_over_years, run
+from tests.test_lives import FIRST, city_over_years, run
 
 
 def test_a_household_told_too_late_is_served_next_year() -> None:
@@ -40,8 +40,8 @@ def test_a_household_told_too_late_is_served_next_year() -> None:
     assert second["days_to_outcome"].max() < 1.0 < first.loc[
         first["household_id"].isin(late), "days_to_outcome"].min()
     c = r.raw.children.set_index(["child_id", "year"])
-    assert (c.loc[[(h, 0) for h in late], "outcome"] == "out_of_school").all()
-    assert (c.loc[[(h, 1) for h in late], "outcome"] == "city_public").all()
+    assert (c.loc[[(h, FIRST) for h in late], "outcome"] == "out_of_school").all()
+    assert (c.loc[[(h, FIRST + 1) for h in late], "outcome"] == "city_public").all()
 
 
 def test_without_try_again_a_household_told_too_late_never_returns() -> None:
@@ -55,7 +55,7 @@ def test_without_try_again_a_household_told_too_late_never_returns() -> None:
     c = r.raw.children.set_index(["child_id", "year"])["stage"]
     # Late families whose child stays in its stage (a child moving on applies anyway).
     late = [h for h in school.loc[school["missed_deadline"], "household_id"]
-            if c.get((h, 0)) == c.get((h, 1))]
+            if c.get((h, FIRST)) == c.get((h, FIRST + 1))]
     assert len(late) > 20
     assert not ((school["start"] >= YEAR_DAYS) & school["household_id"].isin(late)).any()
 
@@ -83,7 +83,7 @@ def test_land_at_home_leaves_more_children_behind() -> None:
     without = _bring(table, land_at_home=False).raw.children
 
     def behind(c):  # noqa: ANN001, ANN202
-        m = c[(c["hukou"] == "migrant") & (c["year"] == 0)]
+        m = c[(c["hukou"] == "migrant") & (c["year"] == FIRST)]
         return (m["outcome"] == "left_behind").mean()
 
     assert behind(with_land) > behind(without) + 0.2
@@ -177,7 +177,7 @@ def test_renewals_lose_cover_when_a_new_job_has_no_contract() -> None:
     assert moving["lost"] > 10 and 0.1 < moving["churn"] < 0.9
     assert moving["regained"] == 0  # nobody asks again
     assert sum(y["lost"] for y in moving["by_year"].values()) == moving["lost"]
-    assert min(map(int, moving["by_year"])) == 1  # the first renewals come in year 1
+    assert min(map(int, moving["by_year"])) == FIRST + 1  # the first renewals: the 2nd year
     again = churn(0.5, again=True)
     assert again["lost"] > 10 and again["regained"] > 5
     assert moving["mean_spell_years"] < steady["mean_spell_years"]
@@ -197,17 +197,17 @@ def test_story_over_years_tells_requests_and_life_in_time_order() -> None:
     data["population"]["groups"][0]["attributes"].update({"job_changes": 1.0})
     r = run(data)
     served = r.raw.children
-    hid = int(served.loc[(served["hukou"] == "migrant") & (served["year"] == 1)
+    hid = int(served.loc[(served["hukou"] == "migrant") & (served["year"] == FIRST + 1)
                          & (served["outcome"] == "city_public"), "household_id"].iloc[0])
     lines = life_story_lines(r.events, r.raw.life_events, hid, from_dict(data))
     text = "\n".join(lines)
     headings = [line for line in lines if line.startswith("Year ")]
-    assert headings[:2] == ["Year 1 (from 1 June 2012):", "Year 2 (from 1 June 2013):"]
+    assert headings[:2] == [f"Year {FIRST}:", f"Year {FIRST + 1}:"]
     # Two stages, two applications, each told under its year and tagged with it.
-    assert "Outcome of the school 2012 request" in text
-    assert "Outcome of the school 2013 request" in text
+    assert f"Outcome of the school {FIRST} request" in text
+    assert f"Outcome of the school {FIRST + 1} request" in text
     assert text.index("moved on to junior middle school") > text.index(headings[1])
-    assert text.index("In all, for the school 2012 request") < text.index(headings[1])
+    assert text.index(f"In all, for the school {FIRST} request") < text.index(headings[1])
     # Dated lines never go back in time.
     days = [int(line.split()[1]) for line in lines if line.startswith("Day ")]
     assert days == sorted(days)
@@ -227,5 +227,5 @@ def test_maze_story_over_years_from_the_command_line(tmp_path, capsys) -> None: 
     path.write_text(json.dumps(scenario.model_dump(mode="json", by_alias=True)))
     assert main(["story", str(path), "--household", "3"]) == 0
     out = capsys.readouterr().out
-    assert "Year 1 (from 1 June 2016):" in out
+    assert "Year 2016:" in out
     assert "the family arrived in the city." in out

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from maze import measures
 from maze.app import api
 from maze.lives import CHILD_COLUMNS, YEAR_DAYS, Streak
 from maze.scenario import ScenarioError, from_dict
@@ -19,12 +20,16 @@ from tests.school_city import school_city
 from tests.test_event_log_invariants import check_event_log
 
 YEARS = 3
+#: The test city starts on 1 January of a year that is not a leap year (nor are the next
+#: two): its calendar years are FIRST, FIRST + 1, ... and each is 365 days long.
+FIRST = 2013
 
 
 def city_over_years(years: int = YEARS, households: int = 120, **lives: Any) -> dict[str, Any]:
     """The mechanism tests' school city run for ``years`` years, children in primary."""
     data = school_city(households=households)
     data["city"]["horizon"] = YEAR_DAYS * years
+    data["city"]["start_date"] = f"{FIRST}-01-01"
     data["lives"] = {"school": "school", "in_migration": households // 4, **lives}
     for g in data["population"]["groups"]:
         g.setdefault("attributes", {})["school_stage"] = "primary"
@@ -114,8 +119,8 @@ def test_a_stage_transition_applies_again() -> None:
                            stage_ages={"primary": (11, 11), "middle": (12, 14)})
     r = run(data)
     c = r.raw.children
-    year0 = c[c["year"] == 0].set_index("child_id")
-    year1 = c[c["year"] == 1].set_index("child_id")
+    year0 = c[c["year"] == FIRST].set_index("child_id")
+    year1 = c[c["year"] == FIRST + 1].set_index("child_id")
     assert (year0["stage"] == "primary").all() and (year1["stage"] == "middle").all()
     j = r.journeys
     migrants_served = year0.index[year0["outcome"] == "city_public"]
@@ -126,7 +131,7 @@ def test_a_stage_transition_applies_again() -> None:
         assert years == [0, 1], (hid, years)  # one application per stage, not per year
         assert year1.loc[hid, "case_id"] != year0.loc[hid, "case_id"]
     # Within a stage the place is kept: no application in year 2.
-    year2 = c[c["year"] == 2].set_index("child_id")
+    year2 = c[c["year"] == FIRST + 2].set_index("child_id")
     kept = year2.index[year2["outcome"] == "city_public"]
     assert len(kept) and (year2.loc[kept, "case_id"] == year1.loc[kept, "case_id"]).all()
 
@@ -245,7 +250,7 @@ def test_the_waiting_list_number_resets_at_middle_school(reset: bool) -> None:
     world.run()
     wl = next(m for m in chain if m.name == "waiting_list")
     c = world.lives.children_table()
-    moved = c[(c["year"] == 1) & (c["stage"] == "middle") & (c["hukou"] == "migrant")
+    moved = c[(c["year"] == FIRST + 1) & (c["stage"] == "middle") & (c["hukou"] == "migrant")
               & (c["outcome"] == "city_public")]
     assert len(moved) > 20
     for case_id in moved["case_id"]:
@@ -257,3 +262,33 @@ def test_the_waiting_list_number_resets_at_middle_school(reset: bool) -> None:
             assert number == req.start  # the bottom of a new list
         else:
             assert number == pytest.approx(req.start - YEAR_DAYS * schooling)
+
+
+def test_children_and_years_tables_share_calendar_years() -> None:
+    # One meaning of "year": the children table's year of a school year is the calendar
+    # year in which its school place was asked for, which is how years.parquet counts
+    # requests. A history that starts on 1 January 2010 and a leap year (2012) inside it.
+    s = api.load(preset="beijing_history", overrides={
+        "population.households": 300, "lives.in_migration": 300})
+    r = api.run(s, 0)
+    c, j = r.raw.children, r.journeys
+    y = measures.years(j, s)
+    assert sorted(c["year"].unique()) == sorted(y["year"].unique()) == list(range(2010, 2021))
+    # Every school request belongs to a child followed in the year it was made.
+    school = j[j["service"] == "school"].assign(year=lambda d: measures.request_years(d, s))
+    rows = set(zip(c["household_id"], c["year"], strict=True))
+    assert all((h, yr) in rows for h, yr in zip(school["household_id"], school["year"],
+                                                strict=True))
+    # A child's case was asked for in its row's year, or earlier for a place kept.
+    made = school.set_index("case_id")["year"]
+    with_case = c[c["case_id"] >= 0]
+    asked = made.loc[with_case["case_id"]].to_numpy()
+    assert (asked <= with_case["year"].to_numpy()).all()
+    # Joined on (year, group): the children whose case was made that year are among that
+    # year's school requests of years.parquet, in every year.
+    new = with_case[asked == with_case["year"].to_numpy()]
+    joined = new.groupby(["year", "group"], observed=True).size().rename("children").to_frame(
+        ).join(y[y["service"] == "school"].set_index(["year", "group"])["requests"])
+    assert joined["requests"].notna().all()
+    assert (joined["children"] <= joined["requests"]).all()
+    assert set(joined.index.get_level_values("year")) == set(range(2010, 2021))

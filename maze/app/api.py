@@ -175,7 +175,7 @@ def run(scenario: Scenario, seed: int = 0,
         summary["children"] = life_measures.children_summary(raw.children)
         assert scenario.lives is not None
         if scenario.lives.renew:
-            summary["renewals"] = life_measures.churn(j, scenario.lives.renew)
+            summary["renewals"] = life_measures.churn(j, scenario.lives.renew, scenario)
     return Run(raw, events, j, summary)
 
 
