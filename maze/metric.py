@@ -102,10 +102,11 @@ def domains(scenario: Scenario, table: str = "journeys") -> dict[str, Column]:
     return cols
 
 
-def _years(scenario: Scenario) -> range:
+def run_years(scenario: Scenario) -> range:
     """Calendar years a run of ``scenario`` covers (a request starts in one of them)."""
     first = scenario.city.start_date
-    last = first + timedelta(days=float(scenario.city.horizon))
+    # The run is [start, start + horizon): its last moment is just before the end.
+    last = first + timedelta(days=max(float(scenario.city.horizon) - 1e-6, 0.0))
     return range(first.year, last.year + 1)
 
 
@@ -401,14 +402,14 @@ def spec(data: Mapping[str, Any], scenario: Scenario, *, source: str, key: str) 
     for column, value in filters.items():
         where = f"filters.{column}"
         allowed = FILTERS if table == "journeys" else tuple(
-            c for c in FILTERS if c in columns)
+            c for c in FILTERS if c in columns or c == "year")
         if column not in allowed:
             raise fail(f"cannot filter on {column!r}; filters: {', '.join(allowed)}", where)
         values = _as_tuple(value)
         if not values:
             raise fail("an empty list of values matches nothing", where)
         if column == "year":
-            years = _years(scenario)
+            years = run_years(scenario)
             for v in values:
                 if not isinstance(v, int) or isinstance(v, bool) or v not in years:
                     raise fail(f"year {v!r} matches nothing: this scenario runs from "
@@ -453,7 +454,9 @@ def evaluate(s: Spec, tables: Mapping[str, pd.DataFrame], scenario: Scenario) ->
     for column, values in s.filters.items():
         if column == "year":
             start = pd.Timestamp(scenario.city.start_date)
-            when = start + pd.to_timedelta(frame["start"].to_numpy(dtype=float), unit="D")
+            # a request in the year it starts; a household in the year it arrives
+            day = frame["start" if s.table == "journeys" else "arrival"]
+            when = start + pd.to_timedelta(day.to_numpy(dtype=float), unit="D")
             col = np.asarray(when.year)
         else:
             col = frame[column].to_numpy()

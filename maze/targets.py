@@ -154,8 +154,9 @@ def check(data: Mapping[str, Any], scenario: Scenario, source: str) -> TargetsFi
         if bad:
             raise fail(f"unknown key; known: {', '.join(CITATION_FIELDS)}",
                        f"{key}.citation.{bad[0]}")
-        measure = metric.spec({k: t[k] for k in ("measure", "expression", "table", "filters")
-                               if k in t}, scenario, source=source, key=key)
+        measured = {k: t[k] for k in ("measure", "expression", "table", "filters") if k in t}
+        measured = _in_its_year(measured, year, scenario, fail, f"{key}.year")
+        measure = metric.spec(measured, scenario, source=source, key=key)
         targets.append(Target(name, value, sd, _text(t.get("uncertainty"), fail,
                                                      f"{key}.uncertainty"),
                               year, _text(t.get("population"), fail, f"{key}.population"),
@@ -165,6 +166,27 @@ def check(data: Mapping[str, Any], scenario: Scenario, source: str) -> TargetsFi
     parameters = _parameters(data.get("parameters", []), scenario, source, fail)
     return TargetsFile(source, city, preset if isinstance(preset, str) else None,
                        tuple(targets), parameters)
+
+
+def is_history(scenario: Scenario) -> bool:
+    """A run over dated calendar years (``city.end_date``), not one season."""
+    return scenario.city.end_date is not None
+
+
+def _in_its_year(measured: dict[str, Any], year: int, scenario: Scenario, fail: Any,
+                 key: str) -> dict[str, Any]:
+    """In a history, a figure for a year is compared with that year's requests: its
+    ``year`` becomes a ``year`` filter unless the target gives one. A one-season city
+    keeps all its requests (its year is the season's; the figure's year is a label)."""
+    filters = measured.get("filters", {})
+    if not is_history(scenario) or not isinstance(filters, Mapping) or "year" in filters:
+        return measured
+    years = metric.run_years(scenario)
+    if year not in years:
+        raise fail(f"the figure's year {year} is outside this history ({years.start} to "
+                   f"{years.stop - 1}): in a history a target is compared with the requests "
+                   "of its year", key)
+    return measured | {"filters": {**filters, "year": year}}
 
 
 def _declared(scenario: Scenario) -> dict[str, Any]:

@@ -219,3 +219,32 @@ def test_predictive_runs_on_processes_give_the_serial_table():
     procs = cal.predictive(tf, scenario, post, 6, seed=3, workers=2)
     assert list(serial["draw"]) == list(range(6))
     pd.testing.assert_frame_equal(serial, procs)
+
+
+def _share_target(year: int, filters: dict | None = None) -> dict:
+    return {"name": f"public_{year}", "value": 0.8, "sd": 0.1, "use": "calibrate",
+            "uncertainty": "u", "year": year, "population": "p",
+            "expression": 'count(outcome == "served") / count(outcome == "served" or '
+                          'outcome == "alternative")',
+            "filters": {"service": "school", "hukou": "migrant", **(filters or {})},
+            "citation": {"author": "a", "year": 2020, "title": "t", "where": "w"}}
+
+
+def test_a_history_compares_each_figure_with_its_own_year():
+    """In a history (city.end_date) a target's year becomes its year filter, unless it
+    gives one; a year outside the history is refused naming the target's year. A
+    one-season city keeps all its requests."""
+    history = api.load(preset="beijing_history")
+    data = {"city": "beijing_history", "targets": [
+        _share_target(2012), _share_target(2017, {"year": 2016})],
+        "parameters": [{"key": "population.groups.informal_worker.attributes.lease_own",
+                        "low": 0.1, "high": 0.9}]}
+    tf = tg.check(data, history, "h.toml")
+    assert [t.measure.filters["year"] for t in tf.targets] == [(2012,), (2016,)]
+    data["targets"][0]["year"] = 2008
+    with pytest.raises(sc.ScenarioError, match=r"^h.toml: targets.0.year: the figure's year "
+                       r"2008 is outside this history \(2010 to 2020\)"):
+        tg.check(data, history, "h.toml")
+    season = tg.check({"city": "beijing", "targets": [_share_target(2017)],
+                       "parameters": data["parameters"]}, api.load(preset="beijing"), "b.toml")
+    assert "year" not in season.targets[0].measure.filters

@@ -52,6 +52,12 @@ def test_expressions_and_filters_count_the_rows(beijing):
     assert got == pytest.approx((m["contract"] & ~m["lease_own"]).mean())
     assert _value({"expression": "sum(city_cost_saved)", "filters": {"year": 2016}},
                   beijing) == pytest.approx(j.loc[j["start"] < 214, "city_cost_saved"].sum())
+    # On households, the year is the year of arrival.
+    arrived_2016 = h[(h["hukou"] == "migrant") & (h["arrival"] < 214)]
+    assert len(arrived_2016) < (h["hukou"] == "migrant").sum() or h["arrival"].max() < 214
+    assert _value({"expression": "share(contract)", "table": "households",
+                   "filters": {"hukou": "migrant", "year": 2016}},
+                  beijing) == pytest.approx(arrived_2016["contract"].mean())
     assert math.isnan(_value({"expression": "mean(visits)",
                               "filters": {"service": "hukou_transfer", "outcome": "alternative"}},
                              beijing))
