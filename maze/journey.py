@@ -62,11 +62,16 @@ def arrivals(world: World) -> Process:
             hh = Household(hid, groups[hid], hukou[hid] == "local", cols)
             if has_documents:
                 _initial_documents(world, hh)
-            for s in lives.arrive(hh, [s for s, wants_s, _ in wanted if wants_s[hid]]):
-                req = Request(case_id, hh, s, env.now, scenario.services[s].entry)
-                case_id += 1
-                new_request(req)
-                lives.started(req)
+            asked: set[str] = set()
+            for s, child in lives.arrive(hh, [s for s, wants_s, _ in wanted if wants_s[hid]]):
+                if s in asked:  # a second child's school request: numbered after arrivals'
+                    req = world.new_request(hh, s, scenario.services[s].entry)
+                else:
+                    asked.add(s)
+                    req = Request(case_id, hh, s, env.now, scenario.services[s].entry)
+                    case_id += 1
+                    new_request(req)
+                lives.started(req, child)
                 start(journey(world, req))
             continue
         hh = None

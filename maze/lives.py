@@ -17,9 +17,10 @@ children of migrants return to their hometowns for high school" [Chuang 2020]. W
   ``job_changes`` and ``moves`` rates a year; a job change voids the papers an employer
   gave and a move those tied to the old address, and the new job comes with a labour
   contract, the new home with a lease in the family's name, as often as for its group;
-- the eldest child (``school_stage`` gives its stage on arrival) ages one year per year,
-  passes from primary to junior middle to senior high, and its family applies again for
-  the ``lives.school`` service at each stage;
+- every child (``children`` gives how many; ``school_stage`` the eldest's stage on arrival,
+  and each younger one is ``lives.sibling_gap`` years younger than the one before) ages
+  one year per year, passes from primary to junior middle to senior high, and its family
+  applies again for the ``lives.school`` service at each stage, one request per child;
 - services in ``lives.renew`` are asked for again each year by those who hold them;
 - families decide (bring the child or leave it in the hometown, send it back for the
   gaokao stage, try again after a refusal, go home): the rules for these decisions are
@@ -65,8 +66,8 @@ if TYPE_CHECKING:
 CHILD_OUTCOMES = ("city_public", "private", "left_behind", "hometown_gaokao", "out_of_school",
                   "returned_home", "pending")
 #: Columns of the children table (children.parquet): one row per child and school year.
-CHILD_COLUMNS = ("child_id", "household_id", "group", "hukou", "year", "age", "stage",
-                 "outcome", "case_id", "compulsory_in_city")
+CHILD_COLUMNS = ("child_id", "household_id", "birth_order", "group", "hukou", "year", "age",
+                 "stage", "outcome", "case_id", "compulsory_in_city")
 #: Columns of the life-events table (life_events.parquet): one row per event of a life.
 LIFE_COLUMNS = ("household_id", "time", "event", "detail")
 #: School stages a child applies for (``preschool`` is not school age).
@@ -137,13 +138,17 @@ class Streak:
 
 @dataclass
 class Child:
-    """The eldest child of a household, followed from year to year."""
+    """A child of a household, followed from year to year."""
 
     household: int
     age: int
     stage: str
     #: With its parents in the city (True) or in the hometown (False).
     in_city: bool
+    #: The child's number in the children table (in the order children are first seen).
+    id: int = 0
+    #: 0 for the eldest, 1 for the next, ...
+    order: int = 0
     ever_in_city: bool = False
     #: The office where it holds a school place ("" if none).
     enrolled: str = ""
@@ -157,6 +162,8 @@ class Child:
     history: list[tuple[int, str]] = field(default_factory=list)
     #: Still followed (False once past school age or gone with its family).
     followed: bool = True
+    #: Its last school request (None before the first).
+    last: Request | None = None
 
 
 def stage_of(age: int, ages: dict[str, tuple[int, int]]) -> str:
@@ -233,7 +240,11 @@ class Lives:
         self.stage_col = cols["school_stage"] = list(hh["school_stage"].tolist())
         self.local = local.tolist()
         self.households: dict[int, Household] = {}
-        self.children: dict[int, Child] = {}
+        #: Household id -> its children, eldest first.
+        self.children: dict[int, list[Child]] = {}
+        #: School case -> the child it is for.
+        self.child_of_case: dict[int, Child] = {}
+        self.next_child = 0
         #: Household id -> the day it left the city (absent: still here).
         self.gone: dict[int, float] = {}
         #: Household id -> service -> its last request.
@@ -277,48 +288,77 @@ class Lives:
         return day_of(then, self.start) + (t - math.floor(t))
 
     # -- arrival --------------------------------------------------------------------------
-    def arrive(self, hh: Household, wanted: list[str]) -> list[str]:
-        """A household arrives: its child (if any) is placed; returns the services it asks
-        for now, in the scenario's order (the school service only for a school-age child
-        in the city)."""
+    def arrive(self, hh: Household, wanted: list[str]) -> list[tuple[str, Child | None]]:
+        """A household arrives: its children (if any) are placed; returns the requests it
+        makes now, as (service, child), in the scenario's order of services, one school
+        request per school-age child in the city (eldest first)."""
         hid = hh.id
         self.households[hid] = hh
         self.papers_checked[hid] = self.env.now
         self.log(hid, "arrive")
+        others: list[tuple[str, Child | None]] = [(s, None) for s in wanted if s != self.school]
         if self.school is None:
-            return wanted
-        others = [s for s in wanted if s != self.school]
+            return others
         stage = str(self.stage_col[hid])
-        has_child = stage in self.ages and float(self.cols["children"][hid]) >= 1
-        if not has_child or (hh.local and self.school not in wanted):
+        count = self._count(float(self.cols["children"][hid]))
+        if stage not in self.ages or count < 1 or (hh.local and self.school not in wanted):
             return others  # no child of school age here to follow
         first, last = self.ages[stage]
         age = int(self.rng.integers(first, last + 1))
-        child = Child(hid, age, stage, in_city=True)
-        self.children[hid] = child
-        if not hh.local:
-            brings = self.ask("brings_child", hh, child)
-            child.in_city = (self.school in wanted) if brings is None else brings
-        self.log(hid, "child", f"{stage}, age {age}, "
-                 + ("in the city" if child.in_city else "left in the hometown"))
-        child.ever_in_city = child.in_city
-        child.outcome = "out_of_school" if child.in_city else "left_behind"
-        if not child.in_city or stage not in SCHOOL_AGE:
-            return others
-        if stage == "high" and not hh.local and self.ask("back_for_gaokao", hh, child):
-            self._send_back_for_gaokao(child)
-            return others
-        child.outcome = "pending"
+        kids: list[Child] = []
+        low, high = self.config.sibling_gap
+        for k in range(count):
+            if k:
+                age = max(0, age - int(self.rng.integers(low, high + 1)))
+            kids.append(Child(hid, age, stage if not k else stage_of(age, self.ages),
+                              in_city=True, id=self.next_child, order=k))
+            self.next_child += 1
+        self.children[hid] = kids
+        asks: list[tuple[str, Child | None]] = []
+        for child in kids:
+            if not hh.local:
+                brings = self.ask("brings_child", hh, child)
+                child.in_city = (self.school in wanted) if brings is None else brings
+            self.log(hid, "child", f"{child.stage}, age {child.age}, "
+                     + ("in the city" if child.in_city else "left in the hometown"))
+            child.ever_in_city = child.in_city
+            child.outcome = "out_of_school" if child.in_city else "left_behind"
+            child.followed = child.stage in SCHOOL_AGE or child.age < self.ages["primary"][0]
+            if not child.in_city or child.stage not in SCHOOL_AGE:
+                continue
+            if child.stage == "high" and not hh.local and self.ask("back_for_gaokao", hh,
+                                                                     child):
+                self._send_back_for_gaokao(child)
+                continue
+            child.outcome = "pending"
+            asks.append((self.school, child))
         order = list(self.world.scenario.services)
-        return sorted([self.school, *others], key=order.index)
+        return sorted(asks + others, key=lambda a: order.index(a[0]))
 
-    def started(self, req: Request) -> None:
-        """A request was made: the child's school case is the one deciding its year."""
-        if req.service == self.school:
-            child = self.children.get(req.household.id)
+    def _count(self, value: float) -> int:
+        """A household's number of children: a whole number, or a mean between two whole
+        numbers (1.4: four households in ten have two)."""
+        whole = math.floor(value)
+        return int(whole) + (1 if value > whole and self.rng.random() < value - whole else 0)
+
+    def started(self, req: Request, child: Child | None = None) -> None:
+        """A request was made (for ``child``, a school request): the child's case is the
+        one deciding its year."""
+        if child is not None:
+            self.child_of_case[req.case_id] = child
+            child.case = req.case_id
+            child.outcome = "pending"
+
+    def _child_of(self, req: Request) -> Child | None:
+        """The child a school request is for: the one it was made for, or, for a case a
+        mechanism opened (a closure), the family's child placed where it began."""
+        child = self.child_of_case.get(req.case_id)
+        if child is None:
+            child = next((c for c in self.children.get(req.household.id, ())
+                          if c.followed and c.enrolled and c.enrolled == req.entry), None)
             if child is not None:
-                child.case = req.case_id
-                child.outcome = "pending"
+                self.child_of_case[req.case_id] = child
+        return child
 
     # -- outcomes -------------------------------------------------------------------------
     def finished(self, req: Request) -> None:
@@ -334,11 +374,12 @@ class Lives:
                 ins.start(hid)
             elif outcome != "served" and not bool(self.cols["contract"][hid]):
                 ins.stop_at(hid)
-        child = self.children.get(hid)
-        if child is not None and child.followed and req.service == self.school:
-            # The child's place is what its family's latest school case says (also a case
-            # a closure opened for a child placed at a closing school).
+        child = self._child_of(req) if req.service == self.school else None
+        if child is not None and child.followed:
+            # The child's place is what its latest school case says (also a case a closure
+            # opened for a child placed at a closing school).
             child.case = req.case_id
+            child.last = req
             self._place(child, req)
         if outcome == "sent_away" and (not req.end_office or self.world.stations[
                 req.end_office].role != "sent_away"):
@@ -350,7 +391,8 @@ class Lives:
             child.enrolled = office
             child.outcome = "city_public" if outcome == "served" else "private"
             child.in_city = True
-            self.streak["years_schooling"].start(child.household, keep=True)
+            if not child.order:
+                self.streak["years_schooling"].start(child.household, keep=True)
         elif outcome == "sent_away" and office and self.world.stations[office].role == \
                 "sent_away":
             # Placed in the hometown's school while the parents stay in the city.
@@ -365,7 +407,8 @@ class Lives:
         elif outcome in ("gave_up", "denied"):
             self._release(child)  # a holdout of a closed school has no place left
             child.outcome = "out_of_school"
-        if child.outcome not in ("city_public", "private"):
+        if child.outcome not in ("city_public", "private") and not child.order:
+            # The household's years of schooling here are its eldest child's.
             self.streak["years_schooling"].stop_at(child.household)
 
     def _in_hometown(self, child: Child) -> str:
@@ -394,17 +437,17 @@ class Lives:
             return
         self.gone[hid] = self.env.now
         self.log(hid, "leave_city", why)
-        child = self.children.get(hid)
-        if child is None or not child.followed:
-            return
-        self._release(child)
-        if child.stage in COMPULSORY and child.compulsory_in_city is None:
-            child.compulsory_in_city = False
-        if mid_year:
-            if child.in_city:
-                child.outcome = "returned_home"
-            self._record(child, self.year())
-        child.followed = False
+        for child in self.children.get(hid, ()):
+            if not child.followed:
+                continue
+            self._release(child)
+            if child.stage in COMPULSORY and child.compulsory_in_city is None:
+                child.compulsory_in_city = False
+            if mid_year:
+                if child.in_city:
+                    child.outcome = "returned_home"
+                self._record(child, self.year())
+            child.followed = False
 
     # -- the turn of each year ---------------------------------------------------------------
     def years(self) -> Generator[Any, Any, None]:
@@ -417,18 +460,18 @@ class Lives:
             if plan:
                 self.env.process(self._requests(plan))
 
-    def new_year(self, year: int) -> list[tuple[float, int, int, str, str]]:
+    def new_year(self, year: int) -> list[tuple[float, int, int, int, str, str]]:
         """Close calendar year ``year - 1`` and plan ``year``: returns (day, household,
-        order, service, why) of the requests to make, sorted."""
-        plan: list[tuple[float, int, int, str, str]] = []
+        service order, child order, service, why) of the requests to make, sorted."""
+        plan: list[tuple[float, int, int, int, str, str]] = []
         now = self.env.now
         order = {s: i for i, s in enumerate(self.world.scenario.services)}
         for hid in sorted(self.households):
             if hid in self.gone:
                 continue
             hh = self.households[hid]
-            child = self.children.get(hid)
-            if child is not None:
+            kids = self.children.get(hid, ())
+            for child in kids:
                 self._record(child, year - 1)
             self.age[hid] += 1.0
             leaves = self.ask("returns_home", hh)
@@ -438,9 +481,13 @@ class Lives:
                 self.leave(hid, "returned home", mid_year=False)
                 continue
             day = max(now, self.same_day(self.arrival[hid], year))
-            wants: list[tuple[str, str]] = []
-            if child is not None and child.followed:
-                wants += self._child_year(hh, child)
+            wants: list[tuple[str, str, int]] = []
+            for child in kids:
+                if child.followed:
+                    wants += [(s, why, child.order) for s, why in self._child_year(hh, child)]
+            lead = next((c for c in kids if c.followed and c.stage in SCHOOL_AGE), None)
+            if kids:  # the household's school stage: its eldest child still at school
+                self.stage_col[hid] = lead.stage if lead is not None else kids[0].stage
             last = self.last.get(hid, {})
             for service in self.world.scenario.services:
                 if service == self.school:
@@ -449,10 +496,10 @@ class Lives:
                 if req is None:
                     continue
                 if req.outcome == "served" and service in self.renew:
-                    wants.append((service, "renew"))
+                    wants.append((service, "renew", 0))
                 elif req.outcome in FAILED and self.ask("tries_again", req):
-                    wants.append((service, "try_again"))
-            plan += [(day, hid, order[s], s, why) for s, why in wants]
+                    wants.append((service, "try_again", 0))
+            plan += [(day, hid, order[s], k, s, why) for s, why, k in wants]
         plan.sort()
         return plan
 
@@ -462,7 +509,6 @@ class Lives:
         before = child.stage
         child.age += 1
         child.stage = stage_of(child.age, self.ages)
-        self.stage_col[hid] = child.stage
         if not child.enrolled:
             child.case = -1  # an enrolled child's year rests on the case that placed it
         if child.stage != before:
@@ -473,7 +519,8 @@ class Lives:
                 child.compulsory_in_city = bool(child.history) and child.history[-1][1] in (
                     "city_public", "private")
         if child.stage not in SCHOOL_AGE:
-            child.followed = child.stage == "preschool"  # past school age: no longer followed
+            # Past school age: no longer followed; too young for it: followed on.
+            child.followed = child.age < self.ages["primary"][0]
             return []
         brought = False
         if not child.in_city:
@@ -493,7 +540,7 @@ class Lives:
             return [(self.school, "new_stage" if child.stage != before else "brought")]
         if child.enrolled:
             return []  # keeps its place in the same school
-        last = self.last.get(hid, {}).get(self.school)
+        last = child.last
         if last is not None and last.outcome is None:
             child.outcome = "pending"  # still waiting for last year's answer
             return []
@@ -512,16 +559,16 @@ class Lives:
         outcome = child.outcome
         child.history.append((year, outcome))
         hh = self.households[child.household]
-        self.rows.append((child.household, child.household, hh.group,
+        self.rows.append((child.id, child.household, child.order, hh.group,
                           "local" if hh.local else "migrant", year, child.age, child.stage,
                           outcome, child.case))
 
-    def _requests(self, plan: list[tuple[float, int, int, str, str]]
+    def _requests(self, plan: list[tuple[float, int, int, int, str, str]]
                   ) -> Generator[Any, Any, None]:
         from maze.journey import journey
 
         env, world = self.env, self.world
-        for day, hid, _, service, why in plan:
+        for day, hid, _, k, service, why in plan:
             if day > env.now:
                 yield env.timeout(day - env.now)
             if hid in self.gone:
@@ -531,7 +578,7 @@ class Lives:
                 self.log(hid, why, service)
             self._renew_papers(hh)
             req = world.new_request(hh, service, world.scenario.services[service].entry)
-            self.started(req)
+            self.started(req, self.children[hid][k] if service == self.school else None)
             env.process(journey(world, req))
 
     def _renew_papers(self, hh: Household) -> None:
@@ -575,15 +622,16 @@ class Lives:
         last_year = self.year(self.world.horizon - 1e-9)
         for hid in sorted(self.children):
             if hid not in self.gone:
-                self._record(self.children[hid], last_year)
+                for child in self.children[hid]:
+                    self._record(child, last_year)
 
     def children_table(self) -> pd.DataFrame:
         """One row per child and school year (see CHILD_COLUMNS)."""
-        rows = sorted(self.rows, key=lambda r: (r[0], r[4]))
-        done = {hid: child.compulsory_in_city for hid, child in self.children.items()}
+        rows = sorted(self.rows, key=lambda r: (r[0], r[5]))
+        done = {c.id: c.compulsory_in_city for kids in self.children.values() for c in kids}
         df = pd.DataFrame(rows, columns=list(CHILD_COLUMNS[:-1]))
-        df = df.astype({"child_id": "int64", "household_id": "int64", "year": "int64",
-                        "age": "int64", "case_id": "int64"})
+        df = df.astype({"child_id": "int64", "household_id": "int64", "birth_order": "int64",
+                        "year": "int64", "age": "int64", "case_id": "int64"})
         for c in ("group", "hukou", "stage"):
             df[c] = df[c].astype(str).astype("category")
         df["outcome"] = pd.Categorical(df["outcome"], categories=list(CHILD_OUTCOMES))

@@ -57,7 +57,9 @@ ATTRIBUTES: dict[str, AttributeSpec] = {
     "age": AttributeSpec("number", 35.0, "age of the applying parent"),
     "savings": AttributeSpec("number", 10_000.0, "savings available for fees and lost wages (RMB)"),
     "daily_wage": AttributeSpec("number", 109.0, "wage lost per day off work (RMB)"),
-    "children": AttributeSpec("number", 1.0, "children living in the city"),
+    "children": AttributeSpec("number", 1.0, "children of the household (a mean between two "
+                              "whole numbers: a share of households has one more; runs over "
+                              "years follow each)"),
     "grades": AttributeSpec("number", 0.5, "child's standing in class, 0 (bottom) to 1 (top)"),
     "blood_donations": AttributeSpec("number", 0.0, "blood donations counted for points"),
     "urgency": AttributeSpec("number", 0.5, "how urgent a health need is, 0 to 1"),

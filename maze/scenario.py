@@ -388,6 +388,18 @@ class Lives(_Model):
     #: Yearly probability that a household leaves the city for reasons the model does not
     #: follow (a job elsewhere, family). ASSUMPTION: no text gives it; 0.05-0.2 plausible.
     leave_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    #: Years (fewest, most) between a child and the next younger one, drawn evenly for
+    #: each younger child of a household with more than one (the ``children`` attribute).
+    #: ASSUMPTION: no text gives birth spacing; (2, 5) years plausible.
+    sibling_gap: tuple[Annotated[int, Field(ge=1, le=15)], Annotated[int, Field(ge=1, le=15)]] \
+        = (2, 5)
+
+    @field_validator("sibling_gap")
+    @classmethod
+    def _gap_runs_upwards(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if v[0] > v[1]:
+            raise ValueError(f"the fewest years ({v[0]}) must not exceed the most ({v[1]})")
+        return v
 
     @field_validator("stage_ages")
     @classmethod

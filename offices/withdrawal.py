@@ -198,7 +198,8 @@ class Withdrawal(Mechanism):
         rng = world.rng["mechanisms"]
         for cid, placed in list(self.enrolled.items()):
             if rng.random() < self.config.utilities_push:
-                del self.enrolled[cid]
+                if self.enrolled.pop(cid, None) is None:
+                    continue  # a brother or sister's family left with the one before
                 req = self.reopened.get(cid) or self._reopen(world, placed)
                 finish(world, req, "sent_away", self.where[cid])
 

@@ -39,7 +39,7 @@ def test_a_household_told_too_late_is_served_next_year() -> None:
     # Papers in hand, it takes days rather than months.
     assert second["days_to_outcome"].max() < 1.0 < first.loc[
         first["household_id"].isin(late), "days_to_outcome"].min()
-    c = r.raw.children.set_index(["child_id", "year"])
+    c = r.raw.children.set_index(["household_id", "year"])
     assert (c.loc[[(h, FIRST) for h in late], "outcome"] == "out_of_school").all()
     assert (c.loc[[(h, FIRST + 1) for h in late], "outcome"] == "city_public").all()
 
@@ -52,7 +52,7 @@ def test_without_try_again_a_household_told_too_late_never_returns() -> None:
         {"home_ties": 0.0, "patience_days": 300.0, "residence_permit": False})
     r = run(data)
     school = r.journeys[r.journeys["service"] == "school"]
-    c = r.raw.children.set_index(["child_id", "year"])["stage"]
+    c = r.raw.children.set_index(["household_id", "year"])["stage"]
     # Late families whose child stays in its stage (a child moving on applies anyway).
     late = [h for h in school.loc[school["missed_deadline"], "household_id"]
             if c.get((h, FIRST)) == c.get((h, FIRST + 1))]

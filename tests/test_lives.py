@@ -119,8 +119,8 @@ def test_a_stage_transition_applies_again() -> None:
                            stage_ages={"primary": (11, 11), "middle": (12, 14)})
     r = run(data)
     c = r.raw.children
-    year0 = c[c["year"] == FIRST].set_index("child_id")
-    year1 = c[c["year"] == FIRST + 1].set_index("child_id")
+    year0 = c[c["year"] == FIRST].set_index("household_id")
+    year1 = c[c["year"] == FIRST + 1].set_index("household_id")
     assert (year0["stage"] == "primary").all() and (year1["stage"] == "middle").all()
     j = r.journeys
     migrants_served = year0.index[year0["outcome"] == "city_public"]
@@ -131,7 +131,7 @@ def test_a_stage_transition_applies_again() -> None:
         assert years == [0, 1], (hid, years)  # one application per stage, not per year
         assert year1.loc[hid, "case_id"] != year0.loc[hid, "case_id"]
     # Within a stage the place is kept: no application in year 2.
-    year2 = c[c["year"] == FIRST + 2].set_index("child_id")
+    year2 = c[c["year"] == FIRST + 2].set_index("household_id")
     kept = year2.index[year2["outcome"] == "city_public"]
     assert len(kept) and (year2.loc[kept, "case_id"] == year1.loc[kept, "case_id"]).all()
 
@@ -292,3 +292,48 @@ def test_children_and_years_tables_share_calendar_years() -> None:
     assert joined["requests"].notna().all()
     assert (joined["children"] <= joined["requests"]).all()
     assert set(joined.index.get_level_values("year")) == set(range(2010, 2021))
+
+
+def test_every_child_of_a_household_is_followed() -> None:
+    # Households with 1.5 children (half have two); the younger is 5 years younger, so a
+    # sibling of a 6- to 10-year-old is not of school age yet and applies when it turns 6.
+    data = city_over_years(years=4, households=200, in_migration=0, sibling_gap=(5, 5))
+    for g in data["population"]["groups"]:
+        g["attributes"]["children"] = 1.5
+    r = run(data)
+    c, j = r.raw.children, r.journeys
+    assert not c.duplicated(["child_id", "year"]).any()
+    assert set(c.groupby("household_id")["child_id"].nunique()) == {1, 2}
+    # Every child is seen on arrival (a life event each), half the households have two.
+    seen = r.raw.life_events.query("event == 'child'").groupby("household_id").size()
+    assert len(seen) == 200 and set(seen) == {1, 2}
+    assert 0.35 < (seen == 2).mean() < 0.65
+    assert set(c["birth_order"]) == {0, 1}
+    both = c.pivot_table(index=["household_id", "year"], columns="birth_order", values="age")
+    both = both.dropna()
+    assert len(both) and ((both[0] - both[1]) == 5).all()
+    # Each school-age child in the city asks for its own place: two school requests of one
+    # household on the same day, each the case of one child.
+    school = j[j["service"] == "school"]
+    cases = c[c["case_id"] >= 0].drop_duplicates(["child_id", "case_id"])
+    assert not cases.duplicated("case_id").any()  # a case is one child's
+    assert (school.groupby(["household_id", "start"]).size() == 2).any()
+    # A younger child starts primary school in a later year and its family applies then.
+    first_year = c.groupby("child_id")["year"].min()
+    household_first = c.groupby("household_id")["year"].min()
+    later = c[(c["birth_order"] == 1) & (c["child_id"].map(first_year)
+                                        > c["household_id"].map(household_first))]
+    starters = later[later["year"] == later["child_id"].map(first_year)]
+    assert len(starters) and (starters["stage"] == "primary").all()
+    made = measures.request_years(school, from_dict(data))
+    year_of_case = dict(zip(school["case_id"], made, strict=True))
+    assert all(year_of_case[k] == y for k, y in zip(starters["case_id"], starters["year"],
+                                                    strict=True) if k >= 0)
+    assert (starters["case_id"] >= 0).any()
+
+
+def test_one_child_households_keep_their_tables() -> None:
+    # children = 1 (the default) draws nothing more: one child per household, eldest only.
+    c = run(city_over_years()).raw.children
+    assert (c["birth_order"] == 0).all()
+    assert c.groupby("household_id")["child_id"].nunique().max() == 1
