@@ -27,6 +27,7 @@ from maze.household import Household
 from maze.mechanism import Mechanism, Verdict, Visit
 from maze.population import EDUCATION
 from maze.scenario import Scenario
+from maze.world import World
 from offices import register
 from offices.eligibility import streak
 
@@ -161,6 +162,14 @@ class PointsSystem(Mechanism):
         self.applied[case] = key
         round_end = (k + 1) * self.config.round_days
         return Verdict("retry", "none", delay=round_end - now + 1e-6)
+
+    def take_over(self, world: World, previous: Mechanism) -> None:
+        """A new table, bar or quota from a date: applications already made stay in their
+        round, and rounds already decided stay decided; a round still open is ranked
+        under the rules in force when it closes."""
+        if isinstance(previous, PointsSystem):
+            self.rounds, self.decided, self.applied = (previous.rounds, previous.decided,
+                                                       previous.applied)
 
     def _rank(self, key: tuple[str, int]) -> None:
         """Admit the round's top scorers (random tie-break among equal scores)."""

@@ -174,6 +174,12 @@ class PriceGap(Mechanism):
         keep = [o for o in opts if o.affordable and o.cost < untreated]
         return sorted(keep, key=lambda o: o.cost)
 
+    def take_over(self, world: World, previous: Mechanism) -> None:
+        """New rates or bills from a date: a patient already on its way keeps what its
+        insurance was found to cover and the choice it made at the first counter."""
+        if isinstance(previous, PriceGap):
+            self.insurance, self.choice = previous.insurance, previous.choice
+
     # -- the hooks ------------------------------------------------------------------------
     def decide(self, v: Visit) -> Verdict | None:
         req = v.request

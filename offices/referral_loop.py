@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from maze.mechanism import Mechanism, Verdict, Visit
 from maze.scenario import REASONS, Scenario
+from maze.world import World
 from offices import register
 
 
@@ -85,6 +86,12 @@ class ReferralLoop(Mechanism):
             return "offices", (f"the loop must start at the service's entry office "
                                f"{entry!r}")
         return None
+
+    def take_over(self, world: World, previous: Mechanism) -> None:
+        """New odds or offices from a date: households already sent round the loop keep
+        the trips drawn for them and those made (new ones draw under the new rules)."""
+        if isinstance(previous, ReferralLoop) and previous.config.service == self.config.service:
+            self.cases = previous.cases
 
     def _draw_rounds(self, v: Visit) -> int:
         n = self.config.rounds

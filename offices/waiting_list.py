@@ -101,10 +101,7 @@ class WaitingList(Mechanism):
         return now
 
     def _key(self, req: Request, now: float) -> tuple[float, ...]:
-        num = self.number(req, now)
-        if self.config.order == "grades":
-            return (-float(req.household.attr("grades")), num, float(req.case_id))
-        return (num, float(req.case_id))
+        return self._rekey(req, self.number(req, now))
 
     def places_left(self, world: World, office: str) -> float:
         """Places still open to migrants at an office."""
@@ -148,6 +145,22 @@ class WaitingList(Mechanism):
         if self.rank(v.world, office, req.case_id) < self.places_left(v.world, office):
             return None
         return Verdict("refuse", "capacity")
+
+    def take_over(self, world: World, previous: Mechanism) -> None:
+        """New rules for the list from a date (places, reserve, order): the households
+        waiting at an office that still keeps a list stay on it with the numbers they
+        drew, and the places it has given stay given."""
+        if not isinstance(previous, WaitingList):
+            return
+        for office in sorted(self.offices & previous.offices):
+            self.admitted[office] = previous.admitted[office]
+            for cid, (req, key) in previous.lists[office].items():
+                self.lists[office][cid] = (req, self._rekey(req, key[-2]))
+
+    def _rekey(self, req: Request, number: float) -> tuple[float, ...]:
+        if self.config.order == "grades":
+            return (-float(req.household.attr("grades")), number, float(req.case_id))
+        return (number, float(req.case_id))
 
     def finished(self, world: World, request: Request) -> None:
         for office, members in self.lists.items():

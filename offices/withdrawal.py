@@ -105,6 +105,9 @@ class Withdrawal(Mechanism):
         self.where: dict[int, str] = {}
         #: Placed case -> the case the closure opened for the same household and service.
         self.reopened: dict[int, Request] = {}
+        #: Whether the notice has been given, and whether newer rules replaced these.
+        self.noticed = False
+        self.retired = False
 
     @staticmethod
     def check(scenario: Scenario, config: WithdrawalConfig) -> tuple[str, str] | None:
@@ -121,6 +124,27 @@ class Withdrawal(Mechanism):
         world.env.process(self._closure(world))
         if self.config.utilities_cut is not None:
             world.env.process(self._utilities(world))
+
+    def take_over(self, world: World, previous: Mechanism) -> None:
+        """New dates or shares from a date (a closure postponed, a shorter notice): the
+        pupils placed, the cases the notice opened and the families' plans to leave stay;
+        what has not happened yet (notice, cut utilities, closure) happens on the days the
+        new rules give, counted from the start of the run, as before."""
+        if not isinstance(previous, Withdrawal):
+            self.install(world)
+            return
+        previous.retired = True
+        self.enrolled, self.where, self.reopened = (previous.enrolled, previous.where,
+                                                    previous.reopened)
+        self.noticed = previous.noticed
+        if not self.noticed:
+            world.env.process(self._notice(world))
+        world.env.process(self._closure(world))
+        if self.config.utilities_cut is not None:
+            world.env.process(self._utilities(world))
+
+    def retire(self, world: World) -> None:
+        self.retired = True
 
     def decide(self, v: Visit) -> Verdict | None:
         if v.station.name not in self.offices:
@@ -169,7 +193,10 @@ class Withdrawal(Mechanism):
 
     def _notice(self, world: World) -> Generator[Any, Any, None]:
         env = world.env
-        yield env.timeout(self.config.notice)
+        yield env.timeout(max(0.0, self.config.notice - env.now))
+        if self.retired:
+            return
+        self.noticed = True
         rng = world.rng["mechanisms"]
         plan = Sampler(self.config.planning_days, rng)
         for cid, placed in list(self.enrolled.items()):
@@ -194,7 +221,9 @@ class Withdrawal(Mechanism):
     def _utilities(self, world: World) -> Generator[Any, Any, None]:
         env = world.env
         cut = max(self.config.notice, self.config.closure - self.config.utilities_cut)
-        yield env.timeout(cut)
+        yield env.timeout(max(0.0, cut - env.now))
+        if self.retired:
+            return
         rng = world.rng["mechanisms"]
         for cid, placed in list(self.enrolled.items()):
             if rng.random() < self.config.utilities_push:
@@ -205,7 +234,9 @@ class Withdrawal(Mechanism):
 
     def _closure(self, world: World) -> Generator[Any, Any, None]:
         env = world.env
-        yield env.timeout(self.config.closure)
+        yield env.timeout(max(0.0, self.config.closure - env.now))
+        if self.retired:
+            return
         holdouts = list(self.enrolled.items())
         self.enrolled.clear()
         for cid, placed in holdouts:

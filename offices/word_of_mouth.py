@@ -114,6 +114,33 @@ class WordOfMouth(Mechanism):
                 if yes:
                     self.heard[self._at(h, self.services[s])] += 1
 
+    def take_over(self, world: World, previous: Mechanism) -> None:
+        """A new deterrence, reach or delay from a date: people keep the ties they have
+        (the network is not drawn again) and the stories they have heard or will hear,
+        for every topic the new rules still count."""
+        if not isinstance(previous, WordOfMouth):
+            self.install(world)
+            return
+        self.network = previous.network
+        n = len(world.column("hukou"))
+        if previous.topics == self.topics:
+            self.heard = previous.heard
+            self.on_the_way = previous.on_the_way
+            return
+        self.heard = array("i", bytes(4 * n * len(self.topics)))
+        old = len(previous.topics)
+        where = {i: 0 if len(self.topics) == 1 else self.topics.index(t)
+                 for i, t in enumerate(previous.topics)
+                 if t in self.topics or len(self.topics) == 1}
+        for idx, count in enumerate(previous.heard):
+            h, i = divmod(idx, old)
+            if count and i in where:
+                self.heard[h * len(self.topics) + where[i]] += count
+        for when, idx in previous.on_the_way:
+            h, i = divmod(idx, old)
+            if i in where:
+                self.on_the_way.append((when, h * len(self.topics) + where[i]))
+
     @staticmethod
     def check(scenario: Scenario, config: WordOfMouthConfig) -> tuple[str, str] | None:
         """Name the first service the table refers to that the scenario lacks."""
