@@ -95,8 +95,17 @@ def path_links(events: pd.DataFrame, max_steps: int = 6) -> pd.DataFrame:
     (more offices), so an office met twice appears in two columns and no office
     name can pass for an outcome. Consecutive visits to the same office are one
     step; beyond ``max_steps`` offices the path is summarised as "more offices".
-    Worked out on category codes and case numbers (strings only for the links found):
-    the cost grows with the events, not with a string per event.
+    """
+    return path_links_by(events, None, max_steps)[None]
+
+
+def path_links_by(events: pd.DataFrame, by: str | None, max_steps: int = 6
+                  ) -> dict[object, pd.DataFrame]:
+    """:func:`path_links` of everyone (key None) and of each value of column ``by``.
+
+    The paths are worked out once, on category codes and case numbers (strings only
+    for the links found), and counted for each part: a request belongs to one group and
+    one service, so splitting the events first would only repeat the sort per part.
     """
     activity = events["activity"]
     acts = [str(a) for a in activity.cat.categories]
@@ -114,6 +123,15 @@ def path_links(events: pd.DataFrame, max_steps: int = 6) -> pd.DataFrame:
     more = n_off + len(acts)
     label = np.where(is_out, n_off + act_code[order].astype(np.int64),
                      events["office"].cat.codes.to_numpy()[order].astype(np.int64))
+    if by is None:
+        part_names: list[object] = []
+        part = np.zeros(len(order), dtype=np.int64)
+    else:
+        column = events[by]
+        if not isinstance(column.dtype, pd.CategoricalDtype):
+            column = column.astype("category")
+        part_names = list(column.cat.categories)
+        part = column.cat.codes.to_numpy()[order].astype(np.int64)
 
     def changed(case: np.ndarray, label: np.ndarray) -> np.ndarray:
         """Rows that start a case or differ from the row before in it."""
@@ -129,10 +147,10 @@ def path_links(events: pd.DataFrame, max_steps: int = 6) -> pd.DataFrame:
         return at - np.maximum.accumulate(np.where(first, at, 0))
 
     k = changed(case, label)
-    case, label, is_out = case[k], label[k], is_out[k]
+    case, label, is_out, part = case[k], label[k], is_out[k], part[k]
     label = np.where(~is_out & (steps(case) >= max_steps), more, label)
     k = changed(case, label)
-    case, label, is_out = case[k], label[k], is_out[k]
+    case, label, is_out, part = case[k], label[k], is_out[k], part[k]
     step = np.minimum(steps(case), max_steps)
     step[is_out] = max_steps + 1
     # Each case's outcome: its last outcome row in the log's order ("pending" if none).
@@ -151,9 +169,6 @@ def path_links(events: pd.DataFrame, max_steps: int = 6) -> pd.DataFrame:
     sizes = (max_steps + 2, more + 1, max_steps + 2, more + 1, len(acts) + 1)
     key = np.ravel_multi_index((step[src], label[src], step[src + 1], label[src + 1],
                                 outcome + 1), sizes)
-    values, n = np.unique(key, return_counts=True)
-    parts = np.unravel_index(values, sizes)
-    found = np.stack([*parts[:4], parts[4] - 1], axis=1)
 
     def name(step: int, label: int) -> str:
         if label == more:
@@ -162,9 +177,25 @@ def path_links(events: pd.DataFrame, max_steps: int = 6) -> pd.DataFrame:
             return f"{step}|x:{acts[label - n_off]}"
         return f"{step}|o:{offices[label]}"
 
-    rows = sorted((name(a, b), name(c, d), acts[o] if o >= 0 else "pending", int(m))
-                  for (a, b, c, d, o), m in zip(found.tolist(), n.tolist(), strict=True))
-    return pd.DataFrame(rows, columns=["node", "next", "outcome", "n"]).astype({"n": np.int64})
+    def count(keys: np.ndarray) -> pd.DataFrame:
+        values, n = np.unique(keys, return_counts=True)
+        parts = np.unravel_index(values, sizes)
+        found = np.stack([*parts[:4], parts[4] - 1], axis=1)
+        rows = sorted((name(a, b), name(c, d), acts[o] if o >= 0 else "pending", int(m))
+                      for (a, b, c, d, o), m in zip(found.tolist(), n.tolist(), strict=True))
+        return pd.DataFrame(rows, columns=["node", "next", "outcome", "n"]).astype(
+            {"n": np.int64})
+
+    out: dict[object, pd.DataFrame] = {None: count(key)}
+    if by is not None:
+        present = set(np.unique(events[by].cat.codes.to_numpy()).tolist()
+                      if isinstance(events[by].dtype, pd.CategoricalDtype) else
+                      range(len(part_names)))
+        src_part = part[src]
+        for code, value in enumerate(part_names):  # in the column's order, as groupby gives
+            if code in present:
+                out[value] = count(key[src_part == code])
+    return out
 
 
 def node_label(node: str) -> str:
@@ -227,21 +258,18 @@ def sankey(events: pd.DataFrame, by: str = "group", max_steps: int = 6,
 
     A dropdown shows everyone, one group, or one service at a time.
     """
-    # Only the columns a path needs are split by group and service, not every attribute.
-    events = events[list(dict.fromkeys(
-        ["case_id", "time", "office", "activity"]
-        + [c for c in (by, "service") if c in events.columns]))]
-    subsets: list[tuple[str, pd.DataFrame]] = [("everyone", events)]
-    if by in events.columns:
-        for name, part in events.groupby(by, sort=True, observed=True):
-            subsets.append((f"{by}: {name}", part))
-    if "service" in events.columns and by != "service":
-        for name, part in events.groupby("service", sort=True, observed=True):
-            subsets.append((f"service: {name}", part))
+    everyone: pd.DataFrame | None = None
+    parts: list[tuple[str, pd.DataFrame]] = []
+    for column in dict.fromkeys(c for c in (by, "service") if c in events.columns):
+        links = path_links_by(events, column, max_steps)
+        everyone = links.pop(None)
+        parts += [(f"{column}: {value}", part) for value, part in links.items()]
+    if everyone is None:
+        everyone = path_links(events, max_steps)
+    subsets = [("everyone", everyone), *parts]
     fig = go.Figure()
     merged = False
-    for i, (_, part) in enumerate(subsets):
-        links = path_links(part, max_steps)
+    for i, (_, links) in enumerate(subsets):
         shown = fewer_offices(links)
         merged |= shown is not links
         fig.add_trace(_sankey_trace(shown, visible=(i == 0)))
