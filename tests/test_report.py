@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
+from pandas.testing import assert_frame_equal
 
 from maze import report
 from maze.app import api
@@ -111,6 +113,21 @@ def test_plotly_js_is_inlined_once_and_nothing_is_fetched(evil_page: str) -> Non
 
 
 # -- the figures add up to the tables -------------------------------------------------------
+
+def test_links_by_part_are_the_links_of_each_part_alone(paper_run: api.Run) -> None:
+    """Counting one pass per group gives what the group's own events give, and the parts
+    add up to everyone."""
+    ev = paper_run.events
+    for by in ("group", "service"):
+        parts = report.path_links_by(ev, by)
+        assert_frame_equal(parts.pop(None), report.path_links(ev))
+        assert len(parts) == ev[by].nunique()
+        for value, links in parts.items():
+            assert_frame_equal(links, report.path_links(ev[ev[by] == value]))
+        total = pd.concat(parts.values()).groupby(["node", "next", "outcome"])["n"].sum()
+        assert total.to_dict() == report.path_links(ev).set_index(
+            ["node", "next", "outcome"])["n"].to_dict()
+
 
 def test_sankey_links_carry_every_request_to_its_outcome(paper_run: api.Run) -> None:
     ev, j = paper_run.events, paper_run.journeys
