@@ -355,6 +355,41 @@ def test_a_new_mechanism_is_a_working_control(browser, stamp: str, tmp_path: Pat
         thread.join(timeout=10)
 
 
+@pytest.mark.browser
+@needs_chromium
+def test_the_year_slider_shows_another_year(browser, tmp_path: Path) -> None:
+    """A city history: the page opens on its last year; a click on 2010 shows 2010's
+    requests, paths and outcomes (the private school, demolished later, among them)."""
+    from werkzeug.serving import make_server
+
+    s = api.load(preset="beijing_history", overrides={"population.households": 200,
+                                                      "lives.in_migration": 200})
+    app = dash_app.create_app(s, seed=0)
+    server = make_server("127.0.0.1", _free_port(), app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page = _page(browser, 1400, 1000)
+        page.goto(f"http://127.0.0.1:{server.server_port}/")
+        page.wait_for_selector("#fig-year-sankey path.sankey-link", timeout=60_000)
+        assert page.inner_text("#year-line").startswith("2020: ")
+        assert page.locator("#years-section").is_visible()
+        thumb = page.locator("#year [role=slider]")
+        assert thumb.get_attribute("aria-valuenow") == "2020"
+        thumb.focus()
+        page.keyboard.press("Home")  # to the first year
+        page.wait_for_function("() => document.querySelector('#year-line').innerText"
+                               ".startsWith('2010: ')", timeout=60_000)
+        page.wait_for_function("() => [...document.querySelectorAll('#fig-year-outcomes "
+                               ".legendtext')].some(e => e.textContent === 'alternative')",
+                               timeout=60_000)
+        page.locator("#years-section").screenshot(path=str(tmp_path / "dash-year.png"))
+        assert page.errors == []
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
 # -- the app's plumbing, without a browser ----------------------------------------------------
 
 class _StampConfig(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 import urllib.request
 
 import numpy as np
+import plotly
 import pytest
 
 from maze import measures
@@ -191,3 +193,48 @@ def test_dash_refuses_a_host_that_is_not_an_address(capsys: pytest.CaptureFixtur
         main(["dash", "--host", "everyone"])
     assert exc.value.code == 2
     assert "not an IP address: 'everyone'" in capsys.readouterr().err
+
+
+# -- the year axis ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def history():  # noqa: ANN201
+    s = api.load(preset="beijing_history", overrides={"population.households": 300,
+                                                      "lives.in_migration": 300})
+    return s, api.run(s, 0)
+
+
+def test_a_run_over_years_gets_a_year_slider_and_one_season_none(history, beijing) -> None:
+    _, run = history
+    first, last, marks, chosen, style = dash_app.years_axis(run)
+    assert (first, last, chosen) == (2010, 2020, 2020) and style == {}
+    assert list(marks) == list(range(2010, 2021))
+    assert dash_app.years_axis(run, 2013)[3] == 2013  # the year chosen stays
+    assert dash_app.years_axis(run, 1999)[3] == 2020
+    one = api.run(beijing, 0)
+    assert dash_app.years_axis(one)[4] == {"display": "none"}
+
+
+def test_the_year_view_shows_that_years_requests_only(history) -> None:
+    s, run = history
+    y = measures.years(run.journeys, s)
+    view = dash_app.View("migrants", "school")
+    for year in (2010, 2013):
+        _, outcomes, line = dash_app.year_view(run, view, year)
+        cell = y[(y["year"] == year) & (y["hukou"] == "migrant") & (y["service"] == "school")]
+        assert line.startswith(f"{year}: {int(cell['requests'].sum()):,} migrant school")
+        shown = {t.name for t in outcomes.data}
+        # The private school takes migrant pupils in 2010 and is demolished by 2013.
+        assert ("alternative" in shown) == (year == 2010)
+    _, _, none = dash_app.year_view(run, dash_app.View("locals", "hukou_transfer"), 2012)
+    assert none == "No local hukou transfer requests made in 2012."
+
+
+def test_the_page_of_a_history_has_the_year_section(history) -> None:
+    s, _ = history
+    app = dash_app.create_app(s, 0)
+    page = json.dumps(app.layout(), cls=plotly.utils.PlotlyJSONEncoder)
+    assert '"id": "year"' in page and '"id": "years-section"' in page
+    outputs = {k for k in app.callback_map}
+    assert any("fig-year-sankey.figure" in k for k in outputs)
+    assert any("year.value" in k for k in outputs)

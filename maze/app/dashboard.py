@@ -31,6 +31,7 @@ from typing import Any
 import dash
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, dcc, html
 from pydantic.fields import FieldInfo
 
@@ -772,6 +773,7 @@ def create_app(scenario: Scenario, seed: int = 0) -> dash.Dash:
                 html.Div(id="results", style=CLEAR, children=[
                     view_panel(base, first_view),
                     html.Div(id="summary", children=_summary(first.journeys, first_view)),
+                    _year_section(first, first_view),
                     html.Section([
                         html.H3("Follow one household"),
                         dcc.Dropdown(id="household", options=options, value=chosen,
@@ -885,6 +887,27 @@ def create_app(scenario: Scenario, seed: int = 0) -> dash.Dash:
         return answer([drawn[k].figure for k in FIGURE_KEYS], _summary(run.journeys, view),
                       _status(run, time.perf_counter() - t0, view), key, options_, chosen_, {})
 
+    @app.callback(Output("year", "min"), Output("year", "max"), Output("year", "marks"),
+                  Output("year", "value"), Output("years-section", "style"),
+                  Input("run-key", "data"), State("year", "value"), prevent_initial_call=True)
+    def _years(key, current):
+        found = runs.find(key) if isinstance(key, str) else None
+        if found is None:
+            return [dash.no_update] * 5
+        return years_axis(found[1], current)
+
+    @app.callback(Output("fig-year-sankey", "figure"), Output("fig-year-outcomes", "figure"),
+                  Output("year-line", "children"), Input("year", "value"),
+                  Input("run-key", "data"), Input("view-who", "value"),
+                  Input("view-service", "value"), prevent_initial_call=True)
+    def _year(year, key, who, service):
+        found = runs.find(key) if isinstance(key, str) else None
+        whos, services = view_choices(base)
+        if (found is None or not isinstance(year, int) or isinstance(year, bool)
+                or who not in dict(whos) or service not in dict(services)):
+            return [dash.no_update] * 3
+        return year_view(found[1], View(who, service), year)
+
     @app.callback(Output("story", "children"), Input("household", "value"),
                   Input("run-key", "data"), prevent_initial_call=True)
     def _follow(household, key):
@@ -904,6 +927,57 @@ def _figures(run: api.Run, view: View) -> dict[str, report.Figure]:
     j = run.journeys[keep]
     events = run.events[run.events["case_id"].isin(j["case_id"])]
     return {f.key: f for f in report.figures(events, j, run.raw.graph)}
+
+
+# -- the year axis (runs over several calendar years) --------------------------------------------
+
+def run_years(run: api.Run) -> list[int]:
+    """The calendar years in which the run's requests were made, in order."""
+    if not len(run.journeys):
+        return []
+    return sorted(int(y) for y in np.unique(measures.request_years(run.journeys, run.scenario)))
+
+
+def years_axis(run: api.Run, current: Any = None) -> tuple[int, int, dict[int, str], int,
+                                                             dict[str, str]]:
+    """The year slider for a run: (first, last, marks, chosen year, section style). The
+    section shows only when requests fall in two years or more; the chosen year stays if
+    the run has it, else the last year."""
+    years = run_years(run) or [0]
+    chosen = current if isinstance(current, int) and current in years else years[-1]
+    style = {} if len(years) > 1 else {"display": "none"}
+    return years[0], years[-1], {y: str(y) for y in years}, chosen, style
+
+
+def year_view(run: api.Run, view: View, year: int) -> tuple[Any, Any, str]:
+    """The paths and the outcomes by group of the view's requests made in ``year``, and a
+    line of what became of them."""
+    keep = in_view(run.journeys, view)
+    if len(run.journeys):
+        keep &= measures.request_years(run.journeys, run.scenario) == year
+    rows = np.flatnonzero(keep)
+    if not len(rows):
+        empty = go.Figure()
+        return empty, empty, f"No {view.label()} made in {year}."
+    j = run.journeys.iloc[rows]
+    events = run.events[run.events["case_id"].isin(j["case_id"])]
+    b = measures.block(run.journeys, rows)
+    line = (f"{year}: {b['requests']:,} {view.label()} made that year; "
+            f"{fmt('served_share', b.get('served_share'))} served in the city.")
+    return report.sankey(events, "group"), report.outcome_bars(j, "group"), line
+
+
+def _year_section(run: api.Run, view: View) -> html.Section:
+    first, last, marks, chosen, style = years_axis(run)
+    sankey, outcomes, line = year_view(run, view, chosen)
+    return html.Section(id="years-section", style=style, children=[
+        html.H3("Year by year"),
+        html.P("The requests made in one calendar year: where they went and how they ended, "
+               "by group. Move the slider to another year.", style=NOTE),
+        dcc.Slider(id="year", min=first, max=last, step=None, marks=marks, value=chosen),
+        html.Div(id="year-line", children=line, style={"margin": "6px 0"}),
+        dcc.Graph(id="fig-year-sankey", figure=sankey, config={"displaylogo": False}),
+        dcc.Graph(id="fig-year-outcomes", figure=outcomes, config={"displaylogo": False})])
 
 
 def _mechanism_of(exc: ScenarioError) -> str | None:
