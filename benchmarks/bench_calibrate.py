@@ -81,7 +81,8 @@ def main() -> int:
         rounds = -(-per_generation // workers) * (summary["generations"] + 1)
         print(f"  a Dask cluster of {workers} workers, same settings: about "
               f"{(rounds + -(-args.predictive // workers)) * one_sim / 60:.2f} min of "
-              f"simulation (plus scheduling, and the predictive runs if done locally)")
+              f"simulation, predictive runs included (an estimate from the measured "
+              f"simulation; plus scheduling)")
     return 0
 
 
