@@ -32,9 +32,24 @@ OUTCOMES = ("served", "alternative", "sent_away", "gave_up", "deterred", "denied
 #: Outcomes whose row gives no reason: nothing went wrong.
 _NO_REASON = frozenset(("served", "alternative"))
 
+class _Codes(dict):
+    """Text -> code of one text column: a new text gets the next code."""
+
+    def __missing__(self, text: str) -> int:
+        code = self[text] = len(self)
+        return code
+
+
+#: The text columns of the log, each kept as codes.
+_TEXTS = ("service", "office", "activity", "reason", "target", "document")
+
+
 class EventLog:
+    """The logged rows in columns: numbers in typed arrays, each text as a 4-byte code
+    (``codes`` maps a column's texts to them), so that a row costs about 80 bytes."""
+
     __slots__ = ("case_id", "household_id", "time", "start", "wait", "fee", "wage",
-                 "service", "office", "activity", "reason", "target", "document")
+                 "service", "office", "activity", "reason", "target", "document", "codes")
 
     def __init__(self) -> None:
         self.case_id = array("q")
@@ -44,27 +59,29 @@ class EventLog:
         self.wait = array("d")
         self.fee = array("d")
         self.wage = array("d")
-        self.service: list[str] = []
-        self.office: list[str] = []
-        self.activity: list[str] = []
-        self.reason: list[str] = []
-        self.target: list[str] = []
-        self.document: list[str] = []
+        self.service = array("i")
+        self.office = array("i")
+        self.activity = array("i")
+        self.reason = array("i")
+        self.target = array("i")
+        self.document = array("i")
+        self.codes: dict[str, _Codes] = {name: _Codes() for name in _TEXTS}
 
     def add(self, case_id: int, household_id: int, service: str, time: float, office: str,
             activity: str, reason: str = "", target: str = "", document: str = "",
             start: float | None = None, wait: float = 0.0, fee: float = 0.0,
             wage: float = 0.0) -> None:
         """One step of a journey at ``time`` (a visit, or a mechanism's own row)."""
+        codes = self.codes
         self.case_id.append(case_id)
         self.household_id.append(household_id)
-        self.service.append(service)
+        self.service.append(codes["service"][service])
         self.time.append(time)
-        self.office.append(office)
-        self.activity.append(activity)
-        self.reason.append(reason)
-        self.target.append(target)
-        self.document.append(document)
+        self.office.append(codes["office"][office])
+        self.activity.append(codes["activity"][activity])
+        self.reason.append(codes["reason"][reason])
+        self.target.append(codes["target"][target])
+        self.document.append(codes["document"][document])
         self.start.append(time if start is None else start)
         self.wait.append(wait)
         self.fee.append(fee)
@@ -73,14 +90,17 @@ class EventLog:
     def __len__(self) -> int:
         return len(self.time)
 
-    def to_frame(self, requests: Sequence[Request] = ()) -> pd.DataFrame:
+    def to_frame(self, requests: Sequence[Request] = (), release: bool = False) -> pd.DataFrame:
         """The log as a DataFrame, with each request's first and outcome rows.
 
         Rows are in order of time; at the same instant, requests being made come first
         and outcomes last, each kind in the order it happened (requests and outcomes by
         case). Every request must have its outcome by now (pending ones at the horizon).
+        With ``release``, each logged column is emptied once it is in the frame (the
+        log is not needed after), so that the log and the table are not both held whole.
         """
         n = len(requests)
+        logged = len(self.time)
         case = np.fromiter(map(attrgetter("case_id"), requests), np.int64, n)
         household = np.fromiter(map(attrgetter("household.id"), requests), np.int64, n)
         start = np.fromiter(map(attrgetter("start"), requests), np.float64, n)
@@ -88,44 +108,63 @@ class EventLog:
         service = list(map(attrgetter("service"), requests))
         outcome = list(map(attrgetter("outcome"), requests))
         zeros = np.zeros(n)
-        sizes = (n, len(self.time), n)
+        sizes = (n, logged, n)
 
-        def numbers(first: np.ndarray, logged: array, last: np.ndarray) -> np.ndarray:
-            return np.concatenate((first, np.frombuffer(logged, dtype=first.dtype), last))
+        def take(name: str) -> np.ndarray:
+            column = getattr(self, name)
+            values = np.frombuffer(column, dtype=np.int64 if column.typecode == "q"
+                                   else np.int32 if column.typecode == "i" else np.float64)
+            if release:  # the values live on in this view until the frame has them
+                setattr(self, name, array(column.typecode))
+            return values
 
-        time = numbers(start, self.time, end)
-        kind = np.repeat(np.array([0, 1, 2], dtype=np.int8), (n, len(self.time), n))
+        def numbers(first: np.ndarray, name: str, last: np.ndarray) -> np.ndarray:
+            return np.concatenate((first, take(name), last))[order]
+
+        time = np.concatenate((start, take("time"), end))
+        kind = np.repeat(np.array([0, 1, 2], dtype=np.int8), sizes)
         order = np.lexsort((kind, time))  # stable: ties keep the order they were logged in
+        del kind
+        time = time[order]
 
-        def cat(*parts: list[str] | str) -> pd.Categorical:
-            # The first rows, the logged ones, the outcome rows: each a list of strings or
-            # one string for all. Codes come from a dict of the few distinct strings,
-            # several times faster than letting pandas hash every row; a part with one
-            # string throughout (often: one service, no document) is one code repeated.
-            values = [{part} if isinstance(part, str) else set(part) for part in parts]
-            categories = sorted(set().union(*values))
+        def cat(first: list[str] | str, name: str | None, last: list[str] | str
+                ) -> pd.Categorical:
+            # The first rows, the logged ones, the outcome rows: the first and last each a
+            # list of strings or one string for all, the logged ones codes. Categories are
+            # sorted; a part with one string throughout (often: one service, no document)
+            # is one code repeated.
+            logged_codes = self.codes[name] if name is not None else {}
+            seen = [{first} if isinstance(first, str) else set(first), set(logged_codes),
+                    {last} if isinstance(last, str) else set(last)]
+            categories = sorted(set().union(*seen))
             index = {c: i for i, c in enumerate(categories)}
-            codes = np.concatenate([
-                np.full(size, index[next(iter(seen))], dtype=np.int32) if len(seen) == 1
-                else np.fromiter(map(index.__getitem__, part), dtype=np.int32, count=size)
-                for part, seen, size in zip(parts, values, sizes, strict=True)])
+            renumber = np.array([index[t] for t in logged_codes], dtype=np.int32)
+
+            def coded(part: list[str] | str, size: int) -> np.ndarray:
+                if isinstance(part, str):
+                    return np.full(size, index[part], dtype=np.int32)
+                return np.fromiter(map(index.__getitem__, part), dtype=np.int32, count=size)
+
+            middle = renumber[take(name)] if name is not None else np.full(
+                logged, index[""], dtype=np.int32)
+            codes = np.concatenate((coded(first, n), middle, coded(last, n)))
             return pd.Categorical.from_codes(codes[order], categories=categories)
 
         return pd.DataFrame({
-            "case_id": numbers(case, self.case_id, case)[order],
-            "household_id": numbers(household, self.household_id, household)[order],
-            "service": cat(service, self.service, service),
-            "time": time[order],
-            "office": cat(list(map(attrgetter("entry"), requests)), self.office,
+            "case_id": numbers(case, "case_id", case),
+            "household_id": numbers(household, "household_id", household),
+            "service": cat(service, "service", service),
+            "time": time,
+            "office": cat(list(map(attrgetter("entry"), requests)), "office",
                           list(map(attrgetter("end_office"), requests))),
-            "activity": cat("request", self.activity, outcome),
-            "reason": cat("", self.reason, [
+            "activity": cat("request", "activity", outcome),
+            "reason": cat("", "reason", [
                 "" if r.outcome in _NO_REASON else r.last_reason for r in requests]),
-            "target": cat("", self.target, ""),
-            "document": cat("", self.document, ""),
-            "start": numbers(start, self.start, end)[order],
-            "wait": numbers(zeros, self.wait, zeros)[order],
-            "fee": numbers(zeros, self.fee, zeros)[order],
-            "wage_lost": numbers(zeros, self.wage, zeros)[order],
-            "outcome": cat("", "", outcome),
+            "target": cat("", "target", ""),
+            "document": cat("", "document", ""),
+            "start": numbers(start, "start", end),
+            "wait": numbers(zeros, "wait", zeros),
+            "fee": numbers(zeros, "fee", zeros),
+            "wage_lost": numbers(zeros, "wage", zeros),
+            "outcome": cat("", None, outcome),
         })

@@ -171,21 +171,23 @@ def draw_population(scenario: Scenario, rng: np.random.Generator) -> pd.DataFram
     counts = np.floor(exact).astype(int)
     for i in np.argsort(-(exact - counts), kind="stable")[: n - counts.sum()]:
         counts[i] += 1
-    frames = []
+    parts: dict[str, list[np.ndarray]] = {"group": [], "hukou": []}
     names = kept_attributes(scenario)
     for group, k in zip(pop.groups, counts, strict=True):
-        cols = group_columns(group, rng, int(k), names)
-        cols["group"] = _same_text(group.name, k)
-        cols["hukou"] = _same_text(group.hukou, k)
-        frames.append(pd.DataFrame(cols))
-    df = pd.concat(frames, ignore_index=True)
-    # Groups are interleaved in time: shuffle who arrives when.
+        parts["group"].append(_same_text(group.name, k))
+        parts["hukou"].append(_same_text(group.hukou, k))
+        for name, values in group_columns(group, rng, int(k), names).items():
+            parts.setdefault(name, []).append(values)
+    # Groups are interleaved in time: shuffle who arrives when. Each column is put
+    # together and shuffled on its own and the table is built once: a table per group,
+    # joined then shuffled, held several copies of the population at once.
     order = rng.permutation(n)
-    df = df.iloc[order].reset_index(drop=True)
-    df.insert(0, "arrival", arrivals)
-    df.insert(0, "household_id", np.arange(n, dtype=np.int64))
-    front = ["household_id", "arrival", "group", "hukou"]
-    return df[front + [c for c in df.columns if c not in front]]
+    columns: dict[str, object] = {"household_id": np.arange(n, dtype=np.int64),
+                                  "arrival": arrivals}
+    for name in parts:
+        columns[name] = np.concatenate(parts[name])[order]
+        parts[name] = []
+    return pd.DataFrame(columns)
 
 
 def _arrival_days(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:

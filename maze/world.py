@@ -244,7 +244,7 @@ class World:
         if self.lives is not None:
             self.lives.close()
             children, life_events = self.lives.children_table(), self.lives.events_table()
-        events = self.log.to_frame(self.requests)
+        events = self.log.to_frame(self.requests, release=True)
         if len(self.versions) > 1:
             events["rules_from"] = rules_from(self.versions, events["time"].to_numpy())
         return RunResult(self.declared, self.seed, events, self.households, children,
