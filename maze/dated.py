@@ -83,6 +83,11 @@ def _series(value: Mapping[str, Any], path: Path) -> DatedSeries:
     return DatedSeries(tuple(d for d, _ in items), tuple(v for _, v in items))
 
 
+#: Types of values that cannot hold a dated table (skipped without a call: a routing
+#: table of a few hundred offices has a hundred thousand of them).
+_LEAVES = frozenset((str, int, float, bool, type(None)))
+
+
 def find(data: Any, path: Path = ()) -> dict[Path, DatedSeries]:
     """Every dated table in nested scenario data, by where it sits."""
     out: dict[Path, DatedSeries] = {}
@@ -92,10 +97,12 @@ def find(data: Any, path: Path = ()) -> dict[Path, DatedSeries]:
             out[here] = _series(node, here)
         elif isinstance(node, Mapping):
             for k, v in node.items():
-                walk(v, (*here, k))
+                if type(v) not in _LEAVES:  # a number or text holds no table
+                    walk(v, (*here, k))
         elif isinstance(node, list | tuple):
             for i, v in enumerate(node):
-                walk(v, (*here, i))
+                if type(v) not in _LEAVES:
+                    walk(v, (*here, i))
 
     walk(data, path)
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -24,6 +25,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -480,8 +482,10 @@ class Scenario(_Model):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _dated_values(cls, data: Any, handler: Any) -> Scenario:
+    def _dated_values(cls, data: Any, handler: Any, info: ValidationInfo) -> Scenario:
         """Read dated tables: validate the city as it stands on every date one changes."""
+        if info.context is not None and info.context.get("undated"):
+            return handler(data)  # ``from_dict`` saw no date key in the whole text
         series = dated.find(data) if isinstance(data, Mapping) else {}
         if not series:
             return handler(data)
@@ -785,6 +789,11 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
     return key, msg
 
 
+#: A key written as a date in JSON text (a value never ends in ``": ``, and one inside a
+#: string has its quote escaped).
+_DATE_KEY = re.compile(r'"\d{4}-\d{2}-\d{2}": ')
+
+
 def from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
     """Validate a mapping into a Scenario, or raise one ScenarioError naming the key.
 
@@ -803,9 +812,13 @@ def from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"a value cannot be read ({exc})", source=source) from None
     except RecursionError:
         raise ScenarioError("scenario is nested too deeply", source=source) from None
-    del text  # only there to refuse what JSON cannot hold (endless integers, objects)
+    # The text is there to refuse what JSON cannot hold (endless integers, objects); and
+    # a scenario with no dated table has no key written as a date in it, so the search for
+    # dated tables through every value (a routing table can have 100,000) is skipped.
+    undated = _DATE_KEY.search(text) is None
+    del text
     try:
-        scenario = Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data, context={"undated": undated})
     except ValidationError as exc:
         key, msg = _first_error(exc)
         raise ScenarioError(msg, source=source, key=key or None) from None
@@ -815,6 +828,26 @@ def from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
     if coerced:
         raise ScenarioError(coerced[1], source=source, key=coerced[0])
     return scenario
+
+
+#: Leaf types a value validated as itself keeps.
+_SAME = frozenset((str, int, float, bool, type(None)))
+
+
+def _kept(raw: Any, validated: Any) -> bool:
+    """A text, number, yes/no or nothing that validation kept as it was (nothing to check
+    under it: a routing table of a few hundred offices has a hundred thousand of them)."""
+    return type(raw) is type(validated) and type(raw) in _SAME
+
+
+def _all_kept(raw: dict, validated: dict) -> bool:
+    """Every value of a table (a referral, an office) kept as written."""
+    for k, x in raw.items():
+        if k in validated:
+            y = validated[k]
+            if type(x) is not type(y) or type(x) not in _SAME:
+                return False
+    return True
 
 
 def _first_coercion(raw: Any, validated: Any) -> tuple[str, str] | None:
@@ -827,10 +860,13 @@ def _first_coercion(raw: Any, validated: Any) -> tuple[str, str] | None:
     while stack:
         r, v, path = stack.pop()
         if isinstance(r, Mapping) and isinstance(v, Mapping):
-            stack.extend((r[k], v[k], (*path, str(k))) for k in reversed(list(r)) if k in v)
+            stack.extend((r[k], v[k], (*path, str(k))) for k in reversed(list(r))
+                         if k in v and not _kept(r[k], v[k]))
         elif isinstance(r, list | tuple) and isinstance(v, list | tuple) and len(r) == len(v):
             stack.extend((a, b, (*path, str(i)))
-                         for i, (a, b) in reversed(list(enumerate(zip(r, v, strict=True)))))
+                         for i, (a, b) in reversed(list(enumerate(zip(r, v, strict=True))))
+                         if not _kept(a, b) and not (type(a) is dict and type(b) is dict
+                                                     and _all_kept(a, b)))
         elif isinstance(v, int | float) and not isinstance(v, bool):
             if isinstance(r, str):
                 return ".".join(path), f"a number is written without quotes, not {r!r}"
