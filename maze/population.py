@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
 import numpy as np
-import pandas as pd
 from pydantic import StrictBool
 
 from maze.distributions import Distribution
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from maze.scenario import Group, Scenario
 
 
@@ -187,6 +188,8 @@ def draw_population(scenario: Scenario, rng: np.random.Generator) -> pd.DataFram
     for name in parts:
         columns[name] = np.concatenate(parts[name])[order]
         parts[name] = []
+    import pandas as pd  # here, not at the top: checking a scenario needs no pandas
+
     return pd.DataFrame(columns)
 
 

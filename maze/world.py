@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import simpy
@@ -26,11 +26,13 @@ from maze.counter import Counter
 from maze.dated import Version
 from maze.distributions import Sampler
 from maze.eventlog import EventLog
-from maze.graph import referral_graph
 from maze.household import Household, Request
 from maze.mechanism import Mechanism
 from maze.population import ATTRIBUTES, YEAR_DAYS, draw_population
 from maze.scenario import Office, Scenario
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 #: Named random streams; adding a stream at the end keeps the others unchanged.
 STREAMS = ("population", "service", "gaps", "decisions", "mechanisms", "lives")
@@ -148,8 +150,10 @@ class RunResult:
     @cached_property
     def graph(self) -> nx.DiGraph:
         """The referral graph of the rules in force at the start, built when first asked
-        for (by the report): a run does not need it, and a dense routing matrix has K^2
-        edges."""
+        for (by the report): a run does not need it (nor networkx), and a dense routing
+        matrix has K^2 edges."""
+        from maze.graph import referral_graph
+
         return referral_graph(self.scenario.versions[0].scenario)
 
 
