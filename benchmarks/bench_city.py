@@ -25,6 +25,7 @@ Run from the project root::
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -65,7 +66,11 @@ def one_case(name: str, households: int, seed: int, write: bool, preset: str) ->
                 overrides[f"offices.{o.name}.seats"] = max(1, round(o.seats * factor))
     scenario = api.load(preset=preset, overrides=overrides)
     c0, t0 = time.process_time(), time.perf_counter()
-    raw = World(scenario, seed, offices.mechanisms(scenario)).run()
+    world = World(scenario, seed, offices.mechanisms(scenario))
+    raw = world.run()
+    del world
+    if len(raw.households) >= api.COLLECT_FROM:
+        gc.collect()  # as api.run: the world's processes waiting at the horizon form cycles
     t1 = time.perf_counter()
     events = measures.attach_groups(raw.events, raw.households)
     j = measures.journeys(raw.events, raw.households, scenario)
