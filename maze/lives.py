@@ -364,8 +364,14 @@ class Lives:
     def finished(self, req: Request) -> None:
         """A request ended: place the child, count failures, keep cover, see who leaves."""
         hid = req.household.id
-        self.last.setdefault(hid, {})[req.service] = req
         outcome = req.outcome
+        if hid in self.gone:
+            # A request still on its way when the family left the city: a seat it won is
+            # given back at once, as nobody of the family is there to take it.
+            if outcome in ("served", "alternative") and req.end_office:
+                self.world.release_seat(req.end_office, req.household)
+            return
+        self.last.setdefault(hid, {})[req.service] = req
         if outcome in FAILED:
             self.failures[hid] = self.failures.get(hid, 0) + 1
         if req.service in self.insured_by and not self.local[hid]:

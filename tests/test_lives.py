@@ -337,3 +337,29 @@ def test_one_child_households_keep_their_tables() -> None:
     c = run(city_over_years()).raw.children
     assert (c["birth_order"] == 0).all()
     assert c.groupby("household_id")["child_id"].nunique().max() == 1
+
+
+def test_a_seat_won_after_the_family_left_is_given_back(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    # A request still on its way when its family leaves the city can end with a place: the
+    # place is given back that day (nobody is there to take it).
+    released: list[tuple[str, int, float]] = []
+    original = World.release_seat
+
+    def spy(self: World, office: str, household: Any = None) -> None:
+        if household is not None:
+            released.append((office, household.id, self.env.now))
+        original(self, office, household)
+
+    monkeypatch.setattr(World, "release_seat", spy)
+    s = api.load(preset="beijing_history", overrides={"population.households": 600,
+                                                      "lives.in_migration": 600})
+    r = api.run(s, 0)
+    left = r.raw.life_events.query("event == 'leave_city'").set_index("household_id")["time"]
+    j = r.journeys
+    late = j[(j["service"] == "school") & j["outcome"].isin(["served", "alternative"])
+             & (j["household_id"].map(left) < j["end"])]
+    assert len(late)
+    given_back = set(released)
+    assert all((str(o), int(h), float(t)) in given_back for o, h, t in zip(
+        late["last_office"], late["household_id"], late["end"], strict=True))
