@@ -863,10 +863,10 @@ def _first_coercion(raw: Any, validated: Any) -> tuple[str, str] | None:
             stack.extend((r[k], v[k], (*path, str(k))) for k in reversed(list(r))
                          if k in v and not _kept(r[k], v[k]))
         elif isinstance(r, list | tuple) and isinstance(v, list | tuple) and len(r) == len(v):
-            stack.extend((a, b, (*path, str(i)))
-                         for i, (a, b) in reversed(list(enumerate(zip(r, v, strict=True))))
-                         if not _kept(a, b) and not (type(a) is dict and type(b) is dict
-                                                     and _all_kept(a, b)))
+            items = [(a, b, (*path, str(i))) for i, (a, b) in enumerate(zip(r, v, strict=True))
+                     if not _kept(a, b) and not (type(a) is dict and type(b) is dict
+                                                 and _all_kept(a, b))]
+            stack.extend(reversed(items))
         elif isinstance(v, int | float) and not isinstance(v, bool):
             if isinstance(r, str):
                 return ".".join(path), f"a number is written without quotes, not {r!r}"
