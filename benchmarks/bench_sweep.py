@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         ratio = best[2] / best[1]
         ok &= ratio <= TARGET_RATIO
         print(f"{executor:9s} 1 worker {best[1]:6.1f} s, 2 workers {best[2]:6.1f} s: "
-              f"ratio {ratio:.2f} (target <= {TARGET_RATIO}); "
+              f"ratio {ratio:.2f} (target <= {TARGET_RATIO}), that is 2 workers run at "
+              f"{best[1] / best[2] / 2:.2f} x N the speed of one (target >= 0.9 x N); "
               f"{runs / best[2]:.2f} runs/s on 2 workers")
     print(f"busy loops on this machine now: 2 processes / 1 process = {machine_ratio():.2f}; "
           f"load average {os.getloadavg()[0]:.1f} at the end")
