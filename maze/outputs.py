@@ -12,7 +12,9 @@ maze replaces or writes into a folder only when it is safe to lose what is there
 * the current directory, any folder above it, ``/`` and the home directory are refused,
   marker or not.
 * a single file (``maze export --out FILE``) is replaced only if the folder it is in is a
-  maze output that lists it; a new file may be written anywhere writable.
+  maze output whose marker lists it among the files written one at a time (``exports``):
+  never a folder's own tables (a run's ``summary.json``), never a file of the user's. A new
+  file may be written in any folder that exists and can be written.
 * names that come from scenario or experiment files become :func:`slug` s and stay inside
   ``runs/`` or ``sweeps/`` (:func:`default_folder`).
 
@@ -94,27 +96,39 @@ def read_marker(folder: str | Path) -> dict | None:
         return None
     if not isinstance(data.get("kind"), str) or not isinstance(data.get("files"), list):
         return None
+    if not isinstance(data.setdefault("exports", []), list):
+        return None
     return data
 
 
-def write_marker(folder: str | Path, kind: str, files: Iterable[str]) -> None:
-    """Mark ``folder`` as a maze output of ``kind`` whose entries maze wrote are ``files``."""
+def write_marker(folder: str | Path, kind: str, files: Iterable[str],
+                 exports: Iterable[str] = ()) -> None:
+    """Mark ``folder`` as a maze output of ``kind`` whose entries maze wrote are ``files``;
+    ``exports`` are single files written into it on request (``maze export --out``)."""
     names = sorted({f for f in files if f != MARKER})
-    data = {"maze": "output", "kind": kind, "files": names}
+    data: dict = {"maze": "output", "kind": kind, "files": names}
+    extra = sorted(set(exports) - set(names) - {MARKER})
+    if extra:
+        data["exports"] = extra
     tmp = Path(folder) / f".{MARKER}.tmp-{os.getpid()}"
     tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, Path(folder) / MARKER)
 
 
-def register_files(folder: str | Path, names: Iterable[str]) -> None:
+def register_files(folder: str | Path, names: Iterable[str], exports: bool = False) -> None:
     """Add entries to the marker of a maze folder (before writing them, so that a kill
-    between the two leaves a listed name without its file, never a file without a name)."""
+    between the two leaves a listed name without its file, never a file without a name);
+    with ``exports``, as single files written on request."""
     marker = read_marker(folder)
     if marker is None:
         return
-    new = set(names) - set(marker["files"])
+    files, written = marker["files"], marker["exports"]
+    new = set(names) - set(files) - set(written)
     if new:
-        write_marker(folder, marker["kind"], [*marker["files"], *new])
+        if exports:
+            write_marker(folder, marker["kind"], files, [*written, *new])
+        else:
+            write_marker(folder, marker["kind"], [*files, *new], written)
 
 
 def _is_leftover(name: str) -> bool:
@@ -220,7 +234,7 @@ def _check_owned(dest: Path, kind: str, replace: bool) -> None:
         raise OutputError(f"is a maze {marker['kind']} folder, not a {kind} folder; choose "
                           "another --out", source=str(dest))
     if replace:
-        listed = set(marker["files"]) | {MARKER}
+        listed = set(marker["files"]) | set(marker["exports"]) | {MARKER}
         foreign = sorted(e for e in entries if e not in listed)
         if foreign:
             raise OutputError(f"holds {foreign[0]!r}, which maze did not write; move it away "
@@ -237,7 +251,7 @@ def claim_folder(dest: str | Path, kind: str, files: Iterable[str] = ()) -> Path
     marker = read_marker(dest)
     listed = marker["files"] if marker else []
     if marker is None or not set(files) <= set(listed):
-        write_marker(dest, kind, [*listed, *files])
+        write_marker(dest, kind, [*listed, *files], marker["exports"] if marker else ())
     return dest
 
 
@@ -253,9 +267,15 @@ def check_file(path: str | Path, *, estimate_bytes: int = 0) -> Path:
                           source=str(path))
     if path.exists():
         marker = read_marker(path.parent)
-        if marker is None or path.name not in marker["files"]:
+        if marker is not None and path.name in marker["files"]:
+            raise OutputError(f"is part of the maze {marker['kind']} folder it is in; maze "
+                              "will not replace it: choose another --out", source=str(path))
+        if marker is None or path.name not in marker["exports"]:
             raise OutputError("exists and was not written by maze; maze will not replace it: "
                               "choose another --out or move it away", source=str(path))
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise OutputError(f"the folder {parent} does not exist", source=str(path))
     _check_parent(path)
     check_space(path, estimate_bytes)
     return path

@@ -190,12 +190,13 @@ def is_complete(folder: str | Path) -> bool:
     return (Path(folder) / MARKER).is_file()
 
 
-def atomic_file(path: str | Path, write: Callable[[Path], None]) -> None:
+def atomic_file(path: str | Path, write: Callable[[Path], None], export: bool = False) -> None:
     """Write one file through a temporary name in the same folder, then rename it.
 
     Callers check the destination first (:func:`maze.outputs.check_file` for a file
     given by the user, :func:`maze.outputs.claim_folder` for the folder it goes in); in a
-    maze output folder the name is added to its marker first. The file's mode follows the
+    maze output folder the name is added to its marker first (with ``export``, as a single
+    file written on request, which a later export may replace). The file's mode follows the
     umask, like every other file maze writes. A failure raises
     :class:`maze.outputs.OutputError` and leaves the previous file as it was.
     """
@@ -203,7 +204,7 @@ def atomic_file(path: str | Path, write: Callable[[Path], None]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_leftovers(path)
-        outputs.register_files(path.parent, [path.name])
+        outputs.register_files(path.parent, [path.name], exports=export)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.partial-{_host()}-{os.getpid()}-",
                                    dir=path.parent)
     except OSError as exc:

@@ -136,9 +136,34 @@ def test_a_maze_folder_is_replaced_but_not_with_a_user_file_inside(sandbox: Path
     # A file maze writes into a run folder (an export) is maze's and goes with the folder.
     (sandbox / "r" / "my_notes.md").unlink()
     assert main(["export", "r"]) == 0
-    assert "events.xes" in outputs.read_marker(sandbox / "r")["files"]
+    assert "events.xes" in outputs.read_marker(sandbox / "r")["exports"]
     assert main(["run", "--households", "33", "--quiet", "--out", "r"]) == 0
     capsys.readouterr()
+
+
+def test_an_export_replaces_an_export_but_never_a_folder_s_own_table(sandbox: Path,
+                                                                     capsys) -> None:  # noqa: ANN001
+    assert main(["run", "--households", "30", "--quiet", "--out", "r"]) == 0
+    summary = (sandbox / "r" / "summary.json").read_bytes()
+    journeys = (sandbox / "r" / "journeys.parquet").read_bytes()
+    for name in ("summary.json", "journeys.parquet", outputs.MARKER):
+        code = main(["export", "r", "--format", "csv", "--out", f"r/{name}"])
+        one_line_error(capsys, code, name, "will not replace")
+    assert (sandbox / "r" / "summary.json").read_bytes() == summary
+    assert (sandbox / "r" / "journeys.parquet").read_bytes() == journeys
+    # its own earlier export, in the folder, it replaces
+    assert main(["export", "r", "--format", "csv", "--out", "r/paths.csv"]) == 0
+    assert main(["export", "r", "--format", "csv", "--out", "r/paths.csv"]) == 0
+    # and into a sweep folder, a sweep's table is not an export either
+    outputs.claim_folder(sandbox / "s", "sweep", ["runs.parquet"])
+    (sandbox / "s" / "runs.parquet").write_bytes(b"table")
+    code = main(["export", "r", "--out", "s/runs.parquet"])
+    one_line_error(capsys, code, "runs.parquet", "will not replace")
+    assert (sandbox / "s" / "runs.parquet").read_bytes() == b"table"
+    # a folder that does not exist is not made for a single file
+    code = main(["export", "r", "--out", "nowhere/at/all.xes"])
+    one_line_error(capsys, code, "does not exist")
+    assert not (sandbox / "nowhere").exists()
 
 
 def test_a_sweep_folder_is_not_replaced_by_a_run_nor_a_run_by_a_sweep(

@@ -57,7 +57,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     outputs.check_file(out, estimate_bytes=len(events) * 200)
     log = export.process_log(events, start)
     writer = export.write_xes if args.format == "xes" else export.write_csv
-    storage.atomic_file(out, lambda tmp: writer(log, tmp))
+    storage.atomic_file(out, lambda tmp: writer(log, tmp), export=True)
     cases, variants = export.counts(log)
     print(f"{out}: {len(log):,} events, {cases:,} cases, {variants:,} variants")
     return 0
