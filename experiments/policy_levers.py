@@ -63,8 +63,9 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "out" / "policy_levers"
 #: What main writes in its folder (beside the sweep), listed in the folder's maze marker.
 OUTPUT_FILES = ("table.parquet", "table.csv", "table.md", "levers.json", "figure.html")
-#: Cities run by default: the two the brief of this experiment asks for, and the two
-#: presets with a price gap on medical care (the only place off-site settlement can act).
+#: Cities run by default: Beijing and Shanghai, whose hukou and school rules the texts
+#: describe most fully, and the two presets with a price gap on medical care (the only
+#: place off-site settlement can act).
 CITIES = ("beijing", "shanghai", "chengdu", "hangzhou")
 REPLICATIONS = 8
 SEED = 2017  # the year of the off-site settlement circular [Chan & O'Brien 2019: Statistics]

@@ -20,7 +20,7 @@ import pandas as pd
 
 from maze.household import Request
 
-#: Column order of the event log (the data contract; see README.md).
+#: Column order of the event log (the data contract; see docs/reference/outputs.md).
 COLUMNS = ("case_id", "household_id", "service", "time", "office", "activity", "reason",
            "target", "document", "start", "wait", "fee", "wage_lost", "outcome")
 

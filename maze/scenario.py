@@ -779,7 +779,8 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
         return ctx_err.key, str(ctx_err)
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
-        msg = "unknown key (check the spelling; every key is listed in docs/reference/scenario.md)"
+        msg = ("unknown key (check the spelling; every key is listed in the scenario reference "
+               "of the documentation site, docs/reference/scenario.md)")
     elif err["type"] == "missing":
         msg = "missing required key"
     elif err["type"] == "less_than_equal" and (err.get("ctx") or {}).get("le") in (

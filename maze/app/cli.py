@@ -40,10 +40,16 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-report", action="store_true", help="skip report.html")
     r.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
 
-    v = sub.add_parser("validate", help="check a scenario file without running it")
+    v = sub.add_parser("validate", help="check a scenario file without running it",
+                       description="Check a scenario file without running it: every key, "
+                                   "value, reference and declared range, with one line naming "
+                                   "the file and key of the first problem (exit code 2).")
     v.add_argument("scenario")
 
-    sub.add_parser("presets", help="list the built-in cities")
+    sub.add_parser("presets", help="list the built-in cities",
+                   description="List the built-in cities (offices/presets/*.toml), each with "
+                               "its one-line description; run one with "
+                               "`maze run --preset NAME`.")
     for register in _plugins():
         COMMANDS.update(register(sub))
     return p
@@ -79,7 +85,11 @@ def add_city_arguments(p: argparse.ArgumentParser, *, regime: bool = True) -> No
     p.add_argument("--preset", help="a built-in city (see `maze presets`)")
     p.add_argument("--seed", type=seed_argument, default=0,
                    help="random seed, an integer from 0 to 2**63-1 (default 0)")
-    p.add_argument("--households", type=int, help="override the number of households")
+    p.add_argument("--households", type=int,
+                   help="override the number of households (of the first year, in a city over "
+                        "years: later years bring lives.in_migration each). Offices, clerks and "
+                        "seats stay as the scenario declares them, so fewer households is a "
+                        "less crowded city, not a scaled-down copy")
     p.add_argument("--max-memory", metavar="SIZE",
                    help="refuse a run estimated to need more memory than this (e.g. 8G; "
                         "default 80%% of the machine's RAM, or $MAZE_MAX_MEMORY)")

@@ -12,10 +12,11 @@ from maze.scenario import ScenarioError
 def register(subparsers: argparse._SubParsersAction) -> dict:
     p = subparsers.add_parser(
         "case", help="check rule cases: one household, one city, what the texts say happens",
-        description="Run each case of the case files (see tests/cases/ and README \"Rule "
-                    "cases\") with its one household, and say whether what happened is what "
-                    "the case expects. Exit code 1 if a case does not hold, or if a case "
-                    "marked xfail (a known difference from the texts) now holds.")
+        description="Run each case of the case files (see tests/cases/ and the rule-cases "
+                    "reference, docs/reference/rule-cases.md) with its one household, and say "
+                    "whether what happened is what the case expects. Exit code 1 if a case "
+                    "does not hold, or if a case marked xfail (a known difference from the "
+                    "texts) now holds.")
     p.add_argument("files", nargs="+", metavar="FILE", help="case file(s) (TOML)")
     p.add_argument("--title", help="only the cases whose title contains this text")
     p.add_argument("--story", action="store_true",

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
                     "finished run at once under OUT/runs/, then write OUT/runs.parquet (one row "
                     "per run), OUT/groups.parquet (one row per run and group) and OUT/sweep.html. "
                     "Run the same command again to resume an interrupted sweep.")
-    p.add_argument("experiment", help="experiment TOML file (see README.md, 'Sweeps')")
+    p.add_argument("experiment", help="experiment TOML file (see docs/reference/experiments.md)")
     p.add_argument("--out", help="output folder (default sweeps/<experiment name>/)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_positive, metavar="N",
