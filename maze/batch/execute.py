@@ -12,6 +12,7 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -82,10 +83,22 @@ def execute(tasks: Sequence[tuple[str, Any]], fn: Callable[[Any], Any],
                 done += 1
                 remaining.remove(futures[f])
         if restarts > POOL_RESTARTS:
-            failed += [(key, "a worker process died (killed, or out of memory)")
-                       for key, _ in remaining]
+            failed += [(key, _died(done)) for key, _ in remaining]
             break
     return failed, restarts
+
+
+def _died(done: int) -> str:
+    """Why a worker died, as far as can be told: with no run finished and a script as the
+    main module, most likely the script itself, re-imported by each worker, starting the
+    batch again at import because it lacks the ``if __name__ == "__main__":`` guard."""
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None)
+    if done == 0 and script and not script.endswith(("cli.py", "__main__.py")):
+        return ("a worker process died before any run finished; a script that starts runs "
+                "must do it under `if __name__ == \"__main__\":` (each worker imports the "
+                "script), or the workers were killed or out of memory")
+    return "a worker process died (killed, or out of memory)"
 
 
 def worker_init(batch_pid: int | None = None) -> None:
