@@ -34,6 +34,20 @@ SERVICE_WORDS = {
     "dibao": "minimum living support (dibao)",
 }
 
+#: Offices whose scenario name reads badly as words.
+OFFICE_WORDS = {
+    "hr_social_security_bureau": "human resources and social security bureau",
+    "hr_bureau": "human resources bureau",
+}
+
+#: Highest degrees, as a portrait says them.
+EDUCATION_WORDS = {
+    "none": "no schooling", "primary": "primary education", "middle": "middle-school education",
+    "high_school": "high-school education",
+    "university": "a university degree", "master": "a master's degree",
+    "doctorate": "a doctorate",
+}
+
 #: Why an issuer would not give a paper, when the household lacks a yes/no attribute.
 LACKS = {
     "lease_own": "their lease is not in their own name",
@@ -104,7 +118,7 @@ class Teller:
 
     def office(self, name: str) -> str:
         """'the street office', 'the hometown'."""
-        words = _words(name)
+        words = OFFICE_WORDS.get(name) or _words(name)
         return words if words.startswith("the ") else f"the {words}"
 
     def day(self, t: float) -> str:
@@ -300,7 +314,8 @@ def _portrait(row: pd.Series, household_id: int) -> str:
                 if origin == "same" else "elsewhere"))
     facts = []
     if "education" in row.index:
-        facts.append(f"{_words(row['education'])} education")
+        level = str(row["education"])
+        facts.append(EDUCATION_WORDS.get(level, f"{_words(level)} education"))
     local = str(row.get("hukou", "")) == "local"
     for attr, yes, no in (("contract", "a labour contract", "no labour contract"),
                           ("lease_own", "a lease in their own name",
@@ -390,7 +405,9 @@ def _tally(t: Teller, case: pd.DataFrame, visits: pd.DataFrame) -> str:
                      & (visits["reason"].astype(str) == "hukou")).any())
     if not len(visits):
         return "In all: no office was visited."
-    where = _list([_words(o) for o in offices])
+    where = _list([OFFICE_WORDS.get(o) or _words(o) for o in offices])
+    ends = case[case["activity"].isin(OUTCOMES)]["activity"].astype(str)
+    served = len(ends) > 0 and ends.iloc[-1] == "served"
     return (f"In all: {_span(t, float(case['time'].min()), float(case['time'].max()))}, "
             f"{_times(len(visits), 'visit')} to {len(offices)} "
             f"{'office' if len(offices) == 1 else 'offices'} ({where})"
@@ -399,7 +416,8 @@ def _tally(t: Teller, case: pd.DataFrame, visits: pd.DataFrame) -> str:
                " at no level of the city's government; ")
             + f"{_money(fees)} in fees and {_money(wages)} in lost wages. "
             + ("One office said outright that it was because of their hukou."
-               if explicit else "Nobody ever said it was because of their hukou."))
+               if explicit else "" if served else
+               "Nobody ever said it was because of their hukou.")).rstrip()
 
 
 def tell(events: pd.DataFrame, household_id: int, scenario: Scenario) -> str:

@@ -206,3 +206,19 @@ def test_a_closure_notice_is_told_as_news_not_as_a_request() -> None:
     # an ordinary request is not mistaken for one
     first = ev[ev["case_id"] == int(ev["case_id"].min())]
     assert story.notice_row(t, first) is None
+
+
+def test_a_served_request_is_not_told_that_nobody_said_hukou(paper) -> None:
+    scenario, run = paper
+    hid = _household(run, "with_lease", "served")
+    text = story.tell(run.events, hid, scenario)
+    assert "Outcome, day" in text and "served in the city" in text
+    assert "hukou" not in text.split("In all:")[-1]
+
+
+def test_offices_and_degrees_are_told_in_words() -> None:
+    t = story.Teller(api.load(preset="beijing"))
+    assert t.office("hr_social_security_bureau") == "the human resources and social security bureau"
+    row = pd.Series({"group": "graduate", "hukou": "migrant", "origin": "other",
+                     "education": "master"})
+    assert "a master's degree" in story._portrait(row, 1)
