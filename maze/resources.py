@@ -29,11 +29,11 @@ BASE_BYTES = 260_000_000
 #: Per household: its population row and simulation process.
 HOUSEHOLD_BYTES = 1_500
 #: Per request (one service asked for in one year): its journey, events and log rows
-#: (measured with its household: about 4.4 KB).
-REQUEST_BYTES = 4_000
-#: Per word-of-mouth link (an edge of the social graph, drawn then copied into the
-#: network; measured about 260 bytes).
-LINK_BYTES = 300
+#: (measured with its household: 2.4 to 3.0 KB).
+REQUEST_BYTES = 2_000
+#: Per word-of-mouth link (an edge of the social graph as it is drawn and kept as an
+#: adjacency; measured 64 to 140 bytes).
+LINK_BYTES = 150
 #: Per office (a station, its calendar and queue).
 OFFICE_BYTES = 50_000
 #: Written per request (events, journeys; zstd Parquet) and per household (households table).
