@@ -4,6 +4,7 @@ targets files."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -170,6 +171,12 @@ def test_resume_continues_the_stored_history(tmp_path):
     assert again["simulations"] > first["simulations"]  # the first generation was kept
     diag = pd.read_parquet(tmp_path / "o" / "diagnostics.parquet")
     assert list(diag["generation"]) == [0, 1]
+    # Resuming with other settings would mix two calibrations in one history: refused.
+    before = (tmp_path / "o.abc.db").read_bytes()
+    with pytest.raises(sc.ScenarioError, match="made with seed 0, not 5"):
+        cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
+            population=6, generations=3, predictive=2, workers=1, seed=5), resume=True)
+    assert (tmp_path / "o.abc.db").read_bytes() == before
 
 
 def test_fit_table_counts_the_figures_own_uncertainty():
@@ -248,3 +255,53 @@ def test_a_history_compares_each_figure_with_its_own_year():
     season = tg.check({"city": "beijing", "targets": [_share_target(2017)],
                        "parameters": data["parameters"]}, api.load(preset="beijing"), "b.toml")
     assert "year" not in season.targets[0].measure.filters
+
+
+def test_a_calibrated_value_outside_the_declared_range_still_gives_a_file_that_runs() -> None:
+    """The prior of a targets file may be wider than the preset's declared range; the value
+    it finds then carries its posterior interval as its range, so the file loads and runs."""
+    from datetime import date
+    from types import SimpleNamespace
+
+    from maze import uncertainty
+    from maze.app import api
+
+    city = api.load(preset="beijing", overrides={"population.households": 200})
+    key = "offices.public_school.seats"
+    low, high = uncertainty.declared(city, keys=[key])[0].low, city.uncertainty[key].range[1]
+    assert 2886 > high > low  # outside what the preset declares
+    values = [{"key": key, "value": 2886, "median": 2886.2, "q05": 2500.4, "q95": 3200.7,
+               "prior_low": 500, "prior_high": 4000, "why": "seats"},
+              {"key": "population.groups.0.attributes.lease_own", "value": 0.3,
+               "median": 0.3, "q05": 0.3, "q95": 0.3, "prior_low": 0.05, "prior_high": 0.95,
+               "why": "one particle"}]
+    tf = SimpleNamespace(path="targets/beijing.toml")
+    _, text = cal.calibrated_scenario(city, values, tf, date(2026, 11, 30))
+    again = sc.loads(text, source="calibrated.toml")
+    declared = {a.key: a for a in uncertainty.declared(again)}
+    assert declared[key].value == 2886 and (declared[key].low, declared[key].high) == (2500, 3201)
+    lease = declared["population.groups.0.attributes.lease_own"]
+    assert (lease.low, lease.high) == (0.05, 0.95)  # a point posterior: the prior's range
+    assert "referrals = []" not in text
+    assert api.run(again, seed=0).summary["households"] == 200
+
+
+def test_quiet_calibration_prints_nothing_and_writes_a_file_that_validates(tmp_path):
+    """--quiet silences pyabc's per-generation log too; the calibrated file of the shipped
+    Beijing targets (whose priors are wider than the preset's ranges) validates."""
+    import subprocess
+    import sys
+
+    root = TARGETS.parent.parent
+    out = tmp_path / "q"
+    r = subprocess.run([sys.executable, "-m", "maze.app.cli", "calibrate",
+                        str(TARGETS / "beijing.toml"), "--households", "150", "--population",
+                        "6", "--generations", "1", "--predictive", "2", "--workers", "1",
+                        "--quiet", "--out", str(out)], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=600, env={**os.environ,
+                                "PYTHONPATH": str(root)})
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == "", r.stderr
+    v = subprocess.run([sys.executable, "-m", "maze.app.cli", "validate",
+                        str(out / "calibrated.toml")], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(root)})
+    assert v.returncode == 0, v.stderr

@@ -295,7 +295,12 @@ def calibrated_values(tf: TargetsFile, post: pd.DataFrame) -> list[dict[str, Any
 def calibrated_scenario(scenario: Scenario, values: Sequence[Mapping[str, Any]],
                         tf: TargetsFile, when: date) -> tuple[Scenario, str]:
     """The scenario with posterior medians, its sources naming where each came from,
-    and its TOML text (a comment header says the same)."""
+    and its TOML text (a comment header says the same).
+
+    A calibrated value's declared uncertainty becomes its posterior 90% interval (what is
+    now known of it), so the file runs and a later study draws from the posterior's range;
+    where that interval is a point (too few distinct particles), the prior's range.
+    """
     import tomli_w
 
     notes = [f"calibrated {when.isoformat()} by maze calibrate to {tf.path}: {v['key']} = "
@@ -303,12 +308,38 @@ def calibrated_scenario(scenario: Scenario, values: Sequence[Mapping[str, Any]],
              f"prior {v['prior_low']:g} to {v['prior_high']:g})" for v in values]
     changes: dict[str, Any] = {v["key"]: v["value"] for v in values}
     changes["city.sources"] = [*scenario.city.sources, *notes]
+    uncertainty = {k: u.model_dump(mode="json", exclude_none=True)
+                   for k, u in scenario.uncertainty.items()}
+    for v in values:
+        uncertainty[v["key"]] = posterior_range(v, tf.path, when)
     out = sc.override(scenario, changes, source=tf.path)
     data = out.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["uncertainty"] = uncertainty
+    data = {k: x for k, x in data.items() if x not in ([], {})}  # no stray empty tables
+    out = sc.from_dict(data, source=tf.path)
     header = "".join(f"# {n}\n" for n in notes)
     text = (f"# The {scenario.city.name} scenario calibrated to the targets of {tf.path}.\n"
-            + header + "\n" + tomli_w.dumps(data))
+            + header
+            + "# Every other value is the scenario's own, as it was given (see the preset or\n"
+              "# file it came from for the sources and ASSUMPTION notes of each).\n\n"
+            + tomli_w.dumps(data))
     return out, text
+
+
+def posterior_range(v: Mapping[str, Any], targets: str, when: date) -> dict[str, Any]:
+    """The ``[uncertainty]`` entry of a calibrated value: its posterior 90% interval
+    (whole numbers outward for a whole-number key), holding the value written."""
+    value = v["value"]
+    integer = isinstance(value, int)
+    low, high = min(v["q05"], value), max(v["q95"], value)
+    if integer:
+        low, high = float(math.floor(low)), float(math.ceil(high))
+    if high > low:
+        return {"range": [low, high], "why": f"posterior 90% interval of maze calibrate to "
+                                             f"{targets} ({when.isoformat()})"}
+    return {"range": [float(v["prior_low"]), float(v["prior_high"])],
+            "why": f"the prior of maze calibrate to {targets} ({when.isoformat()}); the "
+                   "posterior's 90% interval is a single value (too few distinct particles)"}
 
 
 def _png(fig: Any) -> str:
@@ -395,6 +426,16 @@ def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings
     db = db or out.with_name(out.name + ".abc.db")
     db.parent.mkdir(parents=True, exist_ok=True)
     clock = Clock(db.with_name(db.name + ".seconds.json"), resume and db.exists())
+    made = {"targets_file": tf.path, "scenario": scenario.city.name,
+            "households": scenario.population.households, "seed": settings.seed,
+            "population": settings.population}
+    for what, was in clock.settings.items():
+        if what in made and made[what] != was:
+            raise sc.ScenarioError(
+                f"the stored calibration was made with {what} {was!r}, not {made[what]!r}: "
+                "resume with the same settings, or start a new one under another --out",
+                source=str(db), key="--resume")
+    clock.settings = made
     history = run_abc(tf, scenario, db, settings, resume=resume)
     clock.save()
     post = posterior(history, tf.parameters)
@@ -451,6 +492,9 @@ class Clock:
                 before = {}
         self.before = float(before.get("seconds", 0.0))
         self.sessions = int(before.get("sessions", 0)) + 1
+        #: What the stored history was made with (a resumed session must match it).
+        settings = before.get("settings")
+        self.settings: dict[str, Any] = settings if isinstance(settings, dict) else {}
 
     @property
     def session(self) -> float:
@@ -462,4 +506,5 @@ class Clock:
 
     def save(self) -> None:
         storage.atomic_file(self.path, lambda p: storage.write_json(
-            {"seconds": round(self.total, 3), "sessions": self.sessions}, p))
+            {"seconds": round(self.total, 3), "sessions": self.sessions,
+             "settings": self.settings}, p))

@@ -68,6 +68,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                             min_epsilon=args.min_epsilon, predictive=args.predictive,
                             seed=args.seed, workers=args.workers, scheduler=args.scheduler,
                             max_simulations=args.max_simulations)
+    if args.quiet:  # pyabc reports each generation on its "ABC" loggers, set at its import
+        import logging
+
+        import pyabc  # noqa: F401
+
+        logging.getLogger("ABC").setLevel(logging.WARNING)
     summary = cal.calibrate(tf, scenario, out, settings, resume=args.resume)
     if not args.quiet:
         _print(summary, out)
