@@ -865,9 +865,16 @@ def _summary_table(summary: dict[str, Any]) -> str:
             ("mean_levels_seen", "mean levels met"),
             ("explicit_refusal_share", "requests refused for hukou"),
             ("city_cost_saved", "city cost saved (RMB)")]
-    rows = "".join(f"<tr><th>{_esc(label)}</th><td>{_esc(_fmt(k, summary.get(k)))}</td></tr>"
-                   for k, label in keys if k in summary)
-    return f"<table class=summary>{rows}</table>"
+    migrants = summary.get("migrants")
+    migrants = migrants if isinstance(migrants, dict) and migrants else None
+    head = ("<tr><th></th><th>all requests</th><th>migrants' requests</th></tr>"
+            if migrants else "")
+    rows = "".join(
+        f"<tr><th>{_esc(label)}</th><td>{_esc(_fmt(k, summary.get(k)))}</td>"
+        + (f"<td>{_esc(_fmt(k, migrants.get(k)) if k in migrants else '')}</td>"
+           if migrants else "") + "</tr>"
+        for k, label in keys if k in summary)
+    return f"<table class=summary>{head}{rows}</table>"
 
 
 def _fmt(key: str, v: object) -> str:
@@ -875,6 +882,8 @@ def _fmt(key: str, v: object) -> str:
         return NOT_REACHED if key == "median_days_to_service" else "—"
     if key.endswith("_share") and isinstance(v, float):
         return f"{v:.1%}"
+    if key == "city_cost_saved" and isinstance(v, float | int):
+        return f"{v:,.0f}"
     if isinstance(v, float):
         return f"{v:,.2f}"
     return str(v)

@@ -299,3 +299,14 @@ def test_report_is_the_same_for_the_same_run(paper_run: api.Run, tmp_path: Path)
     report.write_report(r.events, r.journeys, r.raw.graph, r.summary, tmp_path / "a.html")
     report.write_report(r.events, r.journeys, r.raw.graph, r.summary, tmp_path / "b.html")
     assert (tmp_path / "a.html").read_bytes() == (tmp_path / "b.html").read_bytes()
+
+
+def test_the_summary_table_shows_migrants_apart_and_money_in_whole_yuan() -> None:
+    summary = {"households": 10, "requests": 20, "served_share": 0.5,
+               "city_cost_saved": 8104200.0,
+               "migrants": {"requests": 8, "served_share": 0.125, "city_cost_saved": 8104200.0}}
+    table = report._summary_table(summary)
+    assert "<th>migrants&#x27; requests</th>" in table or "<th>migrants' requests</th>" in table
+    assert "<td>50.0%</td><td>12.5%</td>" in table
+    assert "8,104,200<" in table and "8,104,200.00" not in table
+    assert "migrants" not in report._summary_table({"requests": 3, "served_share": 1.0})
