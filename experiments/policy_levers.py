@@ -485,9 +485,10 @@ def markdown(t: pd.DataFrame, plan: Mapping[str, Any]) -> str:
     notes = [f"- {city}: {lever} not expressible: {why}"
              for city, p in plan.items() for lever, why in p["not_expressible"].items()]
     reps = int(t["replications"].max()) if len(t) else 0
-    return ("Migrants' requests; means over "
-            f"{reps} replications ± half the 95% t interval. Sizes are ASSUMPTIONS (no text "
-            "gives one).\n\n" + "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n")
+    spread = (f"means over {reps} replications ± half the 95% t interval" if reps > 1 else
+              "one replication, so no interval (--replications 2 or more gives one)")
+    return (f"Migrants' requests; {spread}. Sizes are ASSUMPTIONS (no text gives one).\n\n"
+            + "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n")
 
 
 # -- the figure -----------------------------------------------------------------------------

@@ -56,6 +56,9 @@ class Mechanism:
     """Base class: a switchable piece of office behaviour. Override what you need."""
 
     name: ClassVar[str] = "mechanism"
+    #: What kind of rule it is: "deflection" (the city's, in one season or many) or
+    #: "family" (a household's decision over the years, which needs ``[lives]``).
+    kind: ClassVar[str] = "deflection"
 
     def install(self, world: World) -> None:
         """Called once when the world is built: start processes, precompute tables."""

@@ -80,6 +80,8 @@ class BringChildConfig(BaseModel):
 class BringChild(Mechanism):
     """Decides where a migrant family's child lives, and keeps the hometown out of reach
     as a school fallback when nobody there can look after it."""
+    kind = "family"
+
 
     def __init__(self, scenario: Scenario, config: BringChildConfig):
         self.config = config

@@ -57,6 +57,8 @@ class GaokaoConfig(BaseModel):
 
 @register("gaokao", GaokaoConfig)
 class Gaokao(Mechanism):
+    kind = "family"
+
     def __init__(self, scenario: Scenario, config: GaokaoConfig):
         self.config = config
 

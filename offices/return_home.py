@@ -66,6 +66,8 @@ class ReturnHomeConfig(BaseModel):
 
 @register("return_home", ReturnHomeConfig)
 class ReturnHome(Mechanism):
+    kind = "family"
+
     def __init__(self, scenario: Scenario, config: ReturnHomeConfig):
         self.config = config
         #: (household, year) -> failed requests that year.

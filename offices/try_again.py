@@ -58,6 +58,8 @@ class TryAgainConfig(BaseModel):
 
 @register("try_again", TryAgainConfig)
 class TryAgain(Mechanism):
+    kind = "family"
+
     def __init__(self, scenario: Scenario, config: TryAgainConfig):
         self.config = config
         self.services = frozenset(config.services or scenario.services)

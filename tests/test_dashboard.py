@@ -238,3 +238,19 @@ def test_the_page_of_a_history_has_the_year_section(history) -> None:
     outputs = {k for k in app.callback_map}
     assert any("fig-year-sankey.figure" in k for k in outputs)
     assert any("year.value" in k for k in outputs)
+
+
+def test_family_decisions_are_offered_apart_and_only_in_a_city_over_years() -> None:
+    from maze.app import api
+    from maze.app import dashboard as dash_app
+
+    one = [m for m in dash_app.shown_mechanisms(api.load(preset="beijing"))]
+    assert one and all(m.kind == "deflection" for m in one)
+    assert all(not m.doc.startswith("[mechanisms.") for m in dash_app.mechanism_controls(
+        api.load(preset="beijing")))
+    years = dash_app.shown_mechanisms(api.load(preset="beijing_history"))
+    family = {m.name for m in years if m.kind == "family"}
+    assert family == {"bring_child", "gaokao", "return_home", "try_again"}
+    page = str(dash_app.controls_panel(api.load(preset="beijing_history"), 0))
+    assert "Family decisions over the years" in page
+    assert "Family decisions" not in str(dash_app.controls_panel(api.load(preset="beijing"), 0))

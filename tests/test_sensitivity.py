@@ -101,3 +101,15 @@ def test_sobol_indices_of_the_planted_function() -> None:
     assert any("N = 8 is too small" in n for n in sa.sobol_caveats(rough, 8))
     wide = rough.assign(ST_conf=[0.3, 0.0, 0.0, 0.0, 0.0])
     assert any("interval of ST reaches ±0.3" in n for n in sa.sobol_caveats(wide, 1024))
+
+
+@pytest.mark.parametrize("option", ["--trajectories", "--levels"])
+@pytest.mark.parametrize("value", ["0", "1"])
+def test_morris_needs_two_trajectories_and_two_levels_and_says_so_once(
+        option: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from maze.app.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["sensitivity", option, value])
+    assert exc.value.code == 2
+    assert f"argument {option}: must be at least 2" in capsys.readouterr().err

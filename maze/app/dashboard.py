@@ -73,6 +73,8 @@ class MechanismControls:
     controls: tuple[Control, ...]
     #: Required fields that are not simple values: the mechanism needs a scenario table.
     needs_table: tuple[str, ...] = field(default=())
+    #: "deflection" (the city's rules) or "family" (decisions over years; needs [lives]).
+    kind: str = "deflection"
 
 
 def _unwrap(annotation: Any) -> tuple[Any, list[Any], bool]:
@@ -156,9 +158,18 @@ def mechanism_controls(scenario: Scenario) -> list[MechanismControls]:
             elif info.is_required():
                 complex_required.append(fname)
         doc = (cls.__doc__ or model.__doc__ or "").replace("``", "").strip().splitlines()
+        first = re.sub(r"^\[mechanisms\.\w+\]:\s*", "", doc[0]) if doc else ""
         needs = () if name in scenario.mechanisms else tuple(complex_required)
-        out.append(MechanismControls(name, doc[0] if doc else "", tuple(controls), needs))
+        out.append(MechanismControls(name, first[:1].upper() + first[1:], tuple(controls),
+                                     needs, getattr(cls, "kind", "deflection")))
     return out
+
+
+def shown_mechanisms(scenario: Scenario) -> list[MechanismControls]:
+    """The mechanisms the page offers: the city's deflections always, the family decisions
+    only in a city run over years (they act on [lives])."""
+    return [m for m in mechanism_controls(scenario)
+            if m.kind != "family" or scenario.lives is not None]
 
 
 def _initial(scenario: Scenario, mech: str, control: Control) -> Any:
@@ -613,7 +624,7 @@ def initial_form(scenario: Scenario, seed: int, view: View | None = None) -> For
     docs = [({"type": "docs", "service": name}, list(svc.documents))
             for name, svc in scenario.services.items()]
     ons, params = [], []
-    for m in mechanism_controls(scenario):
+    for m in shown_mechanisms(scenario):
         ons.append(({"type": "mech-on", "mechanism": m.name},
                     ["on"] if is_on(scenario, m.name) else []))
         params += [({"type": "mech-param", "mechanism": m.name, "field": c.name},
@@ -685,6 +696,7 @@ def _patience(scenario: Scenario, attr: str) -> float | None:
 
 def controls_panel(scenario: Scenario, seed: int) -> html.Div:
     docs = list(scenario.documents)
+    controls = shown_mechanisms(scenario)
     services = []
     for name, svc in scenario.services.items():
         services.append(html.Details([
@@ -719,7 +731,12 @@ def controls_panel(scenario: Scenario, seed: int) -> html.Div:
         html.Label("Deflection mechanisms", style=LABEL),
         html.Div("Switched on here, each applies under 'deflect' (and 'deny'); 'provide' "
                  "waives them.", style=NOTE),
-        *[_mechanism_block(scenario, m) for m in mechanism_controls(scenario)],
+        *[_mechanism_block(scenario, m) for m in controls if m.kind != "family"],
+        *([html.Label("Family decisions over the years", style=LABEL),
+           html.Div("What families decide from year to year in a city run over years "
+                    "([lives]): bring a child, try again, the gaokao, going home.", style=NOTE),
+           *[_mechanism_block(scenario, m) for m in controls if m.kind == "family"]]
+          if any(m.kind == "family" for m in controls) else []),
     ], style=PANEL)
 
 

@@ -21,9 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
     batch_options.add(p, "sensitivity")
     p.add_argument("--keys", help="comma-separated assumption keys to vary (default: all "
                                   "declared)")
-    p.add_argument("--trajectories", type=_positive, default=10,
+    p.add_argument("--trajectories", type=_two_or_more, default=10,
                    help="Morris trajectories (default 10; runs = trajectories x (keys + 2))")
-    p.add_argument("--levels", type=_positive, default=4, help="Morris grid levels (default 4)")
+    p.add_argument("--levels", type=_two_or_more, default=4,
+                   help="Morris grid levels (default 4)")
     p.add_argument("--replications", type=_positive, default=1,
                    help="seeds per design point, averaged (default 1)")
     p.add_argument("--sobol", type=int, default=0, metavar="K",
@@ -33,6 +34,17 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
                    help="Saltelli base sample (a power of 2; runs = N x (K + 2); default 512; "
                         f"below {SOBOL_MIN_N} the indices are a smoke test only)")
     return {"sensitivity": cmd_sensitivity}
+
+
+def _two_or_more(text: str) -> int:
+    """Morris needs two trajectories to compare and two levels to step between."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 2:
+        raise argparse.ArgumentTypeError("must be at least 2")
+    return n
 
 
 def _power_of_two(text: str) -> int:
