@@ -1,0 +1,60 @@
+"""Blocks of docs/tutorials/calibration.md: a stored calibration of Beijing, rendered."""
+
+from __future__ import annotations
+
+from blocks import ROOT, block
+
+#: The stored output of the Beijing calibration (the command is in command.json).
+STORED = ROOT / "experiments" / "results" / "calibration_beijing"
+
+
+def _load():  # noqa: ANN202 - pandas frames and dicts
+    import json
+
+    import pandas as pd
+
+    meta = json.loads((STORED / "command.json").read_text(encoding="utf-8"))
+    summary = json.loads((STORED / "calibration.json").read_text(encoding="utf-8"))
+    return (meta, summary, pd.read_csv(STORED / "fit.csv"),
+            pd.read_csv(STORED / "diagnostics.csv"))
+
+
+@block("calibration-beijing-fit")
+def calibration_beijing_fit() -> str:
+    """The fit table, calibrate and validate targets apart."""
+    meta, summary, fit, _ = _load()
+    head = ("| target | figure | sd | measure 5% | median | 95% | figure's 90% | z | "
+            "covered |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    out = []
+    for use, title in (("calibrate", "Fitted (calibrate)"),
+                       ("validate", "Kept apart (validate), the out-of-sample test")):
+        out += [f"**{title}**", "", head]
+        for r in fit[fit["use"] == use].itertuples():
+            out.append(f"| {r.target} | {r.observed:.3f} | {r.sd:.2f} | "
+                       f"{r.predictive_q05:.3f} | {r.predictive_median:.3f} | "
+                       f"{r.predictive_q95:.3f} | {r.figure_q05:.2f} to {r.figure_q95:.2f} | "
+                       f"{r.z:+.1f} | {'yes' if r.covered else 'no'} |")
+        out.append("")
+    out.append(f"{summary['simulations']:,} simulations in {summary['generations']} "
+               f"generations of {summary['population_size']} particles, "
+               f"{summary['predictive_draws']} posterior predictive runs; "
+               f"`{meta['command']}` ({meta['machine']}).")
+    return "\n".join(out) + "\n"
+
+
+@block("calibration-beijing-diagnostics")
+def calibration_beijing_diagnostics() -> str:
+    """Epsilon, acceptance and effective sample size by generation; calibrated values."""
+    _, summary, _, diag = _load()
+    out = ["| generation | epsilon | simulations | acceptance | effective sample size | "
+           "median distance |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in diag.itertuples():
+        out.append(f"| {r.generation} | {r.epsilon:.2f} | {r.simulations} | "
+                   f"{r.acceptance_rate:.2f} | {r.effective_sample_size:.1f} | "
+                   f"{r.median_distance:.2f} |")
+    out += ["", "| parameter | prior | posterior median | 90% interval |",
+            "| --- | --- | --- | --- |"]
+    for v in summary["calibrated"]:
+        out.append(f"| `{v['key']}` | {v['prior_low']:g} to {v['prior_high']:g} | "
+                   f"{v['median']:.3g} | {v['q05']:.3g} to {v['q95']:.3g} |")
+    return "\n".join(out) + "\n"
