@@ -391,3 +391,20 @@ def test_a_run_that_raises_is_reported_and_the_others_are_kept(tmp_path, monkeyp
     monkeypatch.setattr(sw, "compute", real)
     done = sw.sweep(path, out, executor="serial")
     assert done.computed == 1 and done.reused == 3 and len(done.runs) == 4
+
+
+def test_the_ten_million_experiment_is_ten_districts_scaled_as_the_city_benchmark() -> None:
+    """experiments/ten_million.toml: ten replications of a million households, each office
+    scaled as benchmarks/bench_city.py scales them (clerks and seats x households/2,000)."""
+    path = Path(__file__).resolve().parents[1] / "experiments" / "ten_million.toml"
+    exp = sw.load_experiment(path)
+    assert exp.replications == 10 and len(exp.points) == 1
+    city = exp.points[0].scenario
+    assert city.population.households == 1_000_000
+    base = api.load(preset="beijing")
+    factor = 1_000_000 / base.population.households
+    for office in base.offices:
+        scaled = city.office(office.name)
+        assert scaled.clerks == max(1, round(office.clerks * factor)), office.name
+        if office.seats is not None:
+            assert scaled.seats == max(1, round(office.seats * factor)), office.name
