@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from maze.app.commands import batch_options
-from maze.app.commands.sweep import _positive
+from maze.app.commands.sweep import _positive, at_least
 from maze.sensitivity import SOBOL_MIN_N
 
 
@@ -36,15 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
     return {"sensitivity": cmd_sensitivity}
 
 
-def _two_or_more(text: str) -> int:
-    """Morris needs two trajectories to compare and two levels to step between."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 2:
-        raise argparse.ArgumentTypeError("must be at least 2")
-    return n
+#: Morris needs two trajectories to compare and two levels to step between.
+_two_or_more = at_least(2)
 
 
 def _power_of_two(text: str) -> int:

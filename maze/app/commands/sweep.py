@@ -9,21 +9,28 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 EXIT_USER_ERROR = 2
 EXIT_RUNS_FAILED = 1
 
 
-def _positive(text: str) -> int:
-    """A count given on the command line (workers, households, particles): 1 or more."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return n
+def at_least(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``least``."""
+    def count(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if n < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}")
+        return n
+    return count
+
+
+#: A count given on the command line (workers, households, particles): 1 or more.
+_positive = at_least(1)
 
 
 def register(subparsers: argparse._SubParsersAction) -> dict:
