@@ -15,9 +15,8 @@ import math
 
 import pandas as pd
 
-from maze.eventlog import VISIT_ACTIVITIES
 from maze.scenario import Scenario
-from maze.story import Step, Teller, _portrait, _tally, _words, request_steps
+from maze.story import Step, Teller, _portrait, _tally, _words, request_steps, visits_of
 
 #: How a stage is said.
 STAGE_WORDS = {"preschool": "preschool", "primary": "primary school",
@@ -96,7 +95,7 @@ def life_story_lines(events: pd.DataFrame, life_events: pd.DataFrame, household_
         for n, step in enumerate(request_steps(t, case)):
             if step.kind != "tally":
                 merged.append((step.time, 1, k, n if step.kind != "outcome" else 10**9, step))
-        tally = _tally(t, case, case[case["activity"].isin(VISIT_ACTIVITIES)])
+        tally = _tally(t, case, visits_of(t, case))
         tallies.setdefault(t.date(start).year, []).append(
             tally.replace("In all:", f"In all, for the {tag} request:", 1))
     merged.sort(key=lambda m: (m[0], m[1], m[2], m[3]))

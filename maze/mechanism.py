@@ -63,12 +63,20 @@ class Mechanism:
     def install(self, world: World) -> None:
         """Called once when the world is built: start processes, precompute tables."""
 
+    #: Attributes holding what the mechanism remembers of households and requests (counts,
+    #: decisions, draws): the default ``take_over`` carries them over from the previous
+    #: rules' instance, so a dated change of a setting does not make it forget.
+    carried: ClassVar[tuple[str, ...]] = ()
+
     def take_over(self, world: World, previous: Mechanism) -> None:
         """Called instead of ``install`` when the rules in force change on a date and this
         mechanism, configured as the new rules say, replaces ``previous`` (the same kind,
-        configured as before). Override to carry over what ``previous`` remembers; by
-        default this one starts afresh."""
+        configured as before). By default it installs afresh and keeps what ``previous``
+        remembered in its :attr:`carried` attributes; override for more."""
         self.install(world)
+        if isinstance(previous, type(self)):
+            for name in self.carried:
+                setattr(self, name, getattr(previous, name))
 
     def retire(self, world: World) -> None:
         """Called when the rules in force no longer include this mechanism (switched off

@@ -250,7 +250,7 @@ def notice_row(t: Teller, case: pd.DataFrame) -> int | None:
     return same.index[0] if len(same) else None
 
 
-def _visits(t: Teller, case: pd.DataFrame) -> pd.DataFrame:
+def visits_of(t: Teller, case: pd.DataFrame) -> pd.DataFrame:
     """The counter visits of a case: its visit events without a closure notice."""
     visits = case[case["activity"].isin(VISIT_ACTIVITIES)]
     notice = notice_row(t, case)
@@ -349,7 +349,7 @@ def request_steps(t: Teller, case: pd.DataFrame) -> list[Step]:
     if len(first):
         start = _start_sentence if notice is None else _notice_sentence
         steps.append(Step(float(first["time"].iloc[0]), start(t, first.iloc[0]), "start"))
-    visits = _visits(t, case)
+    visits = visits_of(t, case)
     rows = [r for _, r in visits.iterrows()]
     i = 0
     while i < len(rows):
@@ -483,7 +483,7 @@ def story_lines(events: pd.DataFrame, household_id: int, scenario: Scenario) -> 
     lines.append("")
     for k, case_id in enumerate(order):
         case = ev.loc[cases.groups[case_id]]
-        tally = _tally(t, case, _visits(t, case))
+        tally = _tally(t, case, visits_of(t, case))
         lines.append(tally.replace("In all:", f"In all, for the {tags[k]} request:", 1))
     return lines
 

@@ -80,8 +80,9 @@ class BringChildConfig(BaseModel):
 class BringChild(Mechanism):
     """Decides where a migrant family's child lives, and keeps the hometown out of reach
     as a school fallback when nobody there can look after it."""
-    kind = "family"
 
+    kind = "family"
+    carried = ("failures", "decided")
 
     def __init__(self, scenario: Scenario, config: BringChildConfig):
         self.config = config

@@ -43,6 +43,7 @@ class NoReason(Mechanism):
     """A clerk who just says no, before looking at the papers."""
 
     order = 44
+    carried = ("drawn",)
 
     def __init__(self, scenario: Scenario, config: NoReasonConfig):
         self.config = config

@@ -67,6 +67,7 @@ class ReturnHomeConfig(BaseModel):
 @register("return_home", ReturnHomeConfig)
 class ReturnHome(Mechanism):
     kind = "family"
+    carried = ("failed",)
 
     def __init__(self, scenario: Scenario, config: ReturnHomeConfig):
         self.config = config

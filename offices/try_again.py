@@ -59,6 +59,7 @@ class TryAgainConfig(BaseModel):
 @register("try_again", TryAgainConfig)
 class TryAgain(Mechanism):
     kind = "family"
+    carried = ("failed",)
 
     def __init__(self, scenario: Scenario, config: TryAgainConfig):
         self.config = config

@@ -105,8 +105,10 @@ class Withdrawal(Mechanism):
         self.where: dict[int, str] = {}
         #: Placed case -> the case the closure opened for the same household and service.
         self.reopened: dict[int, Request] = {}
-        #: Whether the notice has been given, and whether newer rules replaced these.
-        self.noticed = False
+        #: Whether the notice has been given, the utilities cut and the offices closed
+        #: (each happens once, whatever rules replace these), and whether newer rules
+        #: replaced these.
+        self.noticed = self.cut = self.closed = False
         self.retired = False
 
     @staticmethod
@@ -134,13 +136,16 @@ class Withdrawal(Mechanism):
             self.install(world)
             return
         previous.retired = True
-        self.enrolled, self.where, self.reopened = (previous.enrolled, previous.where,
-                                                    previous.reopened)
-        self.noticed = previous.noticed
+        # Pupils of an office the new rules no longer close are no longer this closure's.
+        self.enrolled = {c: r for c, r in previous.enrolled.items()
+                         if previous.where[c] in self.offices}
+        self.where, self.reopened = previous.where, previous.reopened
+        self.noticed, self.cut, self.closed = previous.noticed, previous.cut, previous.closed
         if not self.noticed:
             world.env.process(self._notice(world))
-        world.env.process(self._closure(world))
-        if self.config.utilities_cut is not None:
+        if not self.closed:
+            world.env.process(self._closure(world))
+        if self.config.utilities_cut is not None and not self.cut:
             world.env.process(self._utilities(world))
 
     def retire(self, world: World) -> None:
@@ -224,6 +229,7 @@ class Withdrawal(Mechanism):
         yield env.timeout(max(0.0, cut - env.now))
         if self.retired:
             return
+        self.cut = True
         rng = world.rng["mechanisms"]
         for cid, placed in list(self.enrolled.items()):
             if rng.random() < self.config.utilities_push:
@@ -237,6 +243,7 @@ class Withdrawal(Mechanism):
         yield env.timeout(max(0.0, self.config.closure - env.now))
         if self.retired:
             return
+        self.closed = True
         holdouts = list(self.enrolled.items())
         self.enrolled.clear()
         for cid, placed in holdouts:

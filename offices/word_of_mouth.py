@@ -28,8 +28,8 @@ covers many reasons besides stories, and bounds such a prior from above.
 
 from __future__ import annotations
 
+import heapq
 from array import array
-from collections import deque
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -86,10 +86,12 @@ class WordOfMouth(Mechanism):
         #: Stories told about each topic (a service, or one topic for all without
         #: ``same_service``): how many have reached each household, at ``household *
         #: topics + topic``, and those still on their way (day they arrive, that index),
-        #: in the order they arrive (the delay is the same for every story).
-        self.topics = self.services if config.same_service else ("",)
+        #: a heap ordered by the day they arrive (a dated change of the delay can make a
+        #: later story arrive first).
+        self.pooled = not config.same_service
+        self.topics = ("",) if self.pooled else self.services
         self.heard = array("i")
-        self.on_the_way: deque[tuple[float, int]] = deque()
+        self.on_the_way: list[tuple[float, int]] = []
 
     def install(self, world: World) -> None:
         cfg = self.config
@@ -129,9 +131,10 @@ class WordOfMouth(Mechanism):
             return
         self.heard = array("i", bytes(4 * n * len(self.topics)))
         old = len(previous.topics)
-        where = {i: 0 if len(self.topics) == 1 else self.topics.index(t)
-                 for i, t in enumerate(previous.topics)
-                 if t in self.topics or len(self.topics) == 1}
+        # Into one pooled topic everything counts; between services, only the services
+        # the new rules still count, each to itself.
+        where = {i: 0 if self.pooled else self.topics.index(t)
+                 for i, t in enumerate(previous.topics) if self.pooled or t in self.topics}
         for idx, count in enumerate(previous.heard):
             h, i = divmod(idx, old)
             if count and i in where:
@@ -140,6 +143,7 @@ class WordOfMouth(Mechanism):
             h, i = divmod(idx, old)
             if i in where:
                 self.on_the_way.append((when, h * len(self.topics) + where[i]))
+        heapq.heapify(self.on_the_way)
 
     @staticmethod
     def check(scenario: Scenario, config: WordOfMouthConfig) -> tuple[str, str] | None:
@@ -165,19 +169,19 @@ class WordOfMouth(Mechanism):
     def _at(self, household: int, service: str) -> int:
         """Where the count of stories about ``service`` heard by ``household`` is kept."""
         topics = self.topics
-        return household * len(topics) + (topics.index(service) if len(topics) > 1 else 0)
+        return household * len(topics) + (0 if self.pooled else topics.index(service))
 
     def _arrive(self, now: float) -> None:
         """Count the stories on their way that have reached their hearers by ``now``."""
         on_the_way, heard = self.on_the_way, self.heard
         while on_the_way and on_the_way[0][0] <= now:
-            heard[on_the_way.popleft()[1]] += 1
+            heard[heapq.heappop(on_the_way)[1]] += 1
 
     def stories_heard(self, household: Household, service: str, now: float) -> int:
         """Stories about ``service`` that have reached the household by ``now`` (the
         simulation's current time)."""
         self._arrive(now)
-        if len(self.topics) > 1 and service not in self.topics:
+        if not self.pooled and service not in self.topics:
             return 0
         return self.heard[self._at(household.id, service)]
 
@@ -210,7 +214,7 @@ class WordOfMouth(Mechanism):
             if when <= now:
                 self.heard[self._at(nb, service)] += 1
             else:
-                self.on_the_way.append((when, self._at(nb, service)))
+                heapq.heappush(self.on_the_way, (when, self._at(nb, service)))
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **self.config.model_dump(mode="json")}

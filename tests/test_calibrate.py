@@ -305,3 +305,26 @@ def test_quiet_calibration_prints_nothing_and_writes_a_file_that_validates(tmp_p
                         str(out / "calibrated.toml")], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(root)})
     assert v.returncode == 0, v.stderr
+
+
+def test_a_calibration_killed_during_its_fit_still_refuses_other_settings(tmp_path,
+                                                                         monkeypatch):
+    scenario = _small_city()
+    data = {"city": "x", "parameters": [{"key": KEY, "low": 0, "high": 1}],
+            "targets": [{"name": "t", "value": 0.3, "sd": 0.05, "use": "calibrate",
+                         "uncertainty": "u", "year": 2012, "population": "p",
+                         "measure": "served_share",
+                         "filters": {"service": "school", "hukou": "migrant"},
+                         "citation": {"author": "a", "year": 2020, "title": "t", "where": "w"}}]}
+    tf = tg.check(data, scenario, "x.toml")
+
+    def killed(*args, **kwargs):
+        (tmp_path / "o.abc.db").write_bytes(b"part of a history")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cal, "run_abc", killed)
+    with pytest.raises(KeyboardInterrupt):
+        cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(population=6, workers=1))
+    with pytest.raises(sc.ScenarioError, match="made with seed 0, not 3"):
+        cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
+            population=6, workers=1, seed=3), resume=True)

@@ -156,11 +156,93 @@ def test_a_postponed_closure_keeps_its_pupils_and_closes_on_the_new_day(
     assert (at_minban == notice + 400.0).any() and not (at_minban == notice + 200.0).any()
 
 
+#: Mechanisms that remember nothing of households between visits: their tables are built
+#: from the scenario alone, so new rules may start them afresh.
+STATELESS = {"eligibility", "extra_documents", "gaokao"}
+
+
 def test_every_mechanism_with_memory_takes_over() -> None:
-    # A mechanism that remembers households (lists, rounds, cases, stories, pupils) says
-    # what it carries over to rules from a date, instead of starting afresh.
-    remembering = {"class_cap", "waiting_list", "points", "referral_loop", "word_of_mouth",
-                   "price_gap", "withdrawal"}
-    for name in remembering:
-        cls = offices.REGISTRY[name][1]
-        assert cls.take_over is not Mechanism.take_over, name
+    """Every registered mechanism either carries what it remembers to rules from a date
+    (its own take_over, or attributes named in ``carried``) or is declared stateless: a new
+    mechanism has to say which."""
+    offices._load_all()
+    for name, (_, cls) in offices.REGISTRY.items():
+        keeps = cls.take_over is not Mechanism.take_over or bool(cls.carried)
+        assert keeps != (name in STATELESS), name
+
+
+def test_the_default_take_over_keeps_the_carried_attributes() -> None:
+    from offices import bring_child, try_again
+
+    city = api.load(preset="beijing_history")
+    old = try_again.TryAgain(city, try_again.TryAgainConfig())
+    old.failed[(7, "school")] = 2
+    new = try_again.TryAgain(city, try_again.TryAgainConfig(discouragement=0.1))
+    new.take_over(None, old)  # type: ignore[arg-type]
+    assert new.failed == {(7, "school"): 2}
+    old = bring_child.BringChild(city, bring_child.BringChildConfig())
+    old.failures[3], old.decided = 1, {3}
+    new = bring_child.BringChild(city, bring_child.BringChildConfig())
+    new.take_over(None, old)  # type: ignore[arg-type]
+    assert (new.failures, new.decided) == ({3: 1}, {3})
+
+
+def _wom(services: list[str], same: bool = True, delay: float = 0.0) -> Any:
+    city = from_dict(_school_years())
+    cfg = word_of_mouth.WordOfMouthConfig(services=services, same_service=same,
+                                          delay_days=delay)
+    m = word_of_mouth.WordOfMouth(city, cfg)
+    m.heard = word_of_mouth.array("i", bytes(4 * 10 * len(m.topics)))
+    return m
+
+
+def test_word_of_mouth_counts_a_story_only_for_its_own_service() -> None:
+    """Stories about one service never count for another: not when the rules keep one
+    service of two, nor when the service asked about is not the one counted."""
+    from types import SimpleNamespace
+
+    two = _wom(["school", "health_insurance"])
+    two.heard[two._at(1, "health_insurance")] = 5
+    one = _wom(["school"])
+    world = SimpleNamespace(column=lambda _: [""] * 10)
+    one.take_over(world, two)  # type: ignore[arg-type]
+    household = SimpleNamespace(id=1)
+    assert one.stories_heard(household, "school", 0.0) == 0
+    one.heard[one._at(1, "school")] = 3
+    assert one.stories_heard(household, "health_insurance", 0.0) == 0
+    pooled = _wom(["school"], same=False)
+    pooled.take_over(world, two)  # type: ignore[arg-type]
+    assert pooled.stories_heard(household, "school", 0.0) == 5  # one topic for all
+
+
+def test_word_of_mouth_stories_arrive_on_their_day_after_a_shorter_delay() -> None:
+    """A story told after the delay is cut arrives on its own day, not behind stories
+    told earlier with the longer delay."""
+    import heapq
+    from types import SimpleNamespace
+
+    m = _wom(["school"], delay=30.0)
+    heapq.heappush(m.on_the_way, (40.0, m._at(2, "school")))  # told on day 10
+    shorter = _wom(["school"], delay=1.0)
+    shorter.take_over(SimpleNamespace(column=lambda _: [""] * 10), m)  # type: ignore[arg-type]
+    heapq.heappush(shorter.on_the_way, (12.0, shorter._at(3, "school")))  # told on day 11
+    assert shorter.stories_heard(SimpleNamespace(id=3), "school", 20.0) == 1
+    assert shorter.stories_heard(SimpleNamespace(id=2), "school", 20.0) == 0
+    assert shorter.stories_heard(SimpleNamespace(id=2), "school", 40.0) == 1
+
+
+def test_a_closure_cuts_the_utilities_once_whatever_rules_follow() -> None:
+    """Rules changed after the utilities were cut (a postponed closure) do not cut them
+    again: the holdouts are not pushed a second time."""
+    city = from_dict(_school_years())
+    cfg = withdrawal.WithdrawalConfig(offices=["minban"], notice=10, notice_days=100,
+                                      utilities_cut=30, utilities_push=0.5)
+    old = withdrawal.Withdrawal(city, cfg)
+    old.noticed = old.cut = True
+    started: list[str] = []
+    world = type("W", (), {"env": type("E", (), {
+        "process": staticmethod(lambda g: started.append(g.__name__))})()})()
+    new = withdrawal.Withdrawal(city, cfg.model_copy(update={"notice_days": 200}))
+    new.take_over(world, old)  # type: ignore[arg-type]
+    assert new.cut and "_utilities" not in started and "_notice" not in started
+    assert started == ["_closure"]

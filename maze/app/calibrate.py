@@ -426,7 +426,7 @@ def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings
     db = db or out.with_name(out.name + ".abc.db")
     db.parent.mkdir(parents=True, exist_ok=True)
     clock = Clock(db.with_name(db.name + ".seconds.json"), resume and db.exists())
-    made = {"targets_file": tf.path, "scenario": scenario.city.name,
+    made = {"targets_file": str(Path(tf.path).resolve()), "scenario": scenario.city.name,
             "households": scenario.population.households, "seed": settings.seed,
             "population": settings.population}
     for what, was in clock.settings.items():
@@ -436,8 +436,11 @@ def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings
                 "resume with the same settings, or start a new one under another --out",
                 source=str(db), key="--resume")
     clock.settings = made
-    history = run_abc(tf, scenario, db, settings, resume=resume)
-    clock.save()
+    clock.save()  # before the fit: a session killed during it still names its settings
+    try:
+        history = run_abc(tf, scenario, db, settings, resume=resume)
+    finally:
+        clock.save()
     post = posterior(history, tf.parameters)
     diag = diagnostics(history)
     pred = predictive(tf, scenario, post, settings.predictive, settings.seed,
