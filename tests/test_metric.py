@@ -116,3 +116,26 @@ def test_a_checked_measure_travels_to_other_processes(beijing):
     again = pickle.loads(pickle.dumps(s))
     assert again.expression.text == s.expression.text and again.filters == s.filters
     assert metric.evaluate_all([again], run) == metric.evaluate_all([s], run)
+
+
+def test_the_year_filter_on_households_keeps_that_year_s_arrivals_only():
+    """In a city over years households arrive every summer: the year filter on the
+    households table keeps those that arrived in that calendar year, and no others."""
+    from datetime import timedelta
+
+    scenario = api.load(preset="beijing_history", overrides={
+        "population.households": 150, "lives.in_migration": 150,
+        "city.end_date": "2012-12-31"})
+    run = api.run(scenario, 0)
+    h = run.raw.households
+    start = scenario.city.start_date
+    year = h["arrival"].map(lambda d: (start + timedelta(days=float(d))).year)
+    assert set(year) >= {2010, 2011, 2012}
+    for y in (2010, 2012):
+        want = h.loc[(year == y) & (h["hukou"] == "migrant"), "contract"].mean()
+        got = _value({"expression": "share(contract)", "table": "households",
+                      "filters": {"hukou": "migrant", "year": y}}, (scenario, run))
+        assert got == pytest.approx(want)
+    n = {y: _value({"expression": "count()", "table": "households", "filters": {"year": y}},
+                   (scenario, run)) for y in (2010, 2011, 2012)}
+    assert sum(n.values()) == len(h) and min(n.values()) > 0
