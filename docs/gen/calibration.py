@@ -58,3 +58,39 @@ def calibration_beijing_diagnostics() -> str:
         out.append(f"| `{v['key']}` | {v['prior_low']:g} to {v['prior_high']:g} | "
                    f"{v['median']:.3g} | {v['q05']:.3g} to {v['q95']:.3g} |")
     return "\n".join(out) + "\n"
+
+
+#: Shorter calibrations of the other city presets, stored the same way.
+OTHERS = ("shanghai", "guangzhou", "chengdu")
+
+
+@block("calibration-other-cities")
+def calibration_other_cities() -> str:
+    """Shanghai, Guangzhou and Chengdu at 100 particles: each target's fit and the last
+    generation's diagnostics."""
+    import json
+
+    import pandas as pd
+
+    rows = ["| city | target | use | figure | measure 5% / median / 95% | z | covered |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
+    notes = []
+    command = None
+    for city in OTHERS:
+        stored = ROOT / "experiments" / "results" / f"calibration_{city}"
+        meta = json.loads((stored / "command.json").read_text(encoding="utf-8"))
+        summary = json.loads((stored / "calibration.json").read_text(encoding="utf-8"))
+        fit = pd.read_csv(stored / "fit.csv")
+        diag = pd.read_csv(stored / "diagnostics.csv")
+        for r in fit.sort_values("use", kind="stable").itertuples():
+            rows.append(f"| {city} | {r.target} | {r.use} | {r.observed:.3f} | "
+                        f"{r.predictive_q05:.3f} / {r.predictive_median:.3f} / "
+                        f"{r.predictive_q95:.3f} | {r.z:+.1f} | {'yes' if r.covered else 'no'} |")
+        last = diag.iloc[-1]
+        notes.append(f"{city}: {summary['simulations']:,} simulations in "
+                     f"{summary['generations']} generations, last epsilon "
+                     f"{last['epsilon']:.2f} (first {diag['epsilon'].iloc[0]:.2f}), effective "
+                     f"sample size {last['effective_sample_size']:.0f} of "
+                     f"{summary['population_size']}")
+        command = meta["command"].replace(city, "CITY")
+    return ("\n".join(rows) + "\n\n" + "; ".join(notes) + f". Each with `{command}`.\n")
