@@ -293,8 +293,8 @@ def _end_sentence(t: Teller, r: pd.Series, visits: pd.DataFrame,
         text = ("deterred; they never went to a counter, having heard that families like "
                 "theirs do not get in")
     elif notice is not None and office == notice:
-        text = (f"the period ends before {t.office(office)} closes; the family still has its "
-                "place there")
+        text = (f"the period ends before {t.office(office)} closes, with the case the notice "
+                "opened still open")
     else:
         text = "the period ends with the request still open"
     return f"Outcome, {when[0].lower()}{when[1:]}: {text}."
