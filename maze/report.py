@@ -126,12 +126,15 @@ def path_links_by(events: pd.DataFrame, by: str | None, max_steps: int = 6
     if by is None:
         part_names: list[object] = []
         part = np.zeros(len(order), dtype=np.int64)
+        present: set[int] = set()
     else:
         column = events[by]
         if not isinstance(column.dtype, pd.CategoricalDtype):
             column = column.astype("category")
         part_names = list(column.cat.categories)
-        part = column.cat.codes.to_numpy()[order].astype(np.int64)
+        codes = column.cat.codes.to_numpy()
+        part = codes[order].astype(np.int64)
+        present = set(np.unique(codes).tolist())  # the values groupby (observed) would give
 
     def changed(case: np.ndarray, label: np.ndarray) -> np.ndarray:
         """Rows that start a case or differ from the row before in it."""
@@ -187,14 +190,10 @@ def path_links_by(events: pd.DataFrame, by: str | None, max_steps: int = 6
             {"n": np.int64})
 
     out: dict[object, pd.DataFrame] = {None: count(key)}
-    if by is not None:
-        present = set(np.unique(events[by].cat.codes.to_numpy()).tolist()
-                      if isinstance(events[by].dtype, pd.CategoricalDtype) else
-                      range(len(part_names)))
-        src_part = part[src]
-        for code, value in enumerate(part_names):  # in the column's order, as groupby gives
-            if code in present:
-                out[value] = count(key[src_part == code])
+    src_part = part[src]
+    for code, value in enumerate(part_names):  # in the column's order, as groupby gives
+        if code in present:
+            out[value] = count(key[src_part == code])
     return out
 
 
