@@ -87,6 +87,11 @@ def _words(name: str) -> str:
     return str(name).replace("_", " ")
 
 
+def _office_words(name: str) -> str:
+    """An office's name as words ('human resources and social security bureau')."""
+    return OFFICE_WORDS.get(name) or _words(name)
+
+
 def _list(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
@@ -118,7 +123,7 @@ class Teller:
 
     def office(self, name: str) -> str:
         """'the street office', 'the hometown'."""
-        words = OFFICE_WORDS.get(name) or _words(name)
+        words = _office_words(name)
         return words if words.startswith("the ") else f"the {words}"
 
     def day(self, t: float) -> str:
@@ -405,7 +410,7 @@ def _tally(t: Teller, case: pd.DataFrame, visits: pd.DataFrame) -> str:
                      & (visits["reason"].astype(str) == "hukou")).any())
     if not len(visits):
         return "In all: no office was visited."
-    where = _list([OFFICE_WORDS.get(o) or _words(o) for o in offices])
+    where = _list([_office_words(o) for o in offices])
     ends = case[case["activity"].isin(OUTCOMES)]["activity"].astype(str)
     served = len(ends) > 0 and ends.iloc[-1] == "served"
     return (f"In all: {_span(t, float(case['time'].min()), float(case['time'].max()))}, "
