@@ -150,15 +150,20 @@ def test_repository_targets_files_validate(path):
         assert t.citation["author"] and t.citation["title"] and t.citation["where"]
 
 
-def test_resume_continues_the_stored_history(tmp_path):
-    scenario = _small_city()
+def _one_target(scenario):
+    """A targets file fitting the lease share to one served share (for resume tests)."""
     data = {"city": "x", "parameters": [{"key": KEY, "low": 0, "high": 1}],
             "targets": [{"name": "t", "value": 0.3, "sd": 0.05, "use": "calibrate",
                          "uncertainty": "u", "year": 2012, "population": "p",
                          "measure": "served_share",
                          "filters": {"service": "school", "hukou": "migrant"},
                          "citation": {"author": "a", "year": 2020, "title": "t", "where": "w"}}]}
-    tf = tg.check(data, scenario, "x.toml")
+    return tg.check(data, scenario, "x.toml")
+
+
+def test_resume_continues_the_stored_history(tmp_path):
+    scenario = _small_city()
+    tf = _one_target(scenario)
     first = cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
         population=6, generations=1, predictive=2, workers=1))
     again = cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
@@ -310,13 +315,7 @@ def test_quiet_calibration_prints_nothing_and_writes_a_file_that_validates(tmp_p
 def test_a_calibration_killed_during_its_fit_still_refuses_other_settings(tmp_path,
                                                                          monkeypatch):
     scenario = _small_city()
-    data = {"city": "x", "parameters": [{"key": KEY, "low": 0, "high": 1}],
-            "targets": [{"name": "t", "value": 0.3, "sd": 0.05, "use": "calibrate",
-                         "uncertainty": "u", "year": 2012, "population": "p",
-                         "measure": "served_share",
-                         "filters": {"service": "school", "hukou": "migrant"},
-                         "citation": {"author": "a", "year": 2020, "title": "t", "where": "w"}}]}
-    tf = tg.check(data, scenario, "x.toml")
+    tf = _one_target(scenario)
 
     def killed(*args, **kwargs):
         (tmp_path / "o.abc.db").write_bytes(b"part of a history")
