@@ -119,11 +119,11 @@ class PointsSystem(Mechanism):
     def __init__(self, scenario: Scenario, config: PointsConfig):
         self.config = config
         self.services = set(config.services)
-        #: Applications per (service, round): case_id -> (score, tie-break draw).
-        self.rounds: dict[tuple[str, int], dict[int, tuple[float, float]]] = {}
+        #: Applications per (service, day the round closes): case_id -> (score, tie-break draw).
+        self.rounds: dict[tuple[str, float], dict[int, tuple[float, float]]] = {}
         #: Admitted case ids per decided round.
-        self.decided: dict[tuple[str, int], set[int]] = {}
-        self.applied: dict[int, tuple[str, int]] = {}
+        self.decided: dict[tuple[str, float], set[int]] = {}
+        self.applied: dict[int, tuple[str, float]] = {}
 
     @staticmethod
     def check(scenario: Scenario, config: PointsConfig) -> tuple[str, str] | None:
@@ -156,22 +156,24 @@ class PointsSystem(Mechanism):
             return Verdict("refuse", "eligibility")
         if not self.quota_on:
             return None
-        k = int(now // self.config.round_days)
-        key = (service, k)
+        length = self.config.round_days
+        round_end = (int(now // length) + 1) * length
+        key = (service, round_end)
         self.rounds.setdefault(key, {})[case] = (points, float(v.world.rng["mechanisms"].random()))
         self.applied[case] = key
-        round_end = (k + 1) * self.config.round_days
         return Verdict("retry", "none", delay=round_end - now + 1e-6)
 
     def take_over(self, world: World, previous: Mechanism) -> None:
-        """A new table, bar or quota from a date: applications already made stay in their
-        round, and rounds already decided stay decided; a round still open is ranked
-        under the rules in force when it closes."""
+        """A new table, bar, quota or round length from a date: applications already made
+        stay in their round, and rounds already decided stay decided; a round still open is
+        ranked under the rules in force when it closes. Rounds are known by the day they
+        close, so after a new length an application joins the next round of that length
+        (with an old round closing the same day, if any), never a round already ranked."""
         if isinstance(previous, PointsSystem):
             self.rounds, self.decided, self.applied = (previous.rounds, previous.decided,
                                                        previous.applied)
 
-    def _rank(self, key: tuple[str, int]) -> None:
+    def _rank(self, key: tuple[str, float]) -> None:
         """Admit the round's top scorers (random tie-break among equal scores)."""
         apps = self.rounds.get(key, {})
         if self.config.quota is not None:

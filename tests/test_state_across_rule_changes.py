@@ -90,6 +90,21 @@ def test_a_points_round_keeps_its_applications_when_the_quota_changes(
     assert after == before
 
 
+def test_after_a_new_round_length_every_round_is_ranked_with_all_its_applications(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rounds of 120 days, then of 400 days from the change (day 273). An application made
+    # after the change belongs to a round of 400 days; it must never join a round that was
+    # ranked before it arrived (which would turn it away unranked).
+    data = _school_years()
+    data["mechanisms"] = {"points": {"services": ["school"], "table": {"contract": 10.0},
+                                     "quota": 30, "round_days": _dated(120.0, 400.0)}}
+    _, _, m = _handover(monkeypatch, points.PointsSystem, lambda m: None, from_dict(data))
+    for key, admitted in m.decided.items():
+        assert len(admitted) == min(30, len(m.rounds[key])), key
+        assert admitted <= set(m.rounds[key])
+    assert len(m.decided) >= 4  # rounds of both lengths were ranked
+
+
 def test_a_referral_loop_keeps_the_trips_of_households_on_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
     data = _school_years()
