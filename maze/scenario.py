@@ -15,23 +15,28 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import date
+from functools import partial
+from operator import itemgetter
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     PrivateAttr,
     ValidationError,
     ValidationInfo,
+    WrapValidator,
     field_validator,
     model_serializer,
     model_validator,
 )
 
 from maze import dated
+from maze.collector import fewer_collections
 from maze.distributions import Distribution, Duration
 from maze.expressions import ExpressionError
 from maze.expressions import parse as parse_condition
@@ -165,17 +170,153 @@ class Office(_Model):
     government: bool = True
 
 
-class Referral(_Model):
-    """A declared edge of the referral graph: ``source`` sends households to ``target``."""
+class Referral(NamedTuple):
+    """A declared edge of the referral graph: ``source`` sends households to ``target``.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    Written as a table with the keys ``from``, ``to``, ``reason``, ``service`` and
+    ``probability``. A light record rather than a model: a dense routing matrix of 320
+    offices declares a hundred thousand of them.
+    """
 
-    source: Name = Field(alias="from")
-    target: Name = Field(alias="to")
-    reason: Literal[REASONS] = "none"  # type: ignore[valid-type]
-    service: Name | None = None
+    source: str
+    target: str
+    reason: str = "none"
+    service: str | None = None
     #: Probability that a household reaching ``source`` is sent on (used by loops).
-    probability: Annotated[float, Field(ge=0, le=1)] = 1.0
+    probability: float = 1.0
+
+
+def _referral_table() -> type[_Model]:
+    """How a referral is written in a file: what validates a referral table by table
+    and names its bad key where ``_plain_referrals`` cannot vouch for all of them. (Made
+    in here so that its messages call it ``Referral``, as the file does.)"""
+
+    class Referral(_Model):
+        """A declared edge of the referral graph: ``source`` sends households to ``target``."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+        source: Name = Field(alias="from")
+        target: Name = Field(alias="to")
+        reason: Literal[REASONS] = "none"  # type: ignore[valid-type]
+        service: Name | None = None
+        #: Probability that a household reaching ``source`` is sent on (used by loops).
+        probability: Annotated[float, Field(ge=0, le=1)] = 1.0
+
+    return Referral
+
+
+_ReferralTable = _referral_table()
+
+_NAME_LENGTH = (1, 200)  # as ``Name``
+_REFERRAL_KEYS = frozenset(("from", "to", "reason", "service", "probability"))
+_REASON_SET = frozenset(REASONS)
+_new_referral = partial(tuple.__new__, Referral)
+
+
+def _plain_referrals(value: Any) -> tuple[Referral, ...] | None:
+    """The referrals of a list of plain tables, checked a column at a time; None when a
+    table needs a closer look (``_ReferralTable``, which names the bad key).
+
+    Accepted only where checking each table would accept it as written: texts that are
+    texts, probabilities that are numbers from 0 to 1, no other key. So such referrals
+    need neither the check that JSON can hold them nor the one that nothing was
+    converted from text.
+    """
+    if type(value) is not list and type(value) is not tuple:
+        return None
+    n = len(value)
+    if not n:
+        return ()
+    if set(map(type, value)) != {dict}:
+        return None
+    try:
+        sources = list(map(itemgetter("from"), value))
+        targets = list(map(itemgetter("to"), value))
+    except KeyError:
+        return None
+    reasons = [t.get("reason", _ABSENT) for t in value]
+    services = [t.get("service", _ABSENT) for t in value]
+    chances = [t.get("probability", _ABSENT) for t in value]
+    given = [n - column.count(_ABSENT) for column in (reasons, services, chances)]
+    if sum(map(len, value)) != 2 * n + sum(given):
+        return None  # some table has a key of its own
+    reasons = _or_default(reasons, given[0], "none")
+    services = _or_default(services, given[1], None)
+    chances = _or_default(chances, given[2], 1.0)
+    if not set(map(type, sources)) == set(map(type, targets)) == {str}:
+        return None
+    if not set(map(type, reasons)) == {str} or not _REASON_SET.issuperset(reasons):
+        return None
+    if not set(map(type, services)) <= {str, type(None)}:
+        return None
+    names = set(sources).union(targets, services)
+    names.discard(None)
+    low, high = _NAME_LENGTH
+    if min(map(len, names)) < low or max(map(len, names)) > high:
+        return None
+    try:
+        "".join(names).encode()  # a lone surrogate is not text pydantic reads
+    except UnicodeEncodeError:
+        return None
+    kinds = set(map(type, chances))
+    if not kinds <= {float, int}:
+        return None
+    if not (min(chances) >= 0 and max(chances) <= 1) or math.isnan(sum(chances)):
+        return None  # a NaN, which comparisons let through
+    if int in kinds:
+        chances = [float(c) for c in chances]
+    return tuple(map(_new_referral, zip(sources, targets, reasons, services, chances,
+                                        strict=True)))
+
+
+_ABSENT = object()
+
+
+def _or_default(column: list[Any], given: int, default: Any) -> list[Any]:
+    """A column of values read with ``_ABSENT`` where a table left the key out."""
+    if given == len(column):
+        return column
+    if not given:
+        return [default] * len(column)
+    return [default if v is _ABSENT else v for v in column]
+
+
+def _referrals_from(value: Any, handler: Any, info: ValidationInfo) -> tuple[Referral, ...]:
+    """The referrals, from the quick check of all tables at once where it vouches for
+    them (``from_dict`` passes its result on), else from checking table by table."""
+    raw, plain = (info.context or {}).get("referrals", (None, None))
+    if plain is not None and raw is value:
+        return plain
+    plain = _plain_referrals(value)
+    if plain is not None:
+        return plain
+    return tuple(Referral(r.source, r.target, r.reason, r.service, r.probability)
+                 for r in handler(value))
+
+
+def _referral_tables(value: tuple[Referral, ...], info: Any
+                     ) -> list[dict[str, Any]] | tuple[dict[str, Any], ...]:
+    """The referrals written back as tables (``from`` and ``to`` by alias, as declared)."""
+    a, b = ("from", "to") if info.by_alias else ("source", "target")
+    tables = [{a: s, b: t, "reason": r, "service": v, "probability": p}
+              for s, t, r, v, p in value]
+    if info.exclude_none:
+        for t in tables:
+            if t["service"] is None:
+                del t["service"]
+    if info.exclude_defaults:
+        for t in tables:
+            for key, default in Referral._field_defaults.items():
+                if key in t and t[key] == default:
+                    del t[key]
+    return tables if info.mode_is_json() else tuple(tables)
+
+
+#: Referrals: written as tables (so the scenario reference lists their keys), held as
+#: light records, validated all at once where the tables are plain.
+Referrals = Annotated[tuple[_ReferralTable, ...],  # type: ignore[valid-type]
+                      WrapValidator(_referrals_from), PlainSerializer(_referral_tables)]
 
 
 class Document(_Model):
@@ -461,7 +602,7 @@ class Scenario(_Model):
 
     city: City = Field(default_factory=City)
     offices: tuple[Office, ...] = Field(min_length=1)
-    referrals: tuple[Referral, ...] = ()
+    referrals: Referrals = ()
     documents: dict[Name, Document] = Field(default_factory=dict)
     services: dict[Name, Service] = Field(min_length=1)
     population: Population
@@ -564,27 +705,7 @@ class Scenario(_Model):
         offices = {o.name for o in self.offices}
         if len(offices) != len(self.offices):
             raise ValueError("office names must be unique")
-        for i, r in enumerate(self.referrals):
-            for end in ("source", "target"):
-                name = getattr(r, end)
-                if name not in offices:
-                    key = "from" if end == "source" else "to"
-                    raise _KeyedError(
-                        f"referrals.{i}.{key}", f"refers to office {name!r}, which does not exist"
-                    )
-            if r.service is not None and r.service not in self.services:
-                raise _KeyedError(f"referrals.{i}.service", f"unknown service {r.service!r}")
-        # Grouped by source once: scanning every referral for every source was cubic in
-        # the number of offices for a dense routing matrix.
-        out_of: dict[str, list[Referral]] = {}
-        for r in self.referrals:
-            out_of.setdefault(r.source, []).append(r)
-        for src, edges in out_of.items():
-            for svc in self.services:
-                total = sum(r.probability for r in edges if r.service in (None, svc))
-                if total > 1 + 1e-9:
-                    raise _KeyedError("referrals", f"referral probabilities out of {src!r} "
-                                      f"sum to {total:g} for service {svc!r}; at most 1")
+        _check_referrals(self.referrals, offices, self.services)
         for name, doc in self.documents.items():
             if doc.issuer is not None and doc.issuer not in offices:
                 raise _KeyedError(
@@ -669,6 +790,52 @@ def checked_condition(text: str | None) -> str | None:
         except ExpressionError as exc:
             raise ValueError(str(exc)) from None
     return text
+
+
+def _check_referrals(referrals: tuple[Referral, ...], offices: set[str],
+                     services: Mapping[str, Service]) -> None:
+    """Referrals name offices and services that exist, and send on at most everyone.
+
+    Checked a column at a time (a routing matrix of 320 offices declares 102,080), and
+    referral by referral only to name the first bad one.
+    """
+    if not referrals:
+        return
+    sources, targets, _, named, chances = zip(*referrals, strict=True)
+    if not (offices.issuperset(sources) and offices.issuperset(targets)
+            and {None, *services}.issuperset(named)):
+        for i, r in enumerate(referrals):
+            for end in ("source", "target"):
+                name = getattr(r, end)
+                if name not in offices:
+                    key = "from" if end == "source" else "to"
+                    raise _KeyedError(
+                        f"referrals.{i}.{key}", f"refers to office {name!r}, which does not exist"
+                    )
+            if r.service is not None and r.service not in services:
+                raise _KeyedError(f"referrals.{i}.service", f"unknown service {r.service!r}")
+    # Grouped by source once: scanning every referral for every source was cubic in the
+    # number of offices for a dense routing matrix. Each sum adds in declared order.
+    if set(named) == {None}:  # every referral applies to every service
+        out_of: dict[str, list[float]] = {}
+        for src, p in zip(sources, chances, strict=True):
+            out_of.setdefault(src, []).append(p)
+        totals = {src: sum(ps) for src, ps in out_of.items()}
+        for src, total in totals.items():
+            if total > 1 + 1e-9:
+                svc = next(iter(services))
+                raise _KeyedError("referrals", f"referral probabilities out of {src!r} "
+                                  f"sum to {total:g} for service {svc!r}; at most 1")
+        return
+    edges_of: dict[str, list[Referral]] = {}
+    for r in referrals:
+        edges_of.setdefault(r.source, []).append(r)
+    for src, edges in edges_of.items():
+        for svc in services:
+            total = sum(r.probability for r in edges if r.service in (None, svc))
+            if total > 1 + 1e-9:
+                raise _KeyedError("referrals", f"referral probabilities out of {src!r} "
+                                  f"sum to {total:g} for service {svc!r}; at most 1")
 
 
 def _check_arrivals(s: Scenario) -> None:
@@ -802,10 +969,22 @@ def from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
     a count an integer (not ``true``, not ``50.5``), a date a date. The mapping goes through
     JSON on the way, so it holds what a TOML or JSON file can hold.
     """
+    # Checking a dense routing matrix makes a record per referral: collections of the
+    # cycle collector while they are made cost a third of the check.
+    with fewer_collections():
+        return _from_dict(data, source)
+
+
+def _from_dict(data: Mapping[str, Any], source: str) -> Scenario:
     if not isinstance(data, Mapping):
         raise TypeError(f"a scenario is a mapping of keys, not {type(data).__name__}")
+    # Referrals in plain tables are checked all at once (a routing matrix of 320 offices
+    # has 102,080), and need no JSON text: the quick check takes only texts and numbers.
+    raw = data.get("referrals")
+    plain = _plain_referrals(raw) if raw else None
     try:
-        text = json.dumps(data, default=_json_value, allow_nan=True)
+        text = json.dumps(data if plain is None else {**data, "referrals": []},
+                          default=_json_value, allow_nan=True)
     except ValueError as exc:  # an integer of thousands of digits
         raise ScenarioError(f"a value cannot be read ({str(exc).split(';')[0]})",
                             source=source) from None
@@ -819,13 +998,17 @@ def from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
     undated = _DATE_KEY.search(text) is None
     del text
     try:
-        scenario = Scenario.model_validate(data, context={"undated": undated})
+        scenario = Scenario.model_validate(data, context={"undated": undated,
+                                                          "referrals": (raw, plain)})
+        # Referrals the quick check took are as written: nothing was converted there.
+        validated = scenario.model_dump(mode="python", by_alias=True,
+                                        exclude={"referrals"} if plain is not None else None)
     except ValidationError as exc:
         key, msg = _first_error(exc)
         raise ScenarioError(msg, source=source, key=key or None) from None
     except RecursionError:
         raise ScenarioError("scenario is nested too deeply", source=source) from None
-    coerced = _first_coercion(data, scenario.model_dump(mode="python", by_alias=True))
+    coerced = _first_coercion(data, validated)
     if coerced:
         raise ScenarioError(coerced[1], source=source, key=coerced[0])
     return scenario

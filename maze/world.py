@@ -8,11 +8,9 @@ that switching a mechanism on does not shift the draws of the population.
 
 from __future__ import annotations
 
-import gc
 import math
 from array import array
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -22,6 +20,7 @@ import pandas as pd
 import simpy
 
 from maze.calendar import OpeningCalendar, occurrences
+from maze.collector import fewer_collections
 from maze.counter import Counter
 from maze.dated import Version
 from maze.distributions import Sampler
@@ -234,7 +233,7 @@ class World:
         self.env.process(arrivals(self))
         if self.lives is not None:
             self.env.process(self.lives.years())
-        with _fewer_collections():
+        with fewer_collections():
             for i in range(1, steps + 1):
                 # The last step ends on the horizon itself: horizon * steps / steps can be a
                 # unit in the last place above it, and what falls on the horizon would run.
@@ -375,27 +374,6 @@ def _overriding(mechanisms: Sequence[Mechanism], hook: str) -> list[Mechanism]:
     """The mechanisms whose class overrides ``hook`` of the base class."""
     base = getattr(Mechanism, hook)
     return [m for m in mechanisms if getattr(type(m), hook, base) is not base]
-
-
-@contextmanager
-def _fewer_collections(gen0: int = 1_000_000) -> Iterator[None]:
-    """Run the cycle collector far less often while the simulation runs.
-
-    Every request leaves a few live objects behind (the request, its household, their
-    lists), and each collection of the youngest generation walks all of them: with the
-    default threshold (700) that cost a quarter of the run time at 20,000 households, and
-    still 6% of an M/M/3 run at 50,000. A run makes almost no cyclic garbage (33 objects
-    for 50,000 requests in an M/M/3 queue, about one per household in the Beijing
-    preset, measured with the collector off), and reference counting frees everything
-    else at once. The threshold stays finite so that a mechanism that does make cycles
-    still has them collected.
-    """
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], gen0), *old[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
 
 
 def simulate(scenario: Scenario, seed: int = 0, mechanisms: Chain = (),
