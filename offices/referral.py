@@ -13,6 +13,7 @@ from array import array
 from bisect import bisect_right
 from collections import defaultdict
 from itertools import accumulate
+from operator import attrgetter
 
 from maze.mechanism import Mechanism, Verdict, Visit
 from maze.scenario import Referral, Scenario
@@ -30,13 +31,13 @@ class DeclaredReferrals(Mechanism):
         # visit costs a binary search, not a walk over every referral out of the office.
         # Sums sit in one contiguous array per route and verdicts are shared by target,
         # which keeps a dense routing matrix's visits as cheap as a sparse one's.
-        verdicts: dict[tuple[str, str], Verdict] = {}
+        # Made once per (reason, target) when first asked for (a routing matrix of 320
+        # offices has 102,080 referrals and 319 targets).
+        verdicts = _Verdicts()
 
         def route(edges: list[Referral]) -> tuple[array, list[Verdict]]:
-            return (array("d", accumulate(r.probability for r in edges)),
-                    [verdicts.setdefault((r.reason, r.target),
-                                         Verdict("refer", r.reason, target=r.target))
-                     for r in edges])
+            return (array("d", accumulate(map(attrgetter("probability"), edges))),
+                    [verdicts[r.reason, r.target] for r in edges])
 
         self._routes: dict[tuple[str, str], tuple[array, list[Verdict]]] = {}
         for source, edges in self.table.items():
@@ -64,3 +65,12 @@ class DeclaredReferrals(Mechanism):
         sums, verdicts = route
         i = bisect_right(sums, u)  # the first referral whose running sum exceeds u
         return verdicts[i] if i < len(verdicts) else None
+
+
+class _Verdicts(dict):
+    """The verdict of referring for each (reason, target), made on first use."""
+
+    def __missing__(self, key: tuple[str, str]) -> Verdict:
+        reason, target = key
+        verdict = self[key] = Verdict("refer", reason, target=target)
+        return verdict
