@@ -327,12 +327,16 @@ def summary(events: pd.DataFrame, j: pd.DataFrame, households: pd.DataFrame,
         "events": int(len(events)),
     }
     columns = _columns(j)
-    out.update(_block(columns))
+    overall = _block(columns)
+    out.update(overall)
     out["by_group"] = {str(g): _block(columns, rows) for g, rows in _partition(j, "group")}
     out["by_service"] = {str(s): _block(columns, rows)
                          for s, rows in _partition(j, "service", observed=True)}
     migrants = np.flatnonzero((j["hukou"] != "local").to_numpy())
-    out["migrants"] = _block(columns, migrants) if len(migrants) else None
+    # A city of migrants only: the migrants' block is the whole one (the same rows in the
+    # same order give the same numbers), not computed twice.
+    out["migrants"] = (None if not len(migrants) else _block(columns, migrants)
+                       if len(migrants) < len(j) else dict(overall))
     out["by_year"] = by_year(j, scenario)
     return out
 
@@ -382,7 +386,10 @@ def by_year(j: pd.DataFrame, scenario: Scenario) -> dict[str, Any]:
     for y in np.unique(year):
         rows = np.flatnonzero(year == y)
         mine = rows[migrant[rows]]
-        out[str(int(y))] = {**_block(columns, rows),
-                            "migrants": _block(columns, mine) if len(mine) else None,
+        everyone = _block(columns, rows)
+        # A year of migrants only: their block is the year's (same rows, same numbers).
+        out[str(int(y))] = {**everyone,
+                            "migrants": None if not len(mine) else dict(everyone)
+                            if len(mine) == len(rows) else _block(columns, mine),
                             "rule_changes": changes.get(int(y), [])}
     return out
