@@ -26,6 +26,7 @@ Run from the project root::
     python benchmarks/bench_mm3.py            # best of 3
     python benchmarks/bench_mm3.py --repeat 5
     python benchmarks/bench_mm3.py --processes   # and whole processes
+    python benchmarks/bench_mm3.py --only-processes --no-bytecode-cache
 """
 
 from __future__ import annotations
@@ -156,7 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", action="store_true",
                         help="also time whole processes: maze run --no-report against a "
                              "bare SimPy script, and importing maze.scenario")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="time the whole processes with Python's bytecode cache off, "
+                             "so that every start compiles maze's sources")
+    parser.add_argument("--only-processes", action="store_true",
+                        help="time the whole processes only")
     args = parser.parse_args(argv)
+    if args.only_processes:
+        whole_processes(args.repeat, args.seed, cache=not args.no_bytecode_cache)
+        return 0
 
     sc = scenario()
     runs: dict[str, Callable[[int], float]] = {
@@ -199,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"target in {label} time (maze api <= 1.25x bare SimPy and faster than Ciw): "
               f"{'met' if ok else 'NOT met'}")
     if args.processes:
-        whole_processes(args.repeat, args.seed)
+        whole_processes(args.repeat, args.seed, cache=not args.no_bytecode_cache)
     return 0
 
 
@@ -257,24 +266,30 @@ attributes = {{ patience_days = 1e9, patience_visits = 1e9 }}
 """
 
 
-def _process(cmd: list[str]) -> tuple[float, float]:
+def _process(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall and CPU seconds (user + system) of a child process run to its end."""
     import resource
     import subprocess
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def whole_processes(repeat: int, seed: int) -> None:
+def whole_processes(repeat: int, seed: int, cache: bool = True) -> None:
     """Whole processes, started from a shell's point of view: ``maze run --no-report``
     (import, check the file, simulate, write the Parquet tables) against the bare SimPy
     script (import SimPy, simulate, print the mean wait), and the interpreter importing
-    ``maze.scenario`` against the interpreter alone."""
+    ``maze.scenario`` against the interpreter alone.
+
+    The children keep Python's bytecode cache, as Python does by default (in a temporary
+    folder, so the source tree is left alone), and one untimed round fills it first. An
+    environment that sets ``PYTHONDONTWRITEBYTECODE`` would have every start compile
+    maze's sources again; ``--no-bytecode-cache`` times that instead.
+    """
     import tempfile
 
     maze = str(Path(sys.executable).with_name("maze"))
@@ -290,13 +305,21 @@ def whole_processes(repeat: int, seed: int) -> None:
             "import maze.scenario": lambda i: [sys.executable, "-c", "import maze.scenario"],
             "python alone": lambda i: [sys.executable, "-c", "pass"],
         }
+        env = dict(os.environ)
+        if cache:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        else:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
         wall = {name: math.inf for name in runs}
         cpu = {name: math.inf for name in runs}
-        for i in range(repeat):
+        for i in range(-1 if cache else 0, repeat):  # round -1 fills the bytecode cache
             for name, cmd in runs.items():
-                w, c = _process(cmd(i))
-                wall[name], cpu[name] = min(wall[name], w), min(cpu[name], c)
-    print(f"\nwhole processes, best of {repeat}; load average (1 min) "
+                w, c = _process(cmd(i), env)
+                if i >= 0:
+                    wall[name], cpu[name] = min(wall[name], w), min(cpu[name], c)
+    kept = "on (Python's default)" if cache else "off"
+    print(f"\nwhole processes, best of {repeat}, bytecode cache {kept}; load average (1 min) "
           f"{os.getloadavg()[0]:.2f}")
     print(f"{'process':<22} {'wall s':>8} {'CPU s':>8}")
     for name in runs:

@@ -126,33 +126,37 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from maze import resources
     from maze.app import api
 
-    console = Console(stderr=True, quiet=args.quiet)
     scenario = load_city(args)
     out = Path(args.out) if args.out else api.default_out(scenario, args.seed)
     # Everything that can be refused is refused before the simulation: the memory it
     # needs, and a destination that is not maze's, not writable or short of disk.
     resources.check(scenario, args.max_memory, source=args.scenario or scenario.city.name)
     api.check_out(scenario, out)
+    if args.quiet:  # no progress to show: the console library is not even imported
+        api.write(api.run(scenario, args.seed, max_memory=args.max_memory), out,
+                  report=not args.no_report)
+        return 0
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("day {task.completed:.0f}/{task.total:.0f}"), TimeElapsedColumn(),
-                  console=console, transient=True, disable=args.quiet) as bar:
+                  console=console, transient=True) as bar:
         task = bar.add_task(f"simulating {scenario.city.name}", total=scenario.city.horizon)
         result = api.run(scenario, args.seed,
                          progress=lambda f: bar.update(task, completed=f * scenario.city.horizon),
                          max_memory=args.max_memory)
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=True, disable=args.quiet) as bar:
+                  console=console, transient=True) as bar:
         bar.add_task(f"writing {out}/ (tables" + ("" if args.no_report else " and report.html")
                      + ")", total=None)
         api.write(result, out, report=not args.no_report)
-    if not args.quiet:
-        _print_summary(result.summary, out)
+    _print_summary(result.summary, out)
     return 0
 
 
