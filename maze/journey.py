@@ -120,8 +120,9 @@ def journey(world: World, req: Request) -> Process:
     patience_visits = cols["patience_visits"][hid]
     savings = cols["savings"][hid]
     errands: list[tuple[str, str | None]] = [(req.entry, None)]
+    held_meanwhile = False
     while errands:
-        if req.visits:
+        if req.visits and not held_meanwhile:
             yield env.timeout(world.gap())
         # Whether to go on is decided on the day of the next visit, after the days between
         # visits have passed (deciding before them sent households whose patience ran out
@@ -130,6 +131,12 @@ def journey(world: World, req: Request) -> Process:
                 or req.spent + req.wage_lost > savings):
             break
         office, document = errands[-1]
+        held_meanwhile = document is not None and document in hh.documents
+        if held_meanwhile:
+            # Obtained meanwhile for another request of the household: no trip for a
+            # paper in hand; the next errand is done the same day.
+            errands.pop()
+            continue
         station = stations[office]
         verdict = yield from visit(world, req, station, document, False, patience_ends)
         action = verdict.action
