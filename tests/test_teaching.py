@@ -155,9 +155,11 @@ def test_what_the_lesson_says_in_words_is_what_the_model_does() -> None:
     assert served("insurance-no-employment") > served("insurance-as-is") + 0.2
     # ... but not a school place, until the extra document is dropped too.
     assert max(served("school-no-employment"), served("school-as-is")) < 0.02
-    assert lesson.reading(lesson.BY_KEY["school-no-employment"]) == lesson.reading(
-        lesson.BY_KEY["school-as-is"])  # the page shows the same share
     assert served("school-no-extra") > served("school-as-is") + 0.1
+    # "One paper removed is not the maze removed": dropping one paper gains a tenth of
+    # what dropping the extra document too gains, at most.
+    assert (served("school-no-employment") - served("school-as-is")
+            < (served("school-no-extra") - served("school-as-is")) / 10)
     # Each round of the referral loop serves fewer, later, and misses more deadlines.
     loop = [lesson.measures_of(lesson.BY_KEY[f"loop-{n}"]) for n in (0, 1, 4)]
     for key in ("missed_deadline_share", "median_days_to_service_among_served"):
