@@ -266,6 +266,39 @@ attributes = {{ patience_days = 1e9, patience_visits = 1e9 }}
 """
 
 
+#: What ``maze run FILE --no-report`` does, a step at a time, printing each step's CPU
+#: seconds (run in a child process of its own, so the imports are the process's first).
+PHASES_SCRIPT = """
+import sys, time
+steps, last = [], time.process_time()
+def step(name):
+    global last
+    now = time.process_time(); steps.append((name, now - last)); last = now
+from maze.app import cli
+cli._import_models()
+from maze.app import api
+step("import NumPy, pandas, pyarrow, pydantic, maze")
+from maze import measures, scenario
+sc = scenario.load(sys.argv[1])
+step("read and check the file")
+from maze.world import World
+import offices
+world = World(sc, 0, offices.mechanisms)
+step("draw the population, build the world")
+raw = world.run()
+del world
+step("simulate, build the event table")
+j = measures.journeys(raw.events, raw.households, sc)
+result = api.Run(raw, measures.attach_groups(raw.events, raw.households), j,
+                 measures.summary(raw.events, j, raw.households, sc, 0))
+step("journeys and summary")
+api.write(result, sys.argv[2], report=False)
+step("write the tables (Parquet), summary and scenario")
+for name, t in steps:
+    print(f"{name}\t{t:.4f}")
+"""
+
+
 def _process(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall and CPU seconds (user + system) of a child process run to its end."""
     import resource
@@ -290,6 +323,7 @@ def whole_processes(repeat: int, seed: int, cache: bool = True) -> None:
     environment that sets ``PYTHONDONTWRITEBYTECODE`` would have every start compile
     maze's sources again; ``--no-bytecode-cache`` times that instead.
     """
+    import subprocess
     import tempfile
 
     maze = str(Path(sys.executable).with_name("maze"))
@@ -318,6 +352,16 @@ def whole_processes(repeat: int, seed: int, cache: bool = True) -> None:
                 w, c = _process(cmd(i), env)
                 if i >= 0:
                     wall[name], cpu[name] = min(wall[name], w), min(cpu[name], c)
+        phases: dict[str, float] = {}
+        phases_file = Path(tmp) / "phases.py"
+        phases_file.write_text(PHASES_SCRIPT)
+        for i in range(repeat):
+            text = subprocess.run([sys.executable, str(phases_file), str(scenario_file),
+                                   str(Path(tmp) / f"phases{i}")], check=True, env=env,
+                                  capture_output=True, text=True).stdout
+            for line in text.splitlines():
+                name, t = line.split("\t")
+                phases[name] = min(phases.get(name, math.inf), float(t))
     kept = "on (Python's default)" if cache else "off"
     print(f"\nwhole processes, best of {repeat}, bytecode cache {kept}; load average (1 min) "
           f"{os.getloadavg()[0]:.2f}")
@@ -328,6 +372,10 @@ def whole_processes(repeat: int, seed: int, cache: bool = True) -> None:
     ratio_c = cpu["maze run --no-report"] / cpu["bare SimPy script"]
     print(f"maze run --no-report / bare SimPy script: {ratio_w:.2f} (wall), {ratio_c:.2f} (CPU); "
           f"target <= 2.5: {'met' if max(ratio_w, ratio_c) <= 2.5 else 'NOT met'}")
+    print(f"\nmaze run --no-report, step by step (CPU s, best of {repeat}, in a process of "
+          "its own):")
+    for name, t in phases.items():
+        print(f"  {name:<50} {t:6.3f}")
     print(f"import maze.scenario beyond the interpreter: "
           f"{wall['import maze.scenario'] - wall['python alone']:.3f} s (wall), "
           f"{cpu['import maze.scenario'] - cpu['python alone']:.3f} s (CPU)")
