@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import partial
 from operator import itemgetter
@@ -288,6 +288,9 @@ def _referrals_from(value: Any, handler: Any, info: ValidationInfo) -> tuple[Ref
     raw, plain = (info.context or {}).get("referrals", (None, None))
     if plain is not None and raw is value:
         return plain
+    if isinstance(value, list | tuple) and value and all(
+            isinstance(r, Referral) for r in value):  # records given in Python: checked again
+        value = _as_tables(value)
     plain = _plain_referrals(value)
     if plain is not None:
         return plain
@@ -295,12 +298,17 @@ def _referrals_from(value: Any, handler: Any, info: ValidationInfo) -> tuple[Ref
                  for r in handler(value))
 
 
+def _as_tables(value: Sequence[Referral], by_alias: bool = True) -> list[dict[str, Any]]:
+    """Referral records as the tables a file would write."""
+    a, b = ("from", "to") if by_alias else ("source", "target")
+    return [{a: s, b: t, "reason": r, "service": v, "probability": p}
+            for s, t, r, v, p in value]
+
+
 def _referral_tables(value: tuple[Referral, ...], info: Any
                      ) -> list[dict[str, Any]] | tuple[dict[str, Any], ...]:
     """The referrals written back as tables (``from`` and ``to`` by alias, as declared)."""
-    a, b = ("from", "to") if info.by_alias else ("source", "target")
-    tables = [{a: s, b: t, "reason": r, "service": v, "probability": p}
-              for s, t, r, v, p in value]
+    tables = _as_tables(value, info.by_alias)
     if info.exclude_none:
         for t in tables:
             if t["service"] is None:

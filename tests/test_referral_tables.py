@@ -71,3 +71,19 @@ def test_a_bad_table_among_many_is_named_by_its_key() -> None:
         assert "without quotes" in exc.message
     else:
         raise AssertionError("a probability written as text was accepted")
+
+
+def test_referral_records_given_in_python_are_checked_again() -> None:
+    data = {"offices": [{"name": "a"}, {"name": "b"}], "services": {"s": {"entry": "a"}},
+            "population": {"households": 10, "groups": [{"name": "g", "share": 1.0}]},
+            "referrals": [{"from": "a", "to": "b", "probability": 0.5}]}
+    scenario = from_dict(data)
+    fields = {name: getattr(scenario, name) for name in type(scenario).model_fields}
+    assert type(scenario)(**fields) == scenario
+    bad = (Referral("a", "b", probability=2.0),)
+    try:
+        type(scenario)(**{**fields, "referrals": bad})
+    except ValueError as exc:
+        assert "referrals.0.probability" in str(exc)
+    else:
+        raise AssertionError("a probability of 2 was accepted")
