@@ -72,7 +72,11 @@ def test_parameter_recovery(tmp_path):
     diag = pd.read_parquet(out / "diagnostics.parquet")
     assert list(diag["generation"]) == [0, 1]
     assert (diag["acceptance_rate"] > 0).all() and (diag["effective_sample_size"] > 1).all()
-    assert diag["epsilon"].iloc[1] <= diag["epsilon"].iloc[0]
+    # Under measurement error the temperature falls to 1, the end point, by the last
+    # generation; 20 particles reach it but are too few to be called converged.
+    assert diag["temperature"].iloc[0] > 1 and diag["temperature"].iloc[1] == 1
+    assert summary["temperature"] == 1 and summary["converged"] is False
+    assert summary["effective_sample_size"] < cal.LOW_ESS
     # The calibrated scenario runs, holds the posterior median and says where it came from.
     calibrated = sc.load(out / "calibrated.toml")
     value = calibrated.population.groups[0].attributes["lease_own"]
@@ -84,6 +88,33 @@ def test_parameter_recovery(tmp_path):
     import pyabc
     history = pyabc.History(f"sqlite:///{out / 'history.db'}")
     assert set(history.observed_sum_stat()) == {"served"}
+
+
+def test_the_end_point_is_temperature_one_with_enough_effective_particles():
+    """Converged means the declared end point: the last generation at temperature 1 and an
+    effective sample size of at least LOW_ESS; the distance method declares none."""
+    def diag(temperature: float, ess: float) -> pd.DataFrame:
+        return pd.DataFrame({"generation": [0, 1], "temperature": [40.0, temperature],
+                             "effective_sample_size": [100.0, ess]})
+    assert cal.converged(diag(1.0, cal.LOW_ESS), "measurement-error")
+    assert not cal.converged(diag(1.3, 150), "measurement-error")
+    assert not cal.converged(diag(1.0, cal.LOW_ESS - 1), "measurement-error")
+    assert not cal.converged(diag(1.0, 150).rename(columns={"temperature": "epsilon"}),
+                             "distance")
+
+
+def test_measurement_error_likelihood_is_the_distance_in_sds():
+    """The log-likelihood falls by half the squared distance in sds of the figures, and
+    an undefined measure is never kept."""
+    from maze.app.measurement_error import UNDEFINED_LOG, LogLikelihood
+
+    like = LogLikelihood(("a", "b"), (0.1, 2.0))
+    x0 = {"a": 0.5, "b": 10.0}
+    got = like({"a": 0.8, "b": 14.0}, x0)
+    assert like.maximum - got == pytest.approx(0.5 * (3 ** 2 + 2 ** 2))
+    assert like.distance(got) == pytest.approx(np.hypot(3, 2))
+    assert like(x0, x0) == pytest.approx(like.maximum) and like.distance(like.maximum) == 0
+    assert like({"a": float("nan"), "b": 10.0}, x0) == UNDEFINED_LOG
 
 
 def test_distance_is_in_units_of_each_figures_sd():
@@ -162,13 +193,17 @@ def _one_target(scenario):
 
 
 def test_resume_continues_the_stored_history(tmp_path):
+    """(With the distance method, which keeps working beside measurement error.)"""
     scenario = _small_city()
     tf = _one_target(scenario)
     first = cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
-        population=6, generations=1, predictive=2, workers=1))
+        population=6, generations=1, predictive=2, workers=1, method="distance"))
     again = cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
-        population=6, generations=2, predictive=2, workers=1), resume=True)
+        population=6, generations=2, predictive=2, workers=1, method="distance"),
+        resume=True)
     assert first["generations"] == 1 and again["generations"] == 2
+    assert not again["converged"] and again["end_point"].startswith("none declared")
+    assert again["epsilon"] <= first["epsilon"]
     # The summary times the whole calibration, not the resumed session alone.
     assert (first["sessions"], again["sessions"]) == (1, 2)
     assert again["seconds"] == pytest.approx(first["seconds"] + again["seconds_session"],
@@ -180,8 +215,44 @@ def test_resume_continues_the_stored_history(tmp_path):
     before = (tmp_path / "o.abc.db").read_bytes()
     with pytest.raises(sc.ScenarioError, match="made with seed 0, not 5"):
         cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
-            population=6, generations=3, predictive=2, workers=1, seed=5), resume=True)
+            population=6, generations=3, predictive=2, workers=1, seed=5,
+            method="distance"), resume=True)
     assert (tmp_path / "o.abc.db").read_bytes() == before
+
+
+def test_a_resumed_temperature_schedule_keeps_falling_to_one_at_the_planned_generation(
+        tmp_path):
+    """A run cut short after its first generation continues where it stopped: the
+    temperature never rises and reaches 1 by the last planned generation."""
+    scenario = _small_city()
+    tf = _one_target(scenario)
+    first = cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
+        population=6, generations=3, predictive=2, workers=1, max_simulations=1))
+    assert first["generations"] == 1 and not first["converged"]
+    cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
+        population=6, generations=3, predictive=2, workers=1), resume=True)
+    temps = pd.read_parquet(tmp_path / "o" / "diagnostics.parquet")["temperature"].tolist()
+    # It stops at its end point, temperature 1, at the third generation at the latest.
+    assert 2 <= len(temps) <= 3 and temps[0] > 1 and temps[-1] == 1.0
+    assert all(a >= b for a, b in zip(temps, temps[1:], strict=False))
+    # The schedule counts the planned generations from the stored run's start: resumed
+    # at generation 1 of 3 after a temperature of 100, the decay takes it to 10 (pyabc
+    # alone would count from the resumed generation and jump to 1).
+    import pyabc
+
+    from maze.app import measurement_error as me
+    temperature = me.Temperature(previous=100.0)
+    temperature.schemes = [pyabc.epsilon.ExpDecayFixedIterScheme()]
+    temperature.initialize(1, None, None, 2, {"pdf_norm": 0.0, "kernel_scale": "SCALE_LOG"})
+    assert temperature(1) == pytest.approx(10.0)
+
+
+def test_min_epsilon_is_refused_under_measurement_error(tmp_path, capsys):
+    assert main(["calibrate", str(TARGETS / "beijing.toml"), "--min-epsilon", "1",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("maze: error: --min-epsilon: applies to --method distance only; --method "
+                   "measurement-error stops at its end point, temperature 1")
 
 
 def test_fit_table_counts_the_figures_own_uncertainty():
@@ -301,9 +372,9 @@ def test_quiet_calibration_prints_nothing_and_writes_a_file_that_validates(tmp_p
     out = tmp_path / "q"
     r = subprocess.run([sys.executable, "-m", "maze.app.cli", "calibrate",
                         str(TARGETS / "beijing.toml"), "--households", "150", "--population",
-                        "6", "--generations", "1", "--predictive", "2", "--workers", "1",
-                        "--quiet", "--out", str(out)], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=600, env={**os.environ,
+                        "6", "--generations", "2", "--predictive", "2", "--workers", "1",
+                        "--method", "distance", "--quiet", "--out", str(out)], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=600, env={**os.environ,
                                 "PYTHONPATH": str(root)})
     assert r.returncode == 0 and r.stdout == "" and r.stderr == "", r.stderr
     v = subprocess.run([sys.executable, "-m", "maze.app.cli", "validate",

@@ -1,10 +1,20 @@
 """Calibration: ABC-SMC (pyabc) of ranged scenario parameters to published targets.
 
-Only the targets marked ``calibrate`` enter the distance, each scaled by its stated
-uncertainty (``sqrt(sum(((model - figure) / sd)^2))``); the ``validate`` targets are
-never seen while fitting and are reported apart, as the out-of-sample test. Each
-simulation runs the scenario with the particle's values and a fresh seed, so the
-posterior carries seed noise as well as parameter uncertainty.
+Only the targets marked ``calibrate`` enter the fit; the ``validate`` targets are never
+seen while fitting and are reported apart, as the out-of-sample test. Each simulation runs
+the scenario with the particle's values and a fresh seed, so the posterior carries seed
+noise as well as parameter uncertainty.
+
+Two methods. ``measurement-error`` (the default) reads each figure as the model's measure
+plus a normal error with the figure's stated sd, and accepts a simulation with probability
+``(likelihood / maximum) ** (1 / T)`` while the temperature ``T`` falls generation by
+generation; at ``T = 1`` the particles are a sample of the exact posterior under that
+error model (Wilkinson 2013; see :mod:`maze.app.measurement_error`). That is the declared
+end point: the calibration has *converged* when its last generation ran at ``T = 1`` with
+an effective sample size of at least ``LOW_ESS``. ``distance`` accepts a simulation whose
+Euclidean distance in units of each figure's sd (``sqrt(sum(((model - figure) / sd)^2))``)
+is below a falling epsilon; it declares no end point, so its runs are never called
+converged.
 
 The history lives in pyabc's SQLite database, so a stopped calibration continues from
 its last generation. The results are written atomically into one folder:
@@ -38,6 +48,18 @@ from maze.targets import Parameter, Target, TargetsFile
 
 #: Distance given to a simulation whose measure is undefined (no rows matched).
 UNDEFINED = 1e6
+
+#: The ways of fitting: ABC under measurement error (with an end point) or a distance.
+METHODS = ("measurement-error", "distance")
+
+#: The declared end point of each method, as the summary and the page state it.
+END_POINT = {
+    "measurement-error": "the last generation ran at temperature 1 (the exact posterior "
+                         "under each figure's stated normal error; Wilkinson 2013) with an "
+                         "effective sample size of at least {ess}",
+    "distance": "none declared: a falling epsilon has no point at which the posterior is "
+                "reached, so the run is not called converged",
+}
 
 
 @dataclass
@@ -117,7 +139,8 @@ class Settings:
 
     population: int = 50
     generations: int = 5
-    min_epsilon: float = 0.0
+    min_epsilon: float | None = None
+    method: str = "measurement-error"
     predictive: int = 40
     seed: int = 0
     workers: int | None = None
@@ -141,12 +164,33 @@ def run_abc(tf: TargetsFile, scenario: Scenario, db: Path, settings: Settings,
 
         client = Client(settings.scheduler)
     try:
-        abc = pyabc.ABCSMC(sim, prior, distance_for(fit), population_size=settings.population,
-                           sampler=_sampler(client, settings.workers))
+        sampler = _sampler(client, settings.workers)
+        if settings.method == "measurement-error":
+            from maze.app import measurement_error as me
+
+            previous = _last_epsilon(db) if resume else None
+            abc = pyabc.ABCSMC(sim, prior, me.kernel([t.name for t in fit],
+                                                     [t.sd for t in fit]),
+                               population_size=settings.population, sampler=sampler,
+                               eps=me.Temperature(previous), acceptor=me.acceptor())
+        else:
+            abc = pyabc.ABCSMC(sim, prior, distance_for(fit),
+                               population_size=settings.population, sampler=sampler)
         return _run(abc, fit, db, settings, resume)
     finally:
         if client is not None:
             client.close()
+
+
+def _last_epsilon(db: Path) -> float | None:
+    """The epsilon (or temperature) of the last generation stored in ``db``, if any."""
+    import pyabc
+
+    if not db.exists():
+        return None
+    pops = pyabc.History(f"sqlite:///{db.resolve()}").get_all_populations()
+    pops = pops[pops["t"] >= 0]
+    return float(pops["epsilon"].iloc[-1]) if len(pops) else None
 
 
 def _run(abc: Any, fit: Sequence[Target], db: Path, settings: Settings, resume: bool) -> Any:
@@ -161,9 +205,11 @@ def _run(abc: Any, fit: Sequence[Target], db: Path, settings: Settings, resume: 
             db.unlink()
         abc.new(url, observed)
         left = settings.generations
+    # Under measurement error the run stops at its end point, temperature 1 (a resumed run
+    # already there adds one more generation at 1, refining the same posterior).
+    floor = 1.0 if settings.method == "measurement-error" else (settings.min_epsilon or 0.0)
     if left > 0:
-        limits: dict[str, Any] = {"max_nr_populations": left,
-                                  "minimum_epsilon": settings.min_epsilon}
+        limits: dict[str, Any] = {"max_nr_populations": left, "minimum_epsilon": floor}
         if settings.max_simulations:
             limits["max_total_nr_simulations"] = settings.max_simulations
         abc.run(**limits)
@@ -188,11 +234,20 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     return float(np.interp(q, cdf, x))
 
 
-def diagnostics(history: Any) -> pd.DataFrame:
-    """Per generation: epsilon, simulations, acceptance rate, effective sample size,
-    and the weighted median distance of the accepted particles."""
+def diagnostics(history: Any, fit: Sequence[Target] | None = None,
+                method: str = "distance") -> pd.DataFrame:
+    """Per generation: epsilon (or, under measurement error, the temperature),
+    simulations, acceptance rate, effective sample size, and the weighted median distance
+    of the accepted particles in sds of the figures (from their log-likelihood under
+    measurement error, which pyabc stores in place of a distance)."""
     from pyabc.weighted_statistics import effective_sample_size
 
+    like = None
+    if method == "measurement-error":
+        from maze.app.measurement_error import LogLikelihood
+
+        like = LogLikelihood(tuple(t.name for t in fit or ()),
+                             tuple(t.sd for t in fit or ()))
     pops = history.get_all_populations()
     pops = pops[pops["t"] >= 0].reset_index(drop=True)
     rows = []
@@ -200,14 +255,28 @@ def diagnostics(history: Any) -> pd.DataFrame:
         t = int(row["t"])
         _, w = history.get_distribution(m=0, t=t)
         d = history.get_weighted_distances(t=t)
+        dist = d["distance"].to_numpy(dtype=float)
+        if like is not None:
+            dist = np.array([like.distance(v) for v in dist])
         accepted = len(w)
-        rows.append({"generation": t, "epsilon": float(row["epsilon"]),
+        rows.append({"generation": t,
+                     ("temperature" if like is not None else "epsilon"): float(row["epsilon"]),
                      "simulations": int(row["samples"]), "accepted": accepted,
                      "acceptance_rate": accepted / max(int(row["samples"]), 1),
                      "effective_sample_size": float(effective_sample_size(np.asarray(w))),
-                     "median_distance": weighted_quantile(d["distance"].to_numpy(),
-                                                          d["w"].to_numpy(), 0.5)})
+                     "median_distance": weighted_quantile(dist, d["w"].to_numpy(), 0.5)})
     return pd.DataFrame(rows)
+
+
+def converged(diag: pd.DataFrame, method: str) -> bool:
+    """Whether the run reached its method's declared end point (see ``END_POINT``)."""
+    if method != "measurement-error" or diag.empty:
+        return False
+    from maze.app.measurement_error import reached_end
+
+    last = diag.iloc[-1]
+    return reached_end(float(last["temperature"])) and \
+        float(last["effective_sample_size"]) >= LOW_ESS
 
 
 def predictive(tf: TargetsFile, scenario: Scenario, post: pd.DataFrame, draws: int,
@@ -349,7 +418,7 @@ def _png(fig: Any) -> str:
 
 
 def page(tf: TargetsFile, post: pd.DataFrame, fit: pd.DataFrame, diag: pd.DataFrame,
-         values: Sequence[Mapping[str, Any]]) -> str:
+         values: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> str:
     """A self-contained HTML page: posterior marginals, distance by generation, the fit."""
     import matplotlib
 
@@ -368,7 +437,11 @@ def page(tf: TargetsFile, post: pd.DataFrame, fit: pd.DataFrame, diag: pd.DataFr
     images.append(_png(fig))
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(4.5, 2.6))
-    ax.plot(diag["generation"], diag["epsilon"], "o-", label="epsilon")
+    if "temperature" in diag:
+        ax.plot(diag["generation"], diag["temperature"], "o-", label="temperature")
+        ax.set_yscale("log")
+    else:
+        ax.plot(diag["generation"], diag["epsilon"], "o-", label="epsilon")
     ax.plot(diag["generation"], diag["median_distance"], "s--", label="median distance")
     ax.set_xlabel("generation")
     ax.set_ylabel("distance (sds of the figures)")
@@ -393,7 +466,13 @@ def page(tf: TargetsFile, post: pd.DataFrame, fit: pd.DataFrame, diag: pd.DataFr
 
     shown = ["target", "use", "year", "observed", "sd", "predictive_q05", "predictive_median",
              "predictive_q95", "figure_q05", "figure_q95", "z", "covered"]
+    verdict = ("Converged" if summary["converged"] else "Not converged")
     body = [f"<h1>Calibration of {html.escape(tf.city)} to {html.escape(tf.path)}</h1>",
+            f"<p><b>{verdict}</b> (method {html.escape(summary['method'])}; end point: "
+            f"{html.escape(summary['end_point'])}). Last generation: "
+            f"{summary['schedule']} {summary[summary['schedule']]:.4g}, acceptance rate "
+            f"{summary['acceptance_rate']:.3g}, effective sample size "
+            f"{summary['effective_sample_size']:.1f} of {summary['population_size']}.</p>",
             "<h2>Fit to the calibrate targets</h2>", table(fit[fit["use"] == "calibrate"][shown]),
             "<h2>Out-of-sample test: validate targets (never used in fitting)</h2>",
             table(fit[fit["use"] == "validate"][shown]),
@@ -428,7 +507,7 @@ def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings
     clock = Clock(db.with_name(db.name + ".seconds.json"), resume and db.exists())
     made = {"targets_file": str(Path(tf.path).resolve()), "scenario": scenario.city.name,
             "households": scenario.population.households, "seed": settings.seed,
-            "population": settings.population}
+            "population": settings.population, "method": settings.method}
     for what, was in clock.settings.items():
         if what in made and made[what] != was:
             raise sc.ScenarioError(
@@ -442,7 +521,7 @@ def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings
     finally:
         clock.save()
     post = posterior(history, tf.parameters)
-    diag = diagnostics(history)
+    diag = diagnostics(history, tf.used("calibrate"), settings.method)
     pred = predictive(tf, scenario, post, settings.predictive, settings.seed,
                       workers=settings.workers, scheduler=settings.scheduler)
     fit = fit_table(tf, pred, settings.seed)
@@ -452,7 +531,8 @@ def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings
                "households": scenario.population.households, "seed": settings.seed,
                "population_size": settings.population, "generations": int(history.max_t) + 1,
                "simulations": int(history.total_nr_simulations),
-               "predictive_draws": settings.predictive, "calibrated": values,
+               "predictive_draws": settings.predictive, "method": settings.method,
+               **end_point(diag, settings.method), "calibrated": values,
                "calibrate_targets_covered": int(fit.loc[fit["use"] == "calibrate",
                                                         "covered"].sum()),
                "validate_targets_covered": int(fit.loc[fit["use"] == "validate",
@@ -466,18 +546,27 @@ def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings
         storage.write_parquet(diag, tmp / "diagnostics.parquet")
         storage.write_parquet(pred, tmp / "predictive.parquet")
         (tmp / "calibrated.toml").write_text(toml_text, encoding="utf-8")
-        (tmp / "calibration.html").write_text(page(tf, post, fit, diag, values),
+        (tmp / "calibration.html").write_text(page(tf, post, fit, diag, values, summary),
                                               encoding="utf-8")
         shutil.copyfile(db, tmp / "history.db")
         storage.write_json(summary, tmp / "calibration.json")
     clock.save()
-    last = diag.iloc[-1]
-    # Times and the last generation's diagnostics are for the caller, not calibration.json
-    # (whose bytes depend only on the city, the targets and the seed).
+    # Times are for the caller, not calibration.json (whose bytes depend only on the
+    # city, the targets, the settings and the history).
     return summary | {"seconds": clock.total, "seconds_session": clock.session,
-                      "sessions": clock.sessions, "epsilon": float(last["epsilon"]),
-                      "acceptance_rate": float(last["acceptance_rate"]),
-                      "effective_sample_size": float(last["effective_sample_size"])}
+                      "sessions": clock.sessions}
+
+
+def end_point(diag: pd.DataFrame, method: str) -> dict[str, Any]:
+    """The declared end point, whether the run reached it, and the last generation's
+    diagnostics that say so."""
+    last = diag.iloc[-1]
+    schedule = "temperature" if method == "measurement-error" else "epsilon"
+    return {"end_point": END_POINT[method].format(ess=LOW_ESS),
+            "converged": converged(diag, method),
+            "schedule": schedule, schedule: float(last[schedule]),
+            "acceptance_rate": float(last["acceptance_rate"]),
+            "effective_sample_size": float(last["effective_sample_size"])}
 
 
 class Clock:

@@ -14,9 +14,14 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
     p = subparsers.add_parser(
         "calibrate", help="fit parameters to published figures (ABC-SMC) and test the fit",
         description="Fit the [[parameters]] of a targets file (offices/targets/<city>.toml) "
-                    "to its targets marked calibrate, by ABC-SMC (pyabc), with distances "
-                    "in units of each figure's stated uncertainty. Targets marked validate "
-                    "are never used in fitting and are reported apart. Writes OUT/"
+                    "to its targets marked calibrate, by ABC-SMC (pyabc). By default each "
+                    "figure is read as the model's measure plus a normal error with its "
+                    "stated sd (ABC under measurement error, Wilkinson 2013): the "
+                    "acceptance temperature falls to 1, where the particles are the exact "
+                    "posterior; the run has converged when its last generation ran at "
+                    "temperature 1 with an effective sample size of at least 50. Targets "
+                    "marked validate are never used in fitting and are reported apart. "
+                    "Writes OUT/"
                     "posterior.parquet, fit.parquet/fit.csv, diagnostics.parquet, "
                     "calibrated.toml, calibration.json and calibration.html. The pyabc "
                     "history is kept in OUT.abc.db; --resume continues from it.")
@@ -26,10 +31,17 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
     p.add_argument("--households", type=_positive, help="override the number of households")
     p.add_argument("--population", type=_positive, default=50,
                    help="particles per generation (default 50)")
+    p.add_argument("--method", choices=("measurement-error", "distance"),
+                   default="measurement-error",
+                   help="measurement-error (default): a temperature falling to 1, the "
+                        "declared end point; distance: a falling epsilon on the distance in "
+                        "sds of the figures, with no end point")
     p.add_argument("--generations", type=_positive, default=5,
-                   help="ABC-SMC generations at most (default 5)")
-    p.add_argument("--min-epsilon", type=float, default=0.0,
-                   help="stop once the distance threshold falls to this (default 0)")
+                   help="ABC-SMC generations at most (default 5); under measurement error "
+                        "the temperature reaches 1 by the last of them at the latest")
+    p.add_argument("--min-epsilon", type=float,
+                   help="--method distance only: stop once the distance threshold falls to "
+                        "this (default 0)")
     p.add_argument("--max-simulations", type=_positive,
                    help="stop after this many simulations in all")
     p.add_argument("--predictive", type=_positive, default=40,
@@ -53,6 +65,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from maze.app import calibrate as cal
     from maze.scenario import ScenarioError
 
+    if args.min_epsilon is not None and args.method != "distance":
+        raise ScenarioError("applies to --method distance only; --method measurement-error "
+                            "stops at its end point, temperature 1", source="--min-epsilon")
     raw = tg.read(args.targets)
     preset = args.preset or (None if args.scenario else raw.get("preset"))
     if args.scenario is None and not isinstance(preset, str):
@@ -65,7 +80,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else outputs.default_folder("calibrations", tf.city)
     settings = cal.Settings(population=args.population, generations=args.generations,
-                            min_epsilon=args.min_epsilon, predictive=args.predictive,
+                            min_epsilon=args.min_epsilon, method=args.method,
+                            predictive=args.predictive,
                             seed=args.seed, workers=args.workers, scheduler=args.scheduler,
                             max_simulations=args.max_simulations)
     if args.quiet:  # pyabc reports each generation on its "ABC" loggers, set at its import
@@ -89,8 +105,10 @@ def _print(summary: dict, out: Path) -> None:
                  "in this one)")
     lines = [f"{summary['city']}: {summary['simulations']} simulations in "
              f"{summary['generations']} generations, {took}",
-             f"  last generation: epsilon {summary['epsilon']:.3g}, acceptance rate "
-             f"{summary['acceptance_rate']:.1%}, effective sample size "
+             f"  {'converged' if summary['converged'] else 'NOT converged'} (end point: "
+             f"{summary['end_point']})",
+             f"  last generation: {summary['schedule']} {summary[summary['schedule']]:.3g}, "
+             f"acceptance rate {summary['acceptance_rate']:.1%}, effective sample size "
              f"{summary['effective_sample_size']:.1f} of {summary['population_size']}"]
     if summary["effective_sample_size"] < LOW_ESS:
         lines.append(f"  warning: an effective sample size under {LOW_ESS}: the posterior "
