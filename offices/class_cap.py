@@ -22,7 +22,7 @@ it is refused on ``price``.
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -50,6 +50,10 @@ class ClassCapConfig(BaseModel):
     """``[mechanisms.class_cap]``: the school, the sizes before and after, the date."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Counts that scale with the city (``maze.scale``): the class sizes, not the number
+    #: of classes, so that a small copy keeps its classes whole.
+    SCALED: ClassVar[tuple[str, ...]] = ("held", "cap", "reserve_for_locals", "fee_route.seats")
 
     enabled: bool = True
     office: str

@@ -19,7 +19,7 @@ outside the top scorers are refused on ``capacity`` (the spots are gone).
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -63,6 +63,9 @@ class PointsConfig(BaseModel):
     """``[mechanisms.points]``: which services are scored, the table, the bar."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Counts that scale with the city (``maze.scale``).
+    SCALED: ClassVar[tuple[str, ...]] = ("quota",)
 
     enabled: bool = True
     services: tuple[str, ...] = Field(min_length=1)

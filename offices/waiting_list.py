@@ -27,7 +27,7 @@ of the new list like a newcomer.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,6 +45,9 @@ class WaitingListConfig(BaseModel):
     """``[mechanisms.waiting_list]``: which offices keep a list, and how it is called."""
 
     model_config = ConfigDict(extra="forbid")
+
+    #: Counts that scale with the city (``maze.scale``).
+    SCALED: ClassVar[tuple[str, ...]] = ("reserve", "places")
 
     enabled: bool = True
     #: Offices (schools) that keep a waiting list for migrants.

@@ -121,6 +121,16 @@ def _stack(tables: list[pd.DataFrame], seeds: list[int]) -> pd.DataFrame:
 MAX_SEED = 2**63 - 1
 
 
+def scaled(scenario: Scenario, factor: float, check: bool = True) -> Scenario:
+    """A copy of the city with its households, seats, clerks and the mechanisms' declared
+    counts times ``factor`` (see :mod:`maze.scale`)."""
+    from maze.scale import scaled as scale
+
+    counts = {name: getattr(config, "SCALED", ())
+              for name, (config, _) in offices.REGISTRY.items()}
+    return scale(scenario, factor, counts, check=check)
+
+
 def check_seed(seed: Any, source: str = "seed") -> int:
     """``seed`` as an int, or a clear error: a TypeError for a non-integer (None would
     silently draw a fresh seed each time), a ScenarioError for one out of range."""

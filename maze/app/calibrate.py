@@ -73,6 +73,9 @@ class Simulator:
     parameters: tuple[Parameter, ...]
     targets: tuple[Target, ...]
     source: str
+    #: Run a copy of the city with every count times this (``maze.scale``): the particle's
+    #: values are in the full city's units, and scaled with the rest.
+    scale: float = 1.0
 
     def values(self, particle: Mapping[str, float]) -> dict[str, Any]:
         return {p.key: (int(round(particle[f"p{i}"])) if p.integer else float(particle[f"p{i}"]))
@@ -84,6 +87,8 @@ class Simulator:
         if seed is None:  # pyabc seeds each worker's NumPy generator; draw the run's seed there
             seed = int(np.random.randint(0, 2**31 - 1))
         scenario = sc.override(self.scenario, self.values(particle), source=self.source)
+        if self.scale != 1:
+            scenario = api.scaled(scenario, self.scale, check=False)
         run = api.run(scenario, seed)
         got = metric.evaluate_all([t.measure for t in self.targets], run)
         return {t.name: float(v) for t, v in zip(self.targets, got, strict=True)}
@@ -146,6 +151,8 @@ class Settings:
     workers: int | None = None
     scheduler: str | None = None
     max_simulations: int | None = None
+    #: Fit a copy of the city with every count times this (see ``maze.scale``).
+    scale: float = 1.0
 
 
 def run_abc(tf: TargetsFile, scenario: Scenario, db: Path, settings: Settings,
@@ -154,7 +161,7 @@ def run_abc(tf: TargetsFile, scenario: Scenario, db: Path, settings: Settings,
     import pyabc
 
     fit = tf.used("calibrate")
-    sim = Simulator(scenario, tf.parameters, fit, tf.path)
+    sim = Simulator(scenario, tf.parameters, fit, tf.path, settings.scale)
     prior = pyabc.Distribution(**{f"p{i}": pyabc.RV("uniform", p.low, p.high - p.low)
                                   for i, p in enumerate(tf.parameters)})
     np.random.seed(settings.seed)
@@ -280,8 +287,8 @@ def converged(diag: pd.DataFrame, method: str) -> bool:
 
 
 def predictive(tf: TargetsFile, scenario: Scenario, post: pd.DataFrame, draws: int,
-               seed: int, workers: int | None = 1, scheduler: str | None = None
-               ) -> pd.DataFrame:
+               seed: int, workers: int | None = 1, scheduler: str | None = None,
+               scale: float = 1.0) -> pd.DataFrame:
     """Every target (calibrate and validate) at ``draws`` particles resampled by weight,
     run on the fit's executor (local processes, or the Dask cluster at ``scheduler``).
     Each draw's particle and seed are fixed before any runs, so the table does not depend
@@ -289,7 +296,7 @@ def predictive(tf: TargetsFile, scenario: Scenario, post: pd.DataFrame, draws: i
     from maze.batch.execute import execute
 
     rng = np.random.default_rng(seed)
-    sim = Simulator(scenario, tf.parameters, tf.targets, tf.path)
+    sim = Simulator(scenario, tf.parameters, tf.targets, tf.path, scale)
     picks = rng.choice(len(post), size=draws, p=post["weight"].to_numpy())
     tasks = []
     for k, i in enumerate(picks):
@@ -507,7 +514,8 @@ def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings
     clock = Clock(db.with_name(db.name + ".seconds.json"), resume and db.exists())
     made = {"targets_file": str(Path(tf.path).resolve()), "scenario": scenario.city.name,
             "households": scenario.population.households, "seed": settings.seed,
-            "population": settings.population, "method": settings.method}
+            "population": settings.population, "method": settings.method,
+            "scale": settings.scale}
     for what, was in clock.settings.items():
         if what in made and made[what] != was:
             raise sc.ScenarioError(
@@ -523,13 +531,15 @@ def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings
     post = posterior(history, tf.parameters)
     diag = diagnostics(history, tf.used("calibrate"), settings.method)
     pred = predictive(tf, scenario, post, settings.predictive, settings.seed,
-                      workers=settings.workers, scheduler=settings.scheduler)
+                      workers=settings.workers, scheduler=settings.scheduler,
+                      scale=settings.scale)
     fit = fit_table(tf, pred, settings.seed)
     values = calibrated_values(tf, post)
     _, toml_text = calibrated_scenario(scenario, values, tf, date.today())
     summary = {"targets_file": tf.path, "city": tf.city, "scenario": scenario.city.name,
-               "households": scenario.population.households, "seed": settings.seed,
-               "population_size": settings.population, "generations": int(history.max_t) + 1,
+               "households": scenario.population.households, "scale": settings.scale,
+               "seed": settings.seed, "population_size": settings.population,
+               "generations": int(history.max_t) + 1,
                "simulations": int(history.total_nr_simulations),
                "predictive_draws": settings.predictive, "method": settings.method,
                **end_point(diag, settings.method), "calibrated": values,

@@ -29,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
     p.add_argument("--scenario", help="scenario file (default: the file's preset)")
     p.add_argument("--preset", help="a built-in city (default: the file's preset)")
     p.add_argument("--households", type=_positive, help="override the number of households")
+    p.add_argument("--scale", type=float, default=1.0, metavar="F",
+                   help="fit a copy of the city with households, yearly arrivals, seats, "
+                        "clerks and the mechanisms' counts times F (e.g. 0.1 for a history); "
+                        "parameters stay in the full city's units (default 1)")
     p.add_argument("--population", type=_positive, default=50,
                    help="particles per generation (default 50)")
     p.add_argument("--method", choices=("measurement-error", "distance"),
@@ -76,6 +80,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     overrides = {"population.households": args.households} if args.households else None
     scenario = api.load(args.scenario, None if args.scenario else preset, overrides)
     tf = tg.check(raw, scenario, args.targets)  # every target checked before any simulation
+    api.scaled(scenario, args.scale)  # a factor that would change the city: refused now
     from maze import outputs
 
     out = Path(args.out) if args.out else outputs.default_folder("calibrations", tf.city)
@@ -83,7 +88,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                             min_epsilon=args.min_epsilon, method=args.method,
                             predictive=args.predictive,
                             seed=args.seed, workers=args.workers, scheduler=args.scheduler,
-                            max_simulations=args.max_simulations)
+                            max_simulations=args.max_simulations, scale=args.scale)
     if args.quiet:  # pyabc reports each generation on its "ABC" loggers, set at its import
         import logging
 
