@@ -22,7 +22,7 @@ def _load():  # noqa: ANN202 - pandas frames and dicts
 @block("calibration-beijing-fit")
 def calibration_beijing_fit() -> str:
     """The fit table, calibrate and validate targets apart."""
-    meta, summary, fit, _ = _load()
+    meta, summary, fit, diag = _load()
     head = ("| target | figure | sd | measure 5% | median | 95% | figure's 90% | z | "
             "covered |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     out = []
@@ -35,23 +35,40 @@ def calibration_beijing_fit() -> str:
                        f"{r.predictive_q95:.3f} | {r.figure_q05:.2f} to {r.figure_q95:.2f} | "
                        f"{r.z:+.1f} | {'yes' if r.covered else 'no'} |")
         out.append("")
-    out.append(f"{summary['simulations']:,} simulations in {summary['generations']} "
-               f"generations of {summary['population_size']} particles, "
-               f"{summary['predictive_draws']} posterior predictive runs; "
-               f"`{meta['command']}` ({meta['machine']}).")
+    out.append(f"{_verdict(summary, diag)}. {summary['simulations']:,} simulations in "
+               f"{summary['generations']} generations of {summary['population_size']} "
+               f"particles, {summary['predictive_draws']} posterior predictive runs; "
+               f"`{meta['command']}` ({meta['machine']}"
+               + (f"; {meta['load']}" if meta.get("load") else "") + ").")
     return "\n".join(out) + "\n"
+
+
+def _schedule(diag) -> str:  # noqa: ANN001 - a pandas frame
+    """The column of the acceptance schedule: temperature (measurement error) or epsilon."""
+    return "temperature" if "temperature" in diag else "epsilon"
+
+
+def _verdict(summary: dict, diag) -> str:  # noqa: ANN001 - a pandas frame
+    """Converged or not, by the method's declared end point."""
+    if summary.get("method", "distance") == "distance":
+        return "Method distance, which declares no end point: not converged"
+    last = diag.iloc[-1]
+    return (("Converged" if summary["converged"] else "**Not converged**")
+            + f" (last generation at temperature {last['temperature']:.3g}, effective "
+              f"sample size {last['effective_sample_size']:.0f})")
 
 
 @block("calibration-beijing-diagnostics")
 def calibration_beijing_diagnostics() -> str:
     """Epsilon, acceptance and effective sample size by generation; calibrated values."""
     _, summary, _, diag = _load()
-    out = ["| generation | epsilon | simulations | acceptance | effective sample size | "
+    schedule = _schedule(diag)
+    out = [f"| generation | {schedule} | simulations | acceptance | effective sample size | "
            "median distance |", "| --- | --- | --- | --- | --- | --- |"]
-    for r in diag.itertuples():
-        out.append(f"| {r.generation} | {r.epsilon:.2f} | {r.simulations} | "
-                   f"{r.acceptance_rate:.2f} | {r.effective_sample_size:.1f} | "
-                   f"{r.median_distance:.2f} |")
+    for r in diag.to_dict("records"):
+        out.append(f"| {r['generation']} | {r[schedule]:.3g} | {r['simulations']} | "
+                   f"{r['acceptance_rate']:.2f} | {r['effective_sample_size']:.1f} | "
+                   f"{r['median_distance']:.2f} |")
     out += ["", "| parameter | prior | posterior median | 90% interval |",
             "| --- | --- | --- | --- |"]
     for v in summary["calibrated"]:
@@ -86,11 +103,11 @@ def calibration_other_cities() -> str:
             rows.append(f"| {city} | {r.target} | {r.use} | {r.observed:.3f} | "
                         f"{r.predictive_q05:.3f} / {r.predictive_median:.3f} / "
                         f"{r.predictive_q95:.3f} | {r.z:+.1f} | {'yes' if r.covered else 'no'} |")
-        last = diag.iloc[-1]
-        notes.append(f"{city}: {summary['simulations']:,} simulations in "
-                     f"{summary['generations']} generations, last epsilon "
-                     f"{last['epsilon']:.2f} (first {diag['epsilon'].iloc[0]:.2f}), effective "
-                     f"sample size {last['effective_sample_size']:.0f} of "
-                     f"{summary['population_size']}")
+        schedule = _schedule(diag)
+        notes.append(f"{city}: {_verdict(summary, diag)}; {summary['simulations']:,} "
+                     f"simulations in {summary['generations']} generations, {schedule} "
+                     f"{diag[schedule].iloc[0]:.3g} to {diag[schedule].iloc[-1]:.3g}, "
+                     f"effective sample size {diag['effective_sample_size'].iloc[-1]:.0f} "
+                     f"of {summary['population_size']}")
         command = meta["command"].replace(city, "CITY")
     return ("\n".join(rows) + "\n\n" + "; ".join(notes) + f". Each with `{command}`.\n")
