@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
-from operator import attrgetter
 
 import numpy as np
 import pandas as pd
 
-from maze.household import Request
+from maze.household import Request, RequestRows, Requests
 
 #: Column order of the event log (the data contract; see docs/reference/outputs.md).
 COLUMNS = ("case_id", "household_id", "service", "time", "office", "activity", "reason",
@@ -29,8 +28,6 @@ COLUMNS = ("case_id", "household_id", "service", "time", "office", "activity", "
 VISIT_ACTIVITIES = ("serve", "issue", "require", "refer", "refuse", "retry", "leave")
 #: Final activities: the outcome of a request.
 OUTCOMES = ("served", "alternative", "sent_away", "gave_up", "deterred", "denied", "pending")
-#: Outcomes whose row gives no reason: nothing went wrong.
-_NO_REASON = frozenset(("served", "alternative"))
 
 class _Codes(dict):
     """Text -> code of one text column: a new text gets the next code."""
@@ -49,7 +46,8 @@ class EventLog:
     (``codes`` maps a column's texts to them), so that a row costs about 80 bytes."""
 
     __slots__ = ("case_id", "household_id", "time", "start", "wait", "fee", "wage",
-                 "service", "office", "activity", "reason", "target", "document", "codes")
+                 "service", "office", "activity", "reason", "target", "document", "codes",
+                 "requests")
 
     def __init__(self) -> None:
         self.case_id = array("q")
@@ -66,6 +64,8 @@ class EventLog:
         self.target = array("i")
         self.document = array("i")
         self.codes: dict[str, _Codes] = {name: _Codes() for name in _TEXTS}
+        #: The requests' own rows, once taken (``add_requests``).
+        self.requests: RequestRows | None = None
 
     def add(self, case_id: int, household_id: int, service: str, time: float, office: str,
             activity: str, reason: str = "", target: str = "", document: str = "",
@@ -90,24 +90,42 @@ class EventLog:
     def __len__(self) -> int:
         return len(self.time)
 
-    def to_frame(self, requests: Sequence[Request] = (), release: bool = False) -> pd.DataFrame:
+    def add_requests(self, requests: Requests | Sequence[Request]) -> None:
+        """Take the requests' own rows (the first row and the outcome row of each, in the
+        order the requests were made), so that the table can be built once the requests
+        themselves are gone. Every request must have its outcome by now (pending ones at
+        the horizon)."""
+        if not isinstance(requests, Requests):
+            objects = requests
+            requests = Requests({})
+            for r in objects:
+                requests.append(r)
+            for r in objects:
+                requests.finished(r)
+        self.requests = requests.rows()
+
+    def to_frame(self, requests: Sequence[Request] | None = None,
+                 release: bool = False) -> pd.DataFrame:
         """The log as a DataFrame, with each request's first and outcome rows.
 
         Rows are in order of time; at the same instant, requests being made come first
         and outcomes last, each kind in the order it happened (requests and outcomes by
-        case). Every request must have its outcome by now (pending ones at the horizon).
-        With ``release``, each logged column is emptied once it is in the frame (the
-        log is not needed after), so that the log and the table are not both held whole.
+        case). The requests' rows are those ``add_requests`` took, or taken now from
+        ``requests``. With ``release``, each logged column is emptied once it is in the
+        frame (the log is not needed after), and the frame's columns are built one at a
+        time, so that the log and the table are not both held whole.
         """
-        n = len(requests)
+        if requests is not None:
+            self.add_requests(requests)
+        rows = self.requests
+        if rows is None:
+            self.add_requests(())
+            rows = self.requests
+            assert rows is not None
+        if release:
+            self.requests: RequestRows | None = None
+        n = len(rows.case)
         logged = len(self.time)
-        case = np.fromiter(map(attrgetter("case_id"), requests), np.int64, n)
-        household = np.fromiter(map(attrgetter("household.id"), requests), np.int64, n)
-        start = np.fromiter(map(attrgetter("start"), requests), np.float64, n)
-        end = np.fromiter(map(attrgetter("end"), requests), np.float64, n)
-        service = list(map(attrgetter("service"), requests))
-        outcome = list(map(attrgetter("outcome"), requests))
-        zeros = np.zeros(n)
         sizes = (n, logged, n)
 
         def take(name: str) -> np.ndarray:
@@ -118,53 +136,64 @@ class EventLog:
                 setattr(self, name, array(column.typecode))
             return values
 
-        def numbers(first: np.ndarray, name: str, last: np.ndarray) -> np.ndarray:
-            return np.concatenate((first, take(name), last))[order]
-
-        time = np.concatenate((start, take("time"), end))
+        time = np.concatenate((rows.start, take("time"), rows.end))
         kind = np.repeat(np.array([0, 1, 2], dtype=np.int8), sizes)
         order = np.lexsort((kind, time))  # stable: ties keep the order they were logged in
         del kind
         time = time[order]
 
-        def cat(first: list[str] | str, name: str | None, last: list[str] | str
+        def numbers(first: np.ndarray | None, name: str, last: np.ndarray | None
+                    ) -> np.ndarray:
+            # None: zeros (a request's own rows have no wait, fee or wage).
+            parts = [np.zeros(n) if first is None else first, take(name),
+                     np.zeros(n) if last is None else last]
+            return np.concatenate(parts)[order]
+
+        def cat(first: np.ndarray | str, name: str | None, last: np.ndarray | str
                 ) -> pd.Categorical:
-            # The first rows, the logged ones, the outcome rows: the first and last each a
-            # list of strings or one string for all, the logged ones codes. Categories are
-            # sorted; a part with one string throughout (often: one service, no document)
-            # is one code repeated.
+            # The first rows, the logged ones, the outcome rows: the first and last each
+            # codes into the requests' texts or one string for all, the logged ones codes
+            # into the column's own texts. Categories are sorted; a part with one string
+            # throughout (often: one service, no document) is one code repeated.
             logged_codes = self.codes[name] if name is not None else {}
-            seen = [{first} if isinstance(first, str) else set(first), set(logged_codes),
-                    {last} if isinstance(last, str) else set(last)]
-            categories = sorted(set().union(*seen))
+
+            def used(part: np.ndarray | str) -> set[str]:
+                if isinstance(part, str):
+                    return {part}
+                present = np.bincount(part, minlength=len(rows.texts)) > 0
+                return {t for t, p in zip(rows.texts, present, strict=True) if p}
+
+            categories = sorted(set().union(used(first), logged_codes, used(last)))
             index = {c: i for i, c in enumerate(categories)}
             renumber = np.array([index[t] for t in logged_codes], dtype=np.int32)
+            from_texts = np.array([index.get(t, -1) for t in rows.texts], dtype=np.int32)
 
-            def coded(part: list[str] | str, size: int) -> np.ndarray:
+            def coded(part: np.ndarray | str, size: int) -> np.ndarray:
                 if isinstance(part, str):
                     return np.full(size, index[part], dtype=np.int32)
-                return np.fromiter(map(index.__getitem__, part), dtype=np.int32, count=size)
+                return from_texts[part]
 
             middle = renumber[take(name)] if name is not None else np.full(
                 logged, index[""], dtype=np.int32)
             codes = np.concatenate((coded(first, n), middle, coded(last, n)))
             return pd.Categorical.from_codes(codes[order], categories=categories)
 
-        return pd.DataFrame({
-            "case_id": numbers(case, "case_id", case),
-            "household_id": numbers(household, "household_id", household),
-            "service": cat(service, "service", service),
-            "time": time,
-            "office": cat(list(map(attrgetter("entry"), requests)), "office",
-                          list(map(attrgetter("end_office"), requests))),
-            "activity": cat("request", "activity", outcome),
-            "reason": cat("", "reason", [
-                "" if r.outcome in _NO_REASON else r.last_reason for r in requests]),
-            "target": cat("", "target", ""),
-            "document": cat("", "document", ""),
-            "start": numbers(start, "start", end),
-            "wait": numbers(zeros, "wait", zeros),
-            "fee": numbers(zeros, "fee", zeros),
-            "wage_lost": numbers(zeros, "wage", zeros),
-            "outcome": cat("", None, outcome),
-        })
+        # One column at a time, each source released as it is converted, and no copy
+        # when the frame is made (copy=False: one block per column, none consolidated).
+        columns: dict[str, object] = {}
+        columns["case_id"] = numbers(rows.case, "case_id", rows.case)
+        columns["household_id"] = numbers(rows.household, "household_id", rows.household)
+        columns["service"] = cat(rows.service, "service", rows.service)
+        columns["time"] = time
+        columns["office"] = cat(rows.entry, "office", rows.end_office)
+        columns["activity"] = cat("request", "activity", rows.outcome)
+        columns["reason"] = cat("", "reason", rows.reason)
+        columns["target"] = cat("", "target", "")
+        columns["document"] = cat("", "document", "")
+        columns["start"] = numbers(rows.start, "start", rows.end)
+        columns["wait"] = numbers(None, "wait", None)
+        columns["fee"] = numbers(None, "fee", None)
+        columns["wage_lost"] = numbers(None, "wage", None)
+        columns["outcome"] = cat("", None, rows.outcome)
+        return pd.DataFrame(columns, copy=False)
+

@@ -332,3 +332,4 @@ def finish(world: World, req: Request, outcome: str, office: str) -> None:
         m.finished(world, req)
     if world.lives is not None:
         world.lives.finished(req)
+    world.requests.finished(req)  # kept as a row from now on

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ from maze.counter import Counter
 from maze.dated import Version
 from maze.distributions import Sampler
 from maze.eventlog import EventLog
-from maze.household import Household, Request
+from maze.household import Household, Request, Requests
 from maze.mechanism import Mechanism
 from maze.population import ATTRIBUTES, YEAR_DAYS, draw_population
 from maze.scenario import Office, Scenario
@@ -133,18 +132,38 @@ class _Columns(dict):
         return values
 
 
-@dataclass
 class RunResult:
-    """What one run leaves behind: the raw tables, before any measure is taken."""
+    """What one run leaves behind: the raw tables, before any measure is taken.
 
-    scenario: Scenario
-    seed: int
-    events: pd.DataFrame
-    households: pd.DataFrame
-    #: Runs over years (``[lives]``): one row per child and school year, and the events
-    #: of the households' lives (arrivals, stages, renewals, leaving). None otherwise.
-    children: pd.DataFrame | None = None
-    life_events: pd.DataFrame | None = None
+    The event table is built when first asked for, from the event log the run leaves:
+    a caller that lets the world go first (``api.run``) never holds the world's
+    requests and processes, the log and the table all at once.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int, events: pd.DataFrame | EventLog,
+                 households: pd.DataFrame, children: pd.DataFrame | None = None,
+                 life_events: pd.DataFrame | None = None):
+        self.scenario = scenario
+        self.seed = seed
+        self._events = events
+        self.households = households
+        #: Runs over years (``[lives]``): one row per child and school year, and the events
+        #: of the households' lives (arrivals, stages, renewals, leaving). None otherwise.
+        self.children = children
+        self.life_events = life_events
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """The event log as a table (see ``maze.eventlog``), built on first use."""
+        if isinstance(self._events, EventLog):
+            log, self._events = self._events, None
+            events = log.to_frame(release=True)
+            del log
+            versions = self.scenario.versions
+            if len(versions) > 1:
+                events["rules_from"] = rules_from(versions, events["time"].to_numpy())
+            self._events = events
+        return self._events
 
     @cached_property
     def graph(self) -> nx.DiGraph:
@@ -194,7 +213,8 @@ class World:
         self.columns = self._cols
         self.visit_cost_days = scenario.population.visit_cost_days
         self.mechanisms = list(mechanisms)
-        self.requests: list[Request] = []
+        #: Every request, in the order made (finished ones kept as rows: see ``Requests``).
+        self.requests = Requests(self._cols)
         #: Each distinct set of papers households hold, shared between them.
         self.papers: dict[frozenset[str], frozenset[str]] = {}
         #: Case ids for requests made after arrival (renewals, new stages, reopened
@@ -247,10 +267,9 @@ class World:
         if self.lives is not None:
             self.lives.close()
             children, life_events = self.lives.children_table(), self.lives.events_table()
-        events = self.log.to_frame(self.requests, release=True)
-        if len(self.versions) > 1:
-            events["rules_from"] = rules_from(self.versions, events["time"].to_numpy())
-        return RunResult(self.declared, self.seed, events, self.households, children,
+        # The requests' own rows are taken now; the table is built when first asked for.
+        self.log.add_requests(self.requests)
+        return RunResult(self.declared, self.seed, self.log, self.households, children,
                          life_events)
 
     def _hooks(self) -> None:
@@ -316,11 +335,12 @@ class World:
                     m.new_intake(self, station)
 
     def _close_pending(self) -> None:
-        for req in self.requests:
+        for req in self.requests.open():
             if req.outcome is None:
                 req.outcome = "pending"
                 req.end = self.horizon
                 req.end_office = req.last_office
+            self.requests.finished(req)
 
     # -- helpers for the household process and mechanisms ----------------------------------
     def household(self, hid: int) -> Household:

@@ -1,0 +1,91 @@
+"""A run's requests: finished ones are kept as rows, and read back as they were.
+
+``World.requests`` keeps a finished request as a row of typed arrays, not as the object
+(the memory of a million households). Reading one back must give what the request held
+when it finished, in the order the requests were made, whatever order they finished in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import offices
+from maze.app import api
+from maze.household import NO_DOCUMENTS, Household, Request, Requests
+from maze.world import World
+
+FIELDS = ("case_id", "service", "start", "entry", "visits", "last_office", "spent",
+          "wage_lost", "last_reason", "explicit", "outcome", "end", "end_office",
+          "missed_deadline", "row")
+
+
+def _fields(req: Request) -> tuple:
+    return (*(getattr(req, f) for f in FIELDS), req.household.id, req.household.group,
+            req.household.local, req.household.documents)
+
+
+def _request(case_id: int, hid: int) -> Request:
+    cols = {"group": ["a", "b", "a"], "hukou": ["local", "migrant", "migrant"]}
+    hh = Household(hid, cols["group"][hid], cols["hukou"][hid] == "local", cols)
+    return Request(case_id, hh, "school", 1.5 * case_id, entry="office_a")
+
+
+def test_finished_requests_read_back_in_the_order_made() -> None:
+    cols = {"group": ["a", "b", "a"], "hukou": ["local", "migrant", "migrant"]}
+    requests = Requests(cols)
+    made = [_request(10 + i, i % 3) for i in range(6)]
+    for r in made:
+        requests.append(r)
+    made[4].household.documents = frozenset({"permit"})
+    finish_order = [3, 0, 5, 1]
+    for k, i in enumerate(finish_order):
+        r = made[i]
+        r.visits, r.spent, r.wage_lost = i + 1, 10.0 * i, 0.25 * i
+        r.last_office, r.last_reason = "office_b", "hukou"
+        r.explicit, r.missed_deadline = i % 2 == 0, i == 5
+        r.outcome, r.end, r.end_office = ("served", "denied")[k % 2], 100.0 + i, "office_b"
+        requests.finished(r)
+    assert len(requests) == 6
+    assert requests.open() == [made[2], made[4]]
+    assert requests[2] is made[2]  # still open: the request itself
+    for i in finish_order:
+        back = requests[i]
+        assert back is not made[i]
+        assert _fields(back) == _fields(made[i])
+    assert _fields(requests[-1]) == _fields(made[5])
+    with pytest.raises(ValueError, match="no outcome"):
+        requests.rows()
+    for i in (2, 4):
+        made[i].outcome, made[i].end = "pending", 200.0
+        requests.finished(made[i])
+    rows = requests.rows()
+    assert rows.case.tolist() == [r.case_id for r in made]
+    assert rows.end.tolist() == [r.end for r in made]
+    assert [rows.texts[c] for c in rows.outcome] == [r.outcome for r in made]
+    # No reason on a served outcome row; the last reason otherwise.
+    assert [rows.texts[c] for c in rows.reason] == [
+        "" if r.outcome == "served" else r.last_reason for r in made]
+    assert requests[4].household.documents == frozenset({"permit"})
+    assert requests[1].household.documents is NO_DOCUMENTS
+
+
+def test_a_run_reads_back_each_request_as_it_finished() -> None:
+    scenario = api.load(preset="beijing", overrides={"population.households": 600})
+    world = World(scenario, 3, offices.mechanisms(scenario))
+    seen: dict[int, tuple] = {}
+    keep = world.requests.finished
+
+    def finished(req: Request) -> None:
+        if req.row >= 0 and req.row not in seen:
+            seen[req.row] = _fields(req)
+        keep(req)
+
+    world.requests.finished = finished  # type: ignore[method-assign]
+    raw = world.run()
+    assert len(seen) == len(world.requests) > 600
+    assert [_fields(r) for r in world.requests] == [seen[i] for i in range(len(seen))]
+    # The event table's request rows are those requests, in the order made.
+    first = raw.events[raw.events["activity"] == "request"]
+    assert np.array_equal(np.sort(first["case_id"].to_numpy()),
+                          np.sort([r.case_id for r in world.requests]))
