@@ -111,3 +111,35 @@ def calibration_other_cities() -> str:
                      f"of {summary['population_size']}")
         command = meta["command"].replace(city, "CITY")
     return ("\n".join(rows) + "\n\n" + "; ".join(notes) + f". Each with `{command}`.\n")
+
+
+@block("scaled-history")
+def scaled_history() -> str:
+    """The history at full size against its scaled copies, measure by measure."""
+    import json
+
+    import pandas as pd
+
+    stored = ROOT / "experiments" / "results" / "scaled_history"
+    meta = json.loads((stored / "command.json").read_text(encoding="utf-8"))
+    table = pd.read_csv(stored / "comparison.csv")
+    scales = [s for s in dict.fromkeys(table["scale"]) if s != 1.0]
+    head = "| measure | full size: mean (sd over seeds) | " + " | ".join(
+        f"x{s:g}: mean (z)" for s in scales) + " |"
+    out = [head, "| --- " * (2 + len(scales)) + "|"]
+    for name, rows in table.groupby("measure", sort=False):
+        full = rows[rows["scale"] == 1.0].iloc[0]
+        cells = [f"{full['mean']:.3f} ({full['sd_over_seeds']:.3f})"]
+        for s in scales:
+            r = rows[rows["scale"] == s].iloc[0]
+            z = "" if pd.isna(r["z"]) else f" ({r['z']:+.1f})"
+            most = int(table.loc[table["scale"] == s, "runs"].max())
+            defined = "" if r["runs"] == most else f", defined in {r['runs']} of {most} runs"
+            cells.append(f"{r['mean']:.3f}{z}{defined}")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    runs = table.groupby("scale", sort=False).agg(runs=("runs", "max"),
+                                                   cpu=("cpu_seconds_per_run", "first"))
+    cost = "; ".join(f"x{s:g}: {int(r.runs)} seeds, {r.cpu:.2f} s of CPU a run"
+                     for s, r in runs.iterrows())
+    return ("\n".join(out) + f"\n\n{cost}. `{meta['command']}` ({meta['machine']}; "
+            f"{meta['load']}).\n")
