@@ -37,7 +37,8 @@ with the same seeds, and ``uncertainty.md``/``uncertainty.csv`` report the chang
 migrants' served share against the city as written at the same point: its 95% interval
 over seeds at the values as written, its 5-95% range over plausible parameters, the share
 of plausible points at which the lever raises the served share by at least one point,
-and the assumptions that move that change most (rank correlation over the draws). A
+and the assumptions that move that change (rank correlation over the draws, named only
+when it is beyond what chance gives with that many draws and assumptions). A
 lever that sets a key that is also drawn (the seats, for the quota) sets it after the
 draw.
 """
@@ -590,16 +591,26 @@ def uncertainty(cities: Sequence[str], draws: int, replications: int, seed: int,
                          **{f"change_{k}": v for k, v in interval.items()},
                          "raises_by_1_point_share": paired.holds(
                              "migrant_served_share", lambda v: v >= 0.01),
-                         "drivers": "; ".join(f"{d.key} ({d.spearman:+.2f})"
-                                              for d in drivers.itertuples())})
+                         "drivers": _drivers_text(drivers)})
     return pd.DataFrame(rows)
+
+
+def _drivers_text(drivers: pd.DataFrame) -> str:
+    """The assumptions that move a lever's effect, or why none is named."""
+    if drivers.empty:
+        return "none: the change is the same at every point"
+    clear = drivers[drivers["clears_chance"]]
+    if clear.empty:
+        return (f"none clears chance (largest |rho| {abs(drivers['spearman'].iloc[0]):.2f}, "
+                f"chance {drivers['chance'].iloc[0]:.2f})")
+    return "; ".join(f"{d.key} ({d.spearman:+.2f})" for d in clear.itertuples())
 
 
 def uncertainty_markdown(u: pd.DataFrame, draws: int, replications: int) -> str:
     """The lever effects with both intervals, as Markdown."""
     lines = ["| city | lever (middle size) | change in migrants' served share, points: as "
              "written (95% over seeds) | 5-95% over plausible parameters | raises it by "
-             ">= 1 point at | moved most by (Spearman) |", "|" + " --- |" * 6]
+             ">= 1 point at | moved by (Spearman rho beyond chance) |", "|" + " --- |" * 6]
     for r in u.to_dict("records"):
         seeds = ("one seed" if r["change_seed_low"] != r["change_seed_low"] else
                  f"{r['change_seed_low'] * 100:+.1f} to {r['change_seed_high'] * 100:+.1f}")

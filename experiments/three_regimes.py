@@ -237,7 +237,7 @@ def uncertainty(preset_names: Sequence[str], draws: int, replications: int, seed
             for r in res.drivers("saving_ratio").itertuples():
                 drivers.append({"preset": preset, "measure": "saving_ratio",
                                 "method": "spearman", "key": r.key, "score": r.spearman,
-                                "conf": np.nan, "above_noise": None})
+                                "conf": r.chance, "above_noise": bool(r.clears_chance)})
     return pd.DataFrame(intervals), pd.DataFrame(heads), pd.DataFrame(drivers)
 
 
@@ -258,8 +258,9 @@ def uncertainty_text(intervals: pd.DataFrame, heads: pd.DataFrame,
         d = drivers[drivers["preset"] == preset]
         if len(d):
             how = d["method"].iloc[0]
-            lines.append(f"  saving ratio driven by ({how}): " + "; ".join(
-                f"{r.key} {r.score:+.3g}" for r in d.itertuples()))
+            lines.append(f"  saving ratio driven by ({how}; * beyond noise or chance): "
+                         + "; ".join(f"{r.key} {r.score:+.3g}{' *' if r.above_noise else ''}"
+                                     for r in d.itertuples()))
     return "\n".join(lines)
 
 

@@ -70,3 +70,27 @@ def headline_robustness() -> str:
     lines += ["", f"`{meta['command']}` ({meta['machine']}); the tables are stored in "
               "`experiments/results/three_regimes_uncertainty/`.", ""]
     return "\n".join(lines)
+
+
+#: Where the stored output of the uncertainty part of experiments/policy_levers.py lives.
+LEVERS = ROOT / "experiments" / "results" / "policy_levers_uncertainty"
+
+
+@block("policy-levers-robustness")
+def policy_levers_robustness() -> str:
+    """Each lever's effect over seeds and over plausible parameters, from the stored CSV of
+    the experiment, in the table the experiment itself prints."""
+    import importlib.util
+    import json
+
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location(
+        "policy_levers", ROOT / "experiments" / "policy_levers.py")
+    levers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(levers)
+    meta = json.loads((LEVERS / "command.json").read_text(encoding="utf-8"))
+    u = pd.read_csv(LEVERS / "uncertainty.csv")
+    table = levers.uncertainty_markdown(u, meta["draws"], meta["draw_replications"])
+    return (table + f"\n`{meta['command']}` ({meta['machine']}); the table is stored in "
+            "`experiments/results/policy_levers_uncertainty/`.\n")
