@@ -601,8 +601,8 @@ def _drivers_text(drivers: pd.DataFrame) -> str:
         return "none: the change is the same at every point"
     clear = drivers[drivers["clears_chance"]]
     if clear.empty:
-        return (f"none clears chance (largest |rho| {abs(drivers['spearman'].iloc[0]):.2f}, "
-                f"chance {drivers['chance'].iloc[0]:.2f})")
+        return (f"none clears chance (largest rho {drivers['spearman'].iloc[0]:+.2f}, "
+                f"chance ±{drivers['chance'].iloc[0]:.2f})")
     return "; ".join(f"{d.key} ({d.spearman:+.2f})" for d in clear.itertuples())
 
 

@@ -85,10 +85,14 @@ def policy_levers_robustness() -> str:
 
     import pandas as pd
 
-    spec = importlib.util.spec_from_file_location(
-        "policy_levers", ROOT / "experiments" / "policy_levers.py")
-    levers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(levers)
+    import sys
+
+    levers = sys.modules.get("policy_levers")
+    if levers is None:  # the experiment's own table code, so that the page prints its table
+        spec = importlib.util.spec_from_file_location(
+            "policy_levers", ROOT / "experiments" / "policy_levers.py")
+        levers = sys.modules["policy_levers"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(levers)
     meta = json.loads((LEVERS / "command.json").read_text(encoding="utf-8"))
     u = pd.read_csv(LEVERS / "uncertainty.csv")
     table = levers.uncertainty_markdown(u, meta["draws"], meta["draw_replications"])
