@@ -82,10 +82,9 @@ def policy_levers_robustness() -> str:
     the experiment, in the table the experiment itself prints."""
     import importlib.util
     import json
+    import sys
 
     import pandas as pd
-
-    import sys
 
     levers = sys.modules.get("policy_levers")
     if levers is None:  # the experiment's own table code, so that the page prints its table
