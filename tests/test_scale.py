@@ -90,3 +90,16 @@ def test_a_scaled_copy_keeps_its_shares_within_seed_noise():
     diff = small.mean(axis=0) - big.mean(axis=0)
     assert (np.abs(diff) <= 4 * se).all(), (diff, se)
     assert (se < 0.05).all()  # the test can tell a shift of a few points
+
+
+def test_maze_run_runs_a_scaled_copy_and_refuses_a_bad_factor(tmp_path, capsys):
+    out = tmp_path / "small"
+    assert main(["run", "--preset", "beijing", "--scale", "0.1", "--quiet", "--out",
+                 str(out)]) == 0
+    import json
+    scenario = json.loads((out / "scenario.json").read_text())
+    assert scenario["population"]["households"] == 200
+    assert main(["run", "--preset", "beijing", "--scale", "0.05", "--quiet", "--out",
+                 str(tmp_path / "bad")]) == 2
+    assert "--scale: mechanisms.class_cap.cap" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

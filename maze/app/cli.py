@@ -89,7 +89,11 @@ def add_city_arguments(p: argparse.ArgumentParser, *, regime: bool = True) -> No
                    help="override the number of households (of the first year, in a city over "
                         "years: later years bring lives.in_migration each). Offices, clerks and "
                         "seats stay as the scenario declares them, so fewer households is a "
-                        "less crowded city, not a scaled-down copy")
+                        "less crowded city, not a scaled-down copy (that is --scale)")
+    p.add_argument("--scale", type=float, metavar="F",
+                   help="run a copy of the city with households, yearly arrivals, seats, "
+                        "clerks and the mechanisms' counts times F (e.g. 0.1 for a cheap "
+                        "history); refused if F would round a count more than 10%% off")
     p.add_argument("--max-memory", metavar="SIZE",
                    help="refuse a run estimated to need more memory than this (e.g. 8G; "
                         "default 80%% of the machine's RAM, or $MAZE_MAX_MEMORY)")
@@ -113,7 +117,10 @@ def load_city(args: argparse.Namespace):  # noqa: ANN201 - a maze.scenario.Scena
     """The validated scenario that ``add_city_arguments``' arguments name."""
     from maze.app import api
 
-    return api.load(args.scenario, args.preset, _overrides(args))
+    scenario = api.load(args.scenario, args.preset, _overrides(args))
+    if getattr(args, "scale", None) is not None:
+        scenario = api.scaled(scenario, args.scale)
+    return scenario
 
 
 def _overrides(args: argparse.Namespace) -> dict:
