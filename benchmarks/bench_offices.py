@@ -26,6 +26,7 @@ Run from the project root::
 
     python benchmarks/bench_offices.py
     python benchmarks/bench_offices.py --ks 5 20 80 320 --repeat 3 --ciw-max-k 80
+    python benchmarks/bench_offices.py --files    # the largest K read from a file
 """
 
 from __future__ import annotations
@@ -163,7 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ciw-max-k", type=int, default=80,
                         help="run Ciw only up to this many offices (it takes minutes at 320)")
+    parser.add_argument("--files", action="store_true",
+                        help="only time reading and checking the largest K's scenario from a "
+                             "TOML and a JSON file (maze.scenario.load)")
     args = parser.parse_args(argv)
+    if args.files:
+        return files(max(args.ks), args.seed, args.repeat)
 
     import maze.app.api  # noqa: F401  (imported before timing)
 
@@ -213,6 +219,30 @@ def main(argv: list[str] | None = None) -> int:
     if 80 in rows and "Ciw" in rows[80][0]:
         fast = rows[80][0]["Ciw"] >= 10 * rows[80][0]["maze"]
         print(f"target: maze >= 10x faster than Ciw at K=80: {'met' if fast else 'NOT met'}")
+    return 0
+
+
+def files(k: int, seed: int, repeat: int) -> int:
+    """``maze.scenario.load`` of the anchor network written as TOML and as JSON: parsing,
+    the checks on the text (size, nesting) and the scenario check, CPU seconds."""
+    import json
+    import tempfile
+
+    import tomli_w
+
+    from maze.scenario import load
+
+    data = scenario_dict(k, routing(k, seed))
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {"TOML": Path(tmp) / "anchor.toml", "JSON": Path(tmp) / "anchor.json"}
+        paths["TOML"].write_text(tomli_w.dumps(data), encoding="utf-8")
+        paths["JSON"].write_text(json.dumps(data), encoding="utf-8")
+        print(f"anchor network, K={k} ({len(data['referrals']):,} referrals), read and checked "
+              f"from a file; CPU seconds, best of {repeat}; load average "
+              f"{os.getloadavg()[0]:.2f}")
+        for kind, path in paths.items():
+            best = min(timed(partial(load, path))[0] for _ in range(repeat))
+            print(f"  {kind}: {path.stat().st_size / 1e6:.1f} MB, {best:.3f} s")
     return 0
 
 
