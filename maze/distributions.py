@@ -8,10 +8,12 @@ drawing them one at a time from numpy costs more than the rest of the event.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Smallest mean or spread accepted: below it a draw divides by zero or underflows.
 MIN_SCALE = 1e-9
@@ -84,6 +86,8 @@ class Distribution(BaseModel):
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Draw ``size`` values."""
+        import numpy as np  # here, not at the top: checking a scenario needs no NumPy
+
         d = self.dist
         if d == "constant":
             return np.full(size, float(self.value))
@@ -160,7 +164,7 @@ class Sampler:
         self._rng = rng
         self._block = block
         self._const = float(dist.value) if dist.dist == "constant" else None
-        self._array = np.empty(0)
+        self._array: np.ndarray | tuple[()] = ()  # drawn at the first call
         self._next = 0
         self._buf: list[float] = []
         self._i = 0

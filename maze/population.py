@@ -12,12 +12,12 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
-import numpy as np
 from pydantic import StrictBool
 
 from maze.distributions import Distribution
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from maze.scenario import Group, Scenario
@@ -111,17 +111,21 @@ def check_attribute(name: str, value: Attribute) -> str | None:
         return f"a category attribute takes one of {', '.join(spec.categories)} or weights"
     if isinstance(value, bool | str | dict):
         return "a number attribute takes a number or a distribution"
-    if isinstance(value, float | int) and not np.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):  # an int is finite
         return "must be a finite number"
     return None
 
 
 def _same_text(value: str, n: int) -> np.ndarray:
     """``np.full(n, value, dtype=object)``, several times faster (a repeat, not a fill)."""
+    import numpy as np
+
     return np.array([value], dtype=object).repeat(n)
 
 
 def _draw(name: str, value: Attribute, rng: np.random.Generator, n: int) -> np.ndarray:
+    import numpy as np
+
     spec = ATTRIBUTES[name]
     if spec.kind == "bool":
         if isinstance(value, bool):
@@ -164,6 +168,8 @@ def draw_population(scenario: Scenario, rng: np.random.Generator) -> pd.DataFram
     Group sizes are the shares times the population, rounded so they add up
     (largest remainders), so a group's size does not wander with the seed.
     """
+    import numpy as np  # here, not at the top: checking a scenario needs no NumPy
+
     pop = scenario.population
     arrivals = _arrival_days(scenario, rng)
     n = len(arrivals)
@@ -194,6 +200,8 @@ def draw_population(scenario: Scenario, rng: np.random.Generator) -> pd.DataFram
 
 
 def _arrival_days(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
+    import numpy as np
+
     pop = scenario.population
     a = pop.arrivals
     horizon = scenario.city.horizon
@@ -227,6 +235,8 @@ YEAR_DAYS = 365.0
 def _yearly_arrival_days(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
     """In-migration each year: the arrival window repeats every year, the first year
     bringing ``population.households`` and each later one ``lives.in_migration``."""
+    import numpy as np
+
     pop, lives, horizon = scenario.population, scenario.lives, scenario.city.horizon
     a = pop.arrivals
     later = pop.households if lives.in_migration is None else lives.in_migration
@@ -250,6 +260,8 @@ def _month_day_arrival_days(scenario: Scenario, rng: np.random.Generator) -> np.
     year of the run; with it, as in ``_yearly_arrival_days``, the first window brings
     ``population.households`` and each later one ``lives.in_migration``.
     """
+    import numpy as np
+
     from maze.calendar import yearly_windows  # the calendar module imports the scenario
 
     pop = scenario.population
