@@ -87,3 +87,24 @@ def test_referral_records_given_in_python_are_checked_again() -> None:
         assert "referrals.0.probability" in str(exc)
     else:
         raise AssertionError("a probability of 2 was accepted")
+
+
+def test_the_quick_check_knows_every_key_of_the_table_model() -> None:
+    # A key added to the table model but not to the quick check would send every
+    # referral list the slow way; one added to neither record nor check would be lost.
+    from maze.scenario import _REFERRAL_KEYS
+
+    fields = _ReferralTable.model_fields
+    assert _REFERRAL_KEYS == {info.alias or name for name, info in fields.items()}
+    assert Referral._fields == tuple(fields)
+    assert Referral._field_defaults == {name: info.default for name, info in fields.items()
+                                        if not info.is_required()}
+
+
+def test_a_routing_matrix_takes_the_quick_check() -> None:
+    names = [f"o{i}" for i in range(40)]
+    tables = [{"from": a, "to": b, "probability": 0.02} for a in names for b in names
+              if a != b]
+    records = _plain_referrals(tables)
+    assert records is not None and len(records) == 40 * 39
+    assert records[0] == Referral("o0", "o1", "none", None, 0.02)
