@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from maze.eventlog import OUTCOMES, VISIT_ACTIVITIES
 from maze.scenario import from_dict
 from maze.survival import kaplan_meier, time_to_service
 from tests.conftest import paper_city, queue_city
+from tests.html_page import parse
 
 EVIL_OFFICE = '</script><script>window.pwned=1</script>'
 EVIL_GROUP = '<img src=x onerror="window.pwned=2">'
@@ -54,34 +54,10 @@ def evil_page(tmp_path_factory: pytest.TempPathFactory) -> str:
     return path.read_text(encoding="utf-8")
 
 
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.scripts: list[str] = []
-        self._in_script = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-        self._in_script = tag == "script"
-        if tag == "script":
-            self.scripts.append("")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "script":
-            self._in_script = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_script:
-            self.scripts[-1] += data
-
-
 # -- escaping --------------------------------------------------------------------------------
 
 def test_hostile_names_never_become_markup(evil_page: str) -> None:
-    tags = _Tags()
-    tags.feed(evil_page)
-    names = [t for t, _ in tags.tags]
+    names = [t for t, _ in parse(evil_page).elements]
     # One data block per figure, plotly.js once, and the drawing code: nothing else.
     assert names.count("script") == N_FIGURES + 2
     assert "img" not in names and "b" not in names[:names.index("body")]
@@ -91,9 +67,7 @@ def test_hostile_names_never_become_markup(evil_page: str) -> None:
 
 
 def test_hostile_names_survive_as_text_in_the_figure_data(evil_page: str) -> None:
-    tags = _Tags()
-    tags.feed(evil_page)
-    data = [s for s in tags.scripts if s.lstrip().startswith("{")]
+    data = [s for s in parse(evil_page).scripts if s.lstrip().startswith("{")]
     assert len(data) == N_FIGURES
     for block in data:
         assert "<" not in block and ">" not in block  # all escaped as \u003c / \u003e
