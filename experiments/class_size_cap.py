@@ -106,13 +106,11 @@ def figure(t: pd.DataFrame, path: Path, replications: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from maze.app.commands.sweep import run_script
+    from maze.app.commands.sweep import run_script, write_script_tables
 
     result, args = run_script(EXPERIMENT, OUT, __doc__.split("\n\n")[0], argv)
     t = table(result)
-    OUT.mkdir(parents=True, exist_ok=True)
-    t.to_csv(OUT / "table.csv", index=False, float_format="%.4f")
-    figure(t, OUT / "figure.html", result.experiment.replications)
+    write_script_tables(OUT, t, figure, result.experiment.replications)
     if not args.quiet:
         show = t[["paperwork", "cap", "runs", "served_share_mean", "alternative_share_mean",
                   "sent_away_share_mean", "gave_up_share_mean", "told_full_share_mean",

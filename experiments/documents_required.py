@@ -102,13 +102,11 @@ def figure(t: pd.DataFrame, path: Path, replications: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from maze.app.commands.sweep import run_script
+    from maze.app.commands.sweep import run_script, write_script_tables
 
     result, args = run_script(EXPERIMENT, OUT, __doc__.split("\n\n")[0], argv)
     t = table(result)
-    OUT.mkdir(parents=True, exist_ok=True)
-    t.to_csv(OUT / "table.csv", index=False, float_format="%.4f")
-    figure(t, OUT / "figure.html", result.experiment.replications)
+    write_script_tables(OUT, t, figure, result.experiment.replications)
     if not args.quiet:
         show = t[["documents", "households", *(f"{m}_mean" for m in MEASURES),
                   "requests_per_run"]].copy()

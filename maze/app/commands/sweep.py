@@ -11,6 +11,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_USER_ERROR = 2
 EXIT_RUNS_FAILED = 1
@@ -134,6 +138,18 @@ def run_script(experiment: Path, out: Path, description: str,
     result = run(exp, out / "sweep", workers=args.workers, scheduler=args.scheduler,
                  quiet=args.quiet)
     return result, args
+
+
+def write_script_tables(out: Path, table: pd.DataFrame,
+                        figure: Callable[[pd.DataFrame, Path, int], None],
+                        replications: int) -> None:
+    """An experiment script's own table (``table.csv``) and figure (``figure.html``) beside
+    its sweep, each written atomically; ``figure(table, path, replications)`` draws it."""
+    from maze import storage
+
+    storage.atomic_file(out / "table.csv",
+                        lambda f: table.to_csv(f, index=False, float_format="%.4f"))
+    storage.atomic_file(out / "figure.html", lambda f: figure(table, f, replications))
 
 
 def _print_summary(result, out: Path, seconds: float) -> None:  # noqa: ANN001
