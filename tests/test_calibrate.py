@@ -183,13 +183,16 @@ def test_repository_targets_files_validate(path):
 
 def _one_target(scenario):
     """A targets file fitting the lease share to one served share (for resume tests)."""
-    data = {"city": "x", "parameters": [{"key": KEY, "low": 0, "high": 1}],
+    return tg.check(_raw_one_target(), scenario, "x.toml")
+
+
+def _raw_one_target() -> dict:
+    return {"city": "x", "parameters": [{"key": KEY, "low": 0, "high": 1}],
             "targets": [{"name": "t", "value": 0.3, "sd": 0.05, "use": "calibrate",
                          "uncertainty": "u", "year": 2012, "population": "p",
                          "measure": "served_share",
                          "filters": {"service": "school", "hukou": "migrant"},
                          "citation": {"author": "a", "year": 2020, "title": "t", "where": "w"}}]}
-    return tg.check(data, scenario, "x.toml")
 
 
 def test_resume_continues_the_stored_history(tmp_path):
@@ -245,6 +248,22 @@ def test_a_resumed_temperature_schedule_keeps_falling_to_one_at_the_planned_gene
     temperature.schemes = [pyabc.epsilon.ExpDecayFixedIterScheme()]
     temperature.initialize(1, None, None, 2, {"pdf_norm": 0.0, "kernel_scale": "SCALE_LOG"})
     assert temperature(1) == pytest.approx(10.0)
+
+
+def test_normalising_by_the_likelihood_found_also_reaches_the_end_point(tmp_path):
+    """--normalise found divides by the largest likelihood found (pyabc's rejection
+    control) and still ends at temperature 1; maximum divides by the exact maximum."""
+    import pyabc
+
+    from maze.app import measurement_error as me
+    assert me.acceptor("maximum").pdf_norm_method is pyabc.acceptor.pdf_norm_from_kernel
+    assert me.acceptor("found").pdf_norm_method is pyabc.acceptor.pdf_norm_max_found
+    scenario = _small_city()
+    summary = cal.calibrate(_one_target(scenario), scenario, tmp_path / "o", cal.Settings(
+        population=6, generations=2, predictive=2, workers=1, normalise="found"))
+    assert summary["temperature"] == 1 and summary["normalise"] == "found"
+    stored = json.loads((tmp_path / "o" / "calibration.json").read_text())
+    assert stored["normalise"] == "found" and stored["method"] == "measurement-error"
 
 
 def test_min_epsilon_is_refused_under_measurement_error(tmp_path, capsys):

@@ -77,40 +77,57 @@ def calibration_beijing_diagnostics() -> str:
     return "\n".join(out) + "\n"
 
 
-#: Shorter calibrations of the other city presets, stored the same way.
+#: Calibrations of the other city presets, stored the same way.
 OTHERS = ("shanghai", "guangzhou", "chengdu")
 
 
-@block("calibration-other-cities")
-def calibration_other_cities() -> str:
-    """Shanghai, Guangzhou and Chengdu at 100 particles: each target's fit and the last
-    generation's diagnostics."""
+def _stored(city: str):  # noqa: ANN202 - pandas frames and dicts
     import json
 
     import pandas as pd
 
+    stored = ROOT / "experiments" / "results" / f"calibration_{city}"
+    return (json.loads((stored / "command.json").read_text(encoding="utf-8")),
+            json.loads((stored / "calibration.json").read_text(encoding="utf-8")),
+            pd.read_csv(stored / "fit.csv"), pd.read_csv(stored / "diagnostics.csv"))
+
+
+def _cities(cities: tuple[str, ...]) -> str:
+    """Each city's fit target by target, its posterior, and how its run ended."""
     rows = ["| city | target | use | figure | measure 5% / median / 95% | z | covered |",
             "| --- | --- | --- | --- | --- | --- | --- |"]
+    params = ["| city | parameter | prior | posterior median (90%) |",
+              "| --- | --- | --- | --- |"]
     notes = []
-    command = None
-    for city in OTHERS:
-        stored = ROOT / "experiments" / "results" / f"calibration_{city}"
-        meta = json.loads((stored / "command.json").read_text(encoding="utf-8"))
-        summary = json.loads((stored / "calibration.json").read_text(encoding="utf-8"))
-        fit = pd.read_csv(stored / "fit.csv")
-        diag = pd.read_csv(stored / "diagnostics.csv")
+    for city in cities:
+        meta, summary, fit, diag = _stored(city)
         for r in fit.sort_values("use", kind="stable").itertuples():
             rows.append(f"| {city} | {r.target} | {r.use} | {r.observed:.3f} | "
                         f"{r.predictive_q05:.3f} / {r.predictive_median:.3f} / "
                         f"{r.predictive_q95:.3f} | {r.z:+.1f} | {'yes' if r.covered else 'no'} |")
+        for v in summary["calibrated"]:
+            params.append(f"| {city} | `{v['key'].split('.', 1)[1]}` | {v['prior_low']:g} "
+                          f"to {v['prior_high']:g} | {v['median']:.3g} ({v['q05']:.3g} to "
+                          f"{v['q95']:.3g}) |")
         schedule = _schedule(diag)
-        notes.append(f"{city}: {_verdict(summary, diag)}; {summary['simulations']:,} "
-                     f"simulations in {summary['generations']} generations, {schedule} "
-                     f"{diag[schedule].iloc[0]:.3g} to {diag[schedule].iloc[-1]:.3g}, "
-                     f"effective sample size {diag['effective_sample_size'].iloc[-1]:.0f} "
-                     f"of {summary['population_size']}")
-        command = meta["command"].replace(city, "CITY")
-    return ("\n".join(rows) + "\n\n" + "; ".join(notes) + f". Each with `{command}`.\n")
+        scale = summary.get("scale", 1.0)
+        size = (f"a copy at x{scale:g} of {summary['households']:,} households"
+                if scale != 1 else f"{summary['households']:,} households")
+        took = f", {meta['seconds'] / 60:.0f} minutes" if meta.get("seconds") else ""
+        notes.append(f"- **{city}** ({size}): {_verdict(summary, diag)}. "
+                     f"{summary['simulations']:,} simulations in {summary['generations']} "
+                     f"generations of {summary['population_size']}{took}; {schedule} "
+                     f"{diag[schedule].iloc[0]:.3g} to {diag[schedule].iloc[-1]:.3g}, last "
+                     f"acceptance rate {diag['acceptance_rate'].iloc[-1]:.2f}. "
+                     f"`{meta['command']}` ({meta['machine']}"
+                     + (f"; {meta['load']}" if meta.get("load") else "") + ").")
+    return "\n".join(rows) + "\n\n" + "\n".join(params) + "\n\n" + "\n".join(notes) + "\n"
+
+
+@block("calibration-other-cities")
+def calibration_other_cities() -> str:
+    """Shanghai, Guangzhou and Chengdu: each target's fit, the posterior, and the run."""
+    return _cities(OTHERS)
 
 
 @block("scaled-history")

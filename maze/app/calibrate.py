@@ -146,6 +146,9 @@ class Settings:
     generations: int = 5
     min_epsilon: float | None = None
     method: str = "measurement-error"
+    #: Under measurement error: normalise acceptance by the likelihood's exact "maximum"
+    #: or by the largest likelihood "found" so far (see ``measurement_error.acceptor``).
+    normalise: str = "maximum"
     predictive: int = 40
     seed: int = 0
     workers: int | None = None
@@ -179,7 +182,8 @@ def run_abc(tf: TargetsFile, scenario: Scenario, db: Path, settings: Settings,
             abc = pyabc.ABCSMC(sim, prior, me.kernel([t.name for t in fit],
                                                      [t.sd for t in fit]),
                                population_size=settings.population, sampler=sampler,
-                               eps=me.Temperature(previous), acceptor=me.acceptor())
+                               eps=me.Temperature(previous),
+                               acceptor=me.acceptor(settings.normalise))
         else:
             abc = pyabc.ABCSMC(sim, prior, distance_for(fit),
                                population_size=settings.population, sampler=sampler)
@@ -515,7 +519,7 @@ def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings
     made = {"targets_file": str(Path(tf.path).resolve()), "scenario": scenario.city.name,
             "households": scenario.population.households, "seed": settings.seed,
             "population": settings.population, "method": settings.method,
-            "scale": settings.scale}
+            "scale": settings.scale, "normalise": settings.normalise}
     for what, was in clock.settings.items():
         if what in made and made[what] != was:
             raise sc.ScenarioError(
@@ -542,6 +546,7 @@ def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings
                "generations": int(history.max_t) + 1,
                "simulations": int(history.total_nr_simulations),
                "predictive_draws": settings.predictive, "method": settings.method,
+               "normalise": settings.normalise,
                **end_point(diag, settings.method), "calibrated": values,
                "calibrate_targets_covered": int(fit.loc[fit["use"] == "calibrate",
                                                         "covered"].sum()),

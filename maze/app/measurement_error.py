@@ -63,10 +63,25 @@ def kernel(names: Sequence[str], sds: Sequence[float]) -> Any:
                                          keys=list(names), pdf_max=like.maximum)
 
 
-def acceptor() -> Any:
-    """Accept with ``(likelihood / maximum) ** (1 / T)``: the normalisation is the kernel's
-    exact maximum, so no particle is over-weighted and the result at T = 1 is exact."""
-    return pyabc.StochasticAcceptor(pdf_norm_method=pyabc.acceptor.pdf_norm_from_kernel)
+#: How the acceptance probability is normalised: by the likelihood's exact maximum, or by
+#: the largest likelihood found so far.
+NORMALISATIONS = ("maximum", "found")
+
+
+def acceptor(normalise: str = "maximum") -> Any:
+    """Accept with ``(likelihood / c) ** (1 / T)``.
+
+    ``maximum``: ``c`` is the kernel's exact maximum (every measure on its figure), so no
+    particle is ever over-weighted. ``found``: ``c`` is the largest likelihood found so
+    far (pyabc's default); a particle above it is accepted and weighted up by the excess
+    (rejection control importance sampling), so the result at T = 1 is the same
+    posterior. It keeps the acceptance rate up where the model cannot reach some figure:
+    a target always two sds away divides every acceptance probability by e**2 under
+    ``maximum``, and not under ``found``.
+    """
+    norm = (pyabc.acceptor.pdf_norm_from_kernel if normalise == "maximum"
+            else pyabc.acceptor.pdf_norm_max_found)
+    return pyabc.StochasticAcceptor(pdf_norm_method=norm)
 
 
 class Temperature(pyabc.Temperature):

@@ -40,6 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
                    help="measurement-error (default): a temperature falling to 1, the "
                         "declared end point; distance: a falling epsilon on the distance in "
                         "sds of the figures, with no end point")
+    p.add_argument("--normalise", choices=("maximum", "found"), default="maximum",
+                   help="measurement error: divide each likelihood by its exact maximum "
+                        "(default) or by the largest found so far (pyabc's rejection control; "
+                        "the same posterior, more acceptances when a figure is out of the "
+                        "model's reach)")
     p.add_argument("--generations", type=_positive, default=5,
                    help="ABC-SMC generations at most (default 5); under measurement error "
                         "the temperature reaches 1 by the last of them at the latest")
@@ -86,6 +91,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else outputs.default_folder("calibrations", tf.city)
     settings = cal.Settings(population=args.population, generations=args.generations,
                             min_epsilon=args.min_epsilon, method=args.method,
+                            normalise=args.normalise,
                             predictive=args.predictive,
                             seed=args.seed, workers=args.workers, scheduler=args.scheduler,
                             max_simulations=args.max_simulations, scale=args.scale)
