@@ -52,7 +52,7 @@ TARGET_HOUSEHOLDS = 1_000_000
 def one_case(name: str, households: int, seed: int, write: bool, preset: str) -> dict:
     """Run one case in this process and return its figures."""
     import offices
-    from maze import measures
+    from maze import heap, measures
     from maze.app import api
     from maze.world import World
 
@@ -71,6 +71,7 @@ def one_case(name: str, households: int, seed: int, write: bool, preset: str) ->
     del world
     if len(raw.households) >= api.COLLECT_FROM:
         gc.collect()  # as api.run: the world's processes waiting at the horizon form cycles
+        heap.give_back()
     t1 = time.perf_counter()
     events = measures.attach_groups(raw.events, raw.households)
     j = measures.journeys(raw.events, raw.households, scenario)

@@ -27,12 +27,12 @@ from maze.scenario import Scenario, ScenarioError
 #: Resident memory of the interpreter with maze, pandas, SimPy and networkx imported.
 BASE_BYTES = 260_000_000
 #: Per household: its population row and simulation process.
-HOUSEHOLD_BYTES = 1_500
+HOUSEHOLD_BYTES = 800
 #: Per request (one service asked for in one year): its journey, events and log rows
-#: (measured with its household: 2.4 to 3.0 KB).
-REQUEST_BYTES = 2_000
+#: (measured with its household: 1.8 to 3.5 KB, the most in cities of 20,000).
+REQUEST_BYTES = 1_500
 #: Per word-of-mouth link (an edge of the social graph as it is drawn and kept as an
-#: adjacency; measured 64 to 140 bytes).
+#: adjacency, and the stories it carries; measured 60 to 140 bytes).
 LINK_BYTES = 150
 #: Per office (a station, its calendar and queue).
 OFFICE_BYTES = 50_000

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from maze import heap
 from maze.calendar import OpeningCalendar, occurrences
 from maze.collector import fewer_collections
 from maze.counter import Counter
@@ -206,6 +207,8 @@ class World:
         self.stations = {o.name: Station(self.env, o, scenario, self.rng["service"])
                          for o in scenario.offices}
         self.gap = Sampler(scenario.population.days_between_visits, self.rng["gaps"])
+        if (scenario.population.households or 0) >= heap.GIVE_BACK_FROM:
+            heap.map_big_blocks()
         self.households = draw_population(scenario, self.rng["population"])
         self._cols = _Columns(self.households)
         #: The population columns by attribute name (lists, one value per household id):
@@ -229,6 +232,8 @@ class World:
             self.lives = Lives(self)
         for m in self.mechanisms:
             m.install(self)
+        if len(self.households) >= heap.GIVE_BACK_FROM:
+            heap.give_back()  # what drawing the population and installing mechanisms freed
         self.deterrers: list[Mechanism] = []
         self.deciders: list[Mechanism] = []
         self.finishers: list[Mechanism] = []
@@ -268,6 +273,8 @@ class World:
             self.lives.close()
             children, life_events = self.lives.children_table(), self.lives.events_table()
         # The requests' own rows are taken now; the table is built when first asked for.
+        if len(self.households) >= heap.GIVE_BACK_FROM:
+            heap.give_back()  # what the households' processes freed
         self.log.add_requests(self.requests)
         return RunResult(self.declared, self.seed, self.log, self.households, children,
                          life_events)

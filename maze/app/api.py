@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 import offices
-from maze import measures, outputs, resources, storage
+from maze import heap, measures, outputs, resources, storage
 from maze import scenario as sc
 from maze.scenario import Scenario, ScenarioError
 from maze.world import RunResult, World
@@ -189,6 +189,7 @@ def run(scenario: Scenario, seed: int = 0,
         # in reference cycles: collected now, the world's requests and processes do not
         # sit beside the measures (a third of the memory of a city of a million households).
         gc.collect()
+        heap.give_back()
     with np.errstate(over="ignore"):  # an overflow is reported by summary, as an error
         events = measures.attach_groups(raw.events, raw.households)
         j = measures.journeys(raw.events, raw.households, scenario)
