@@ -174,7 +174,9 @@ class Requests(Sequence[Request]):
     def __len__(self) -> int:
         return len(self._open)
 
-    def __getitem__(self, i: int) -> Request:  # type: ignore[override]
+    def __getitem__(self, i: int | slice) -> Request | list[Request]:  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self._open)))]
         req = self._open[i]
         if req is not None:
             return req

@@ -54,6 +54,7 @@ def test_finished_requests_read_back_in_the_order_made() -> None:
         assert back is not made[i]
         assert _fields(back) == _fields(made[i])
     assert _fields(requests[-1]) == _fields(made[5])
+    assert [_fields(r) for r in requests[1:4]] == [_fields(r) for r in made[1:4]]
     with pytest.raises(ValueError, match="no outcome"):
         requests.rows()
     for i in (2, 4):
