@@ -565,6 +565,7 @@ def calibrate(tf: TargetsFile, scenario: Scenario, out: Path, settings: Settings
                                               encoding="utf-8")
         shutil.copyfile(db, tmp / "history.db")
         storage.write_json(summary, tmp / "calibration.json")
+    clock.stop()
     clock.save()
     # Times are for the caller, not calibration.json (whose bytes depend only on the
     # city, the targets, the settings and the history).
@@ -591,6 +592,7 @@ class Clock:
     def __init__(self, path: Path, resumed: bool) -> None:
         self.path = path
         self.started = time.perf_counter()
+        self.stopped: float | None = None
         before: dict[str, Any] = {}
         if resumed and path.exists():
             try:
@@ -605,7 +607,11 @@ class Clock:
 
     @property
     def session(self) -> float:
-        return time.perf_counter() - self.started
+        return (self.stopped or time.perf_counter()) - self.started
+
+    def stop(self) -> None:
+        """End the session: the time saved and the time returned are then the same."""
+        self.stopped = time.perf_counter()
 
     @property
     def total(self) -> float:
