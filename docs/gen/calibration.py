@@ -160,3 +160,9 @@ def scaled_history() -> str:
                      for s, r in runs.iterrows())
     return ("\n".join(out) + f"\n\n{cost}. `{meta['command']}` ({meta['machine']}; "
             f"{meta['load']}).\n")
+
+
+@block("calibration-beijing-history")
+def calibration_beijing_history() -> str:
+    """Beijing's history fitted on a tenth-size copy: the fit by year, the posterior."""
+    return _cities(("beijing_history",))
