@@ -37,27 +37,27 @@ class _Codes(dict):
         return code
 
 
-#: The text columns of the log, each kept as codes.
-_TEXTS = ("service", "office", "activity", "reason", "target", "document")
+#: The text columns of the log, each kept as codes (a row's service is its case's).
+_TEXTS = ("office", "activity", "reason", "target", "document")
 
 
 class EventLog:
     """The logged rows in columns: numbers in typed arrays, each text as a 4-byte code
-    (``codes`` maps a column's texts to them), so that a row costs about 80 bytes."""
+    (``codes`` maps a column's texts to them), so that a row costs about 68 bytes. A row's
+    household and service are those of its case: they are taken from the case's request
+    when the table is built, not kept per row."""
 
-    __slots__ = ("case_id", "household_id", "time", "start", "wait", "fee", "wage",
-                 "service", "office", "activity", "reason", "target", "document", "codes",
+    __slots__ = ("case_id", "time", "start", "wait", "fee", "wage",
+                 "office", "activity", "reason", "target", "document", "codes",
                  "requests")
 
     def __init__(self) -> None:
         self.case_id = array("q")
-        self.household_id = array("q")
         self.time = array("d")
         self.start = array("d")
         self.wait = array("d")
         self.fee = array("d")
         self.wage = array("d")
-        self.service = array("i")
         self.office = array("i")
         self.activity = array("i")
         self.reason = array("i")
@@ -67,15 +67,13 @@ class EventLog:
         #: The requests' own rows, once taken (``add_requests``).
         self.requests: RequestRows | None = None
 
-    def add(self, case_id: int, household_id: int, service: str, time: float, office: str,
-            activity: str, reason: str = "", target: str = "", document: str = "",
-            start: float | None = None, wait: float = 0.0, fee: float = 0.0,
-            wage: float = 0.0) -> None:
-        """One step of a journey at ``time`` (a visit, or a mechanism's own row)."""
+    def add(self, case_id: int, time: float, office: str, activity: str, reason: str = "",
+            target: str = "", document: str = "", start: float | None = None,
+            wait: float = 0.0, fee: float = 0.0, wage: float = 0.0) -> None:
+        """One step of case ``case_id``'s journey at ``time`` (a visit, or a mechanism's
+        own row)."""
         codes = self.codes
         self.case_id.append(case_id)
-        self.household_id.append(household_id)
-        self.service.append(codes["service"][service])
         self.time.append(time)
         self.office.append(codes["office"][office])
         self.activity.append(codes["activity"][activity])
@@ -136,25 +134,32 @@ class EventLog:
                 setattr(self, name, array(column.typecode))
             return values
 
+        # Each logged row's request (its household and service are the request's).
+        which = _request_of(rows.case, np.frombuffer(self.case_id, dtype=np.int64))
         time = np.concatenate((rows.start, take("time"), rows.end))
         kind = np.repeat(np.array([0, 1, 2], dtype=np.int8), sizes)
         order = np.lexsort((kind, time))  # stable: ties keep the order they were logged in
         del kind
         time = time[order]
 
-        def numbers(first: np.ndarray | None, name: str, last: np.ndarray | None
-                    ) -> np.ndarray:
-            # None: zeros (a request's own rows have no wait, fee or wage).
-            parts = [np.zeros(n) if first is None else first, take(name),
+        def numbers(first: np.ndarray | None, middle: str | np.ndarray,
+                    last: np.ndarray | None) -> np.ndarray:
+            # None: zeros (a request's own rows have no wait, fee or wage); a name: the
+            # logged column.
+            parts = [np.zeros(n) if first is None else first,
+                     take(middle) if isinstance(middle, str) else middle,
                      np.zeros(n) if last is None else last]
             return np.concatenate(parts)[order]
 
-        def cat(first: np.ndarray | str, name: str | None, last: np.ndarray | str
-                ) -> pd.Categorical:
+        def cat(first: np.ndarray | str, middle: str | np.ndarray | None,
+                last: np.ndarray | str) -> pd.Categorical:
             # The first rows, the logged ones, the outcome rows: the first and last each
-            # codes into the requests' texts or one string for all, the logged ones codes
-            # into the column's own texts. Categories are sorted; a part with one string
-            # throughout (often: one service, no document) is one code repeated.
+            # codes into the requests' texts or one string for all; the logged ones the
+            # codes of a logged column (by name) into its own texts, or codes into the
+            # requests' texts, or None for "" throughout. Categories are sorted; a part
+            # with one string throughout (often: one service, no document) is one code
+            # repeated.
+            name = middle if isinstance(middle, str) else None
             logged_codes = self.codes[name] if name is not None else {}
 
             def used(part: np.ndarray | str) -> set[str]:
@@ -163,7 +168,9 @@ class EventLog:
                 present = np.bincount(part, minlength=len(rows.texts)) > 0
                 return {t for t, p in zip(rows.texts, present, strict=True) if p}
 
-            categories = sorted(set().union(used(first), logged_codes, used(last)))
+            categories = sorted(set().union(
+                used(first), logged_codes, used(last),
+                used(middle) if isinstance(middle, np.ndarray) else ()))
             index = {c: i for i, c in enumerate(categories)}
             renumber = np.array([index[t] for t in logged_codes], dtype=np.int32)
             from_texts = np.array([index.get(t, -1) for t in rows.texts], dtype=np.int32)
@@ -173,8 +180,12 @@ class EventLog:
                     return np.full(size, index[part], dtype=np.int32)
                 return from_texts[part]
 
-            middle = renumber[take(name)] if name is not None else np.full(
-                logged, index[""], dtype=np.int32)
+            if name is not None:
+                middle = renumber[take(name)]
+            elif middle is None:
+                middle = np.full(logged, index[""], dtype=np.int32)
+            else:
+                middle = from_texts[middle]
             codes = np.concatenate((coded(first, n), middle, coded(last, n)))
             return pd.Categorical.from_codes(codes[order], categories=categories)
 
@@ -182,8 +193,10 @@ class EventLog:
         # when the frame is made (copy=False: one block per column, none consolidated).
         columns: dict[str, object] = {}
         columns["case_id"] = numbers(rows.case, "case_id", rows.case)
-        columns["household_id"] = numbers(rows.household, "household_id", rows.household)
-        columns["service"] = cat(rows.service, "service", rows.service)
+        columns["household_id"] = numbers(rows.household, rows.household[which],
+                                          rows.household)
+        columns["service"] = cat(rows.service, rows.service[which], rows.service)
+        del which
         columns["time"] = time
         columns["office"] = cat(rows.entry, "office", rows.end_office)
         columns["activity"] = cat("request", "activity", rows.outcome)
@@ -197,3 +210,13 @@ class EventLog:
         columns["outcome"] = cat("", None, rows.outcome)
         return pd.DataFrame(columns, copy=False)
 
+
+
+def _request_of(case: np.ndarray, logged: np.ndarray) -> np.ndarray:
+    """For each logged row's case id, the position of its request among ``case``."""
+    by_case = np.argsort(case, kind="stable")
+    ordered = case[by_case]
+    at = np.searchsorted(ordered, logged)
+    if len(logged) and (at.max() >= len(ordered) or not np.array_equal(ordered[at], logged)):
+        raise ValueError("the event log has a row for a case that is no request")
+    return by_case[at]

@@ -290,7 +290,7 @@ def _record(world: World, req: Request, station: Station, document: str | None,
     docs = document or ""
     if verdict.documents and (action == "require" or action == "issue"):
         docs = intern("+".join(verdict.documents))  # one string object for all such rows
-    world.log.add(req.case_id, hid, req.service, world.env.now, station.name, action, reason,
+    world.log.add(req.case_id, world.env.now, station.name, action, reason,
                   verdict.target or "", docs, arrive, wait, fee, wage)
 
 

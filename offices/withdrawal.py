@@ -189,8 +189,7 @@ class Withdrawal(Mechanism):
         office = self.where[placed.case_id]
         req = world.new_request(placed.household, placed.service, office)
         now = world.env.now
-        world.log.add(req.case_id, req.household.id, req.service, now, office, "refuse",
-                      reason="closure")
+        world.log.add(req.case_id, now, office, "refuse", reason="closure")
         req.visits += 1
         req.last_office = office
         req.last_reason = "closure"
