@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import html
 import inspect
 import re
 import types
@@ -306,10 +307,25 @@ def rows(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, ...]]:
             yield from rows(sub, f"{path}{suffix}.")
 
 
+def _md(text: str) -> str:
+    """Prose as Markdown: ``<name>`` shown as written, not read as an HTML tag (code spans
+    between backticks are left as they are, where Markdown shows them literally)."""
+    parts = text.split("`")
+    return "`".join(html.escape(p, quote=False) if i % 2 == 0 else p
+                    for i, p in enumerate(parts))
+
+
+def _help(text: str | None, default: Any = None) -> str:
+    """An argparse help string as its reader sees it: ``%(default)s`` filled in, ``%%``
+    as ``%``, on one line."""
+    text = (text or "").replace("%(default)s", str(default)).replace("%%", "%")
+    return " ".join(text.split())
+
+
 def _table(header: tuple[str, ...], body: list[tuple[str, ...]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for r in body:
-        out.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
+        out.append("| " + " | ".join(_md(c).replace("|", "\\|") for c in r) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -385,14 +401,14 @@ def cli() -> str:
     from maze.app import cli as maze_cli
 
     parser = maze_cli._parser()
-    parts = [f"```text\n{_usage(parser)}```\n\n{parser.description or ''}\n\n"]
+    parts = [f"```text\n{_usage(parser)}```\n\n{_md(_help(parser.description))}\n\n"]
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             helps = {a.dest: a.help for a in action._choices_actions}
             for name, sub in action.choices.items():
-                parts.append(f"## `maze {name}`\n\n{helps.get(name) or ''}\n\n")
+                parts.append(f"## `maze {name}`\n\n{_md(_help(helps.get(name)))}\n\n")
                 if sub.description:
-                    parts.append(f"{' '.join(sub.description.split())}\n\n")
+                    parts.append(f"{_md(_help(sub.description))}\n\n")
                 parts.append(f"```text\n{_usage(sub)}```\n\n")
                 parts.append(_options(sub))
     return "".join(parts)
@@ -415,8 +431,7 @@ def _options(parser: argparse.ArgumentParser) -> str:
         choices = ", ".join(f"`{c}`" for c in a.choices) if a.choices else ""
         default = "" if a.default is None or a.default is False \
             or a.default == argparse.SUPPRESS else f"`{a.default}`"
-        helptext = (a.help or "").replace("%(default)s", str(a.default))
-        body.append((names, " ".join(helptext.split()), choices, default))
+        body.append((names, _help(a.help, a.default), choices, default))
     return _table(("argument", "meaning", "choices", "default"), body) + "\n" if body else ""
 
 
