@@ -194,7 +194,7 @@ HEADLINES = (
      "migrant_school_served_share", lambda v: v < 0.25),
 )
 UNCERTAIN_MEASURES = ("saving_ratio", "migrant_served_share", "migrant_school_served_share",
-                      "median_days_to_service")
+                      "migrant_median_days_to_service_among_served")
 
 
 def uncertainty(preset_names: Sequence[str], draws: int, replications: int, seed: int,
