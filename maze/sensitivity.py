@@ -134,6 +134,23 @@ SOBOL_MIN_N = 256
 SOBOL_WIDE = 0.1
 
 
+#: Morris screenings use 10 to 20 trajectories; with fewer, the ranks below the first few
+#: change from one design to the next (Saltelli et al. 2008, *Global Sensitivity Analysis:
+#: The Primer*, Wiley, ch. 3; Campolongo, Cariboni & Saltelli 2007, "An effective
+#: screening design for sensitivity analysis of large models", Environmental Modelling &
+#: Software 22(10): 1509-1518).
+MORRIS_MIN_TRAJECTORIES = 10
+
+
+def morris_caveats(trajectories: int) -> list[str]:
+    """A plain warning when a Morris screening is too small to rank beyond its leaders."""
+    if trajectories >= MORRIS_MIN_TRAJECTORIES:
+        return []
+    return [f"{trajectories} Morris trajectories rank only the strongest assumptions: below "
+            f"{MORRIS_MIN_TRAJECTORIES} the order after the first few changes with the design "
+            f"(use {MORRIS_MIN_TRAJECTORIES} to 20 for ranks to report)"]
+
+
 def sobol_caveats(sobol: pd.DataFrame, n: int) -> list[str]:
     """Plain warnings when Sobol indices are too uncertain to read: a base sample below
     :data:`SOBOL_MIN_N`, or total-index intervals wider than :data:`SOBOL_WIDE`.

@@ -113,3 +113,9 @@ def test_morris_needs_two_trajectories_and_two_levels_and_says_so_once(
         main(["sensitivity", option, value])
     assert exc.value.code == 2
     assert f"argument {option}: must be at least 2" in capsys.readouterr().err
+
+
+def test_a_small_morris_screening_says_its_ranks_are_unstable() -> None:
+    assert sa.morris_caveats(sa.MORRIS_MIN_TRAJECTORIES) == []
+    (note,) = sa.morris_caveats(4)
+    assert "4 Morris trajectories" in note and "10 to 20" in note

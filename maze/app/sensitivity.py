@@ -87,7 +87,8 @@ def study(scenario: Scenario, *, source: str = "<city>", keys: Sequence[str] | N
                 "seed": seed, "sobol_top": sobol_top, "sobol_n": sobol_n,
                 "morris_runs": int(table["run"].nunique()),
                 "sobol_runs": int(runs[1]["run"].nunique()) if sobol_top else 0,
-                "warnings": sa.sobol_caveats(sobol, sobol_n) if sobol_top else []}
+                "warnings": sa.morris_caveats(trajectories)
+                + (sa.sobol_caveats(sobol, sobol_n) if sobol_top else [])}
     result = Result(morris, sobol, pd.concat(runs, ignore_index=True), settings)
     if out_path is not None:
         write(result, out_path)

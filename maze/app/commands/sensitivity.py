@@ -87,4 +87,5 @@ def _summary(result, out: Path, seconds: float) -> None:  # noqa: ANN001
     for note in st.get("warnings", []):
         console.print(f"[bold]warning:[/bold] {note}", style="yellow", markup=True)
     console.print(f"{st['morris_runs'] + st['sobol_runs']} runs in {seconds:.1f} s; results in "
-                  f"{out}/ (morris.parquet, sobol.parquet, runs.parquet, sensitivity.html)")
+                  f"{out}/ (morris.parquet, sobol.parquet, runs.parquet, study.json, "
+                  "sensitivity.html)")
