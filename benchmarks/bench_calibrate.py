@@ -39,6 +39,8 @@ def main() -> int:
     p.add_argument("--generations", type=int, default=5)
     p.add_argument("--predictive", type=int, default=40)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--method", choices=("measurement-error", "distance"),
+                   default="measurement-error", help="as maze calibrate --method")
     args = p.parse_args()
 
     from maze import targets as tg
@@ -57,7 +59,8 @@ def main() -> int:
         one.append(time.process_time() - start)
     one_sim = min(one)
     settings = cal.Settings(population=args.population, generations=args.generations,
-                            predictive=args.predictive, workers=args.workers, seed=0)
+                            predictive=args.predictive, workers=args.workers, seed=0,
+                            method=args.method)
     with tempfile.TemporaryDirectory(prefix="bench-calibrate-") as tmp:
         start = time.perf_counter()
         summary = cal.calibrate(tf, scenario, Path(tmp) / "out", settings)
