@@ -73,9 +73,12 @@ COLOURS = {"provide": "#2a9d8f", "deny": "#e63946", "deflect": "#6c757d"}
 
 
 def seeds(base: int, replications: int) -> list[int]:
-    """Independent seeds, one per replication, spawned from ``base``."""
-    children = np.random.SeedSequence(base).spawn(replications)
-    return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in children]
+    """Independent seeds, one per replication, spawned from ``base``: the seeds every batch
+    of maze draws, so the regimes' runs and the city as written in the uncertainty part
+    share theirs (their first ``--draw-replications`` runs are the same runs)."""
+    from maze.batch.plan import replication_seeds
+
+    return replication_seeds(base, replications)
 
 
 def run_one(preset: str, regime: str, seed: int, replication: int,
@@ -249,13 +252,15 @@ def uncertainty_text(intervals: pd.DataFrame, heads: pd.DataFrame,
         lines.append(f"\n{preset}, deflection: as written (95% over seeds) | 5-95% over "
                      "plausible parameters")
         for r in t.itertuples():
-            lines.append(f"  {r.measure:30s} {r.as_written:8.3f} ({r.seed_low:.3f} to "
-                         f"{r.seed_high:.3f}) | {r.param_low:.3f} to {r.param_high:.3f} "
+            seeds_ = ("one seed" if r.seed_low != r.seed_low else
+                      f"{r.seed_low:.3f} to {r.seed_high:.3f}")
+            lines.append(f"  {r.measure:30s} {r.as_written:8.3f} ({seeds_}) | "
+                         f"{r.param_low:.3f} to {r.param_high:.3f} "
                          f"(median {r.param_median:.3f}, {r.draws} points)")
         for r in heads[heads["preset"] == preset].itertuples():
             lines.append(f"  holds at {r.share_of_plausible_points:5.0%} of plausible points "
                          f"({'holds' if r.as_written else 'fails'} as written): {r.headline}")
-        d = drivers[drivers["preset"] == preset]
+        d = drivers[drivers["preset"] == preset] if len(drivers) else drivers
         if len(d):
             how = d["method"].iloc[0]
             lines.append(f"  saving ratio driven by ({how}; * beyond noise or chance): "

@@ -174,3 +174,27 @@ def test_the_experiment_script_writes_its_table_and_figure(tmp_path: Path) -> No
     html = (out / "figure.html").read_text()
     assert html.count("plotly") > 10 and "chengdu" in html
     assert module.main(["--preset", "nowhere", "--out", str(out), "--quiet"]) == 2
+
+
+def test_the_city_as_written_is_the_same_runs_in_both_parts_of_the_script(
+        tmp_path: Path) -> None:
+    # The regimes' table and the uncertainty part's "as written" run on the same seeds, so
+    # each seed gives the same saving ratio in both (not two different sets of runs).
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("three_regimes",
+                                                  root / "experiments" / "three_regimes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "out"
+    assert module.main(["--preset", "chengdu", "--replications", "2", "--households", "200",
+                        "--draws", "2", "--draw-replications", "2", "--out", str(out),
+                        "--quiet"]) == 0
+    runs = pd.read_parquet(out / "runs.parquet")
+    mig = runs[runs["group"] == "(all migrants)"].pivot(index="seed", columns="regime",
+                                                        values="city_cost_saved")
+    per_seed = mig["deflect"] / mig["deny"]  # the saving ratio of each seed's runs
+    written = pd.read_csv(out / "uncertainty.csv").set_index("measure")
+    assert written.loc["saving_ratio", "as_written"] == pytest.approx(per_seed.mean(),
+                                                                      rel=1e-9)
