@@ -550,7 +550,7 @@ def figure(t: pd.DataFrame, path: Path, replications: int) -> None:
 
 # -- the command ----------------------------------------------------------------------------
 def uncertainty(cities: Sequence[str], draws: int, replications: int, seed: int, out: Path,
-                quiet: bool = False) -> pd.DataFrame:
+                quiet: bool = False, households: int | None = None) -> pd.DataFrame:
     """Each lever at its middle size against the city as written, at the values as written
     and at ``draws`` plausible points (the same points and seeds for both)."""
     from maze.app import api, robustness
@@ -558,7 +558,8 @@ def uncertainty(cities: Sequence[str], draws: int, replications: int, seed: int,
     rows = []
     measures = ("migrant_served_share", "migrant_school_served_share")
     for city in cities:
-        base = api.load(preset=city)
+        base = api.load(preset=city, overrides={"population.households": households}
+                        if households else None)
         settings_, _ = settings(city, base)
         middle = [r for r in settings_ if r["tags"]["dose"] == 2]
 
@@ -621,7 +622,8 @@ def uncertainty_markdown(u: pd.DataFrame, draws: int, replications: int) -> str:
             f"{r['change_param_high'] * 100:+.1f} | {r['raises_by_1_point_share']:.0%} of "
             f"{r['change_draws']} points | {r['drivers']} |")
     return (f"Each lever against the city as written at the same point and seeds; "
-            f"{replications} seeds a point, {draws} plausible points drawn from the declared "
+            f"{replications} seed{'s' if replications != 1 else ''} a point, {draws} plausible "
+            "points drawn from the declared "
             "ranges.\n\n" + "\n".join(lines) + "\n")
 
 
@@ -632,8 +634,11 @@ def main(argv: list[str] | None = None) -> int:
     from offices import presets
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--cities", nargs="+", default=list(CITIES), metavar="PRESET",
-                   help=f"presets to run (default: {' '.join(CITIES)})")
+    p.add_argument("--cities", "--preset", nargs="+", dest="cities", default=list(CITIES),
+                   metavar="PRESET", help=f"presets to run (default: {' '.join(CITIES)})")
+    p.add_argument("--households", type=int,
+                   help="override the presets' households, for a quick look (their seats are "
+                        "sized for their own 2,000, so the shares are not the presets')")
     p.add_argument("--replications", type=int, default=REPLICATIONS,
                    help=f"replications per setting (default {REPLICATIONS})")
     p.add_argument("--seed", type=int, default=SEED, help=f"base seed (default {SEED})")
@@ -648,13 +653,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     unknown = [c for c in args.cities if c not in presets.names()]
-    if unknown or args.replications < 1 or args.seed < 0:
+    if unknown or args.replications < 1 or args.seed < 0 or (args.households or 1) < 1:
         what = (f"--cities: unknown preset {unknown[0]!r}; known: {', '.join(presets.names())}"
-                if unknown else "--replications must be at least 1, --seed at least 0")
+                if unknown else "--replications and --households must be at least 1, --seed "
+                "at least 0")
         print(f"policy_levers: error: {what}", file=sys.stderr)
         return 2
     try:
-        exp, plan = experiment(args.cities, args.replications, args.seed)
+        exp, plan = experiment(args.cities, args.replications, args.seed, args.households)
         outputs.claim_folder(args.out, "experiment", ("sweep", *OUTPUT_FILES))
         result = run(exp, args.out / "sweep", workers=args.workers,
                      scheduler=args.scheduler, quiet=args.quiet)
@@ -682,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
               "levers.json, figure.html, sweep/sweep.html)")
     if args.draws > 0:
         u = uncertainty(args.cities, args.draws, args.draw_replications, args.seed, out,
-                        quiet=args.quiet)
+                        quiet=args.quiet, households=args.households)
         umd = uncertainty_markdown(u, args.draws, args.draw_replications)
         storage.atomic_file(out / "uncertainty.csv",
                             lambda f: u.to_csv(f, index=False, float_format="%.6g"))
