@@ -417,3 +417,29 @@ def test_a_calibration_killed_during_its_fit_still_refuses_other_settings(tmp_pa
     with pytest.raises(sc.ScenarioError, match="made with seed 0, not 3"):
         cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
             population=6, workers=1, seed=3), resume=True)
+
+
+def test_a_calibration_stopped_by_sigterm_keeps_the_time_it_ran(tmp_path):
+    """kill (SIGTERM) unwinds the fit, so the stored total counts the stopped session."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = TARGETS.parent.parent
+    out = tmp_path / "k"
+    clock = tmp_path / "k.abc.db.seconds.json"
+    p = subprocess.Popen([sys.executable, "-m", "maze.app.cli", "calibrate",
+                          str(TARGETS / "beijing.toml"), "--households", "150",
+                          "--population", "30", "--generations", "8", "--workers", "1",
+                          "--quiet", "--out", str(out)], cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(root)},
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not clock.exists() and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.1)
+    assert clock.exists() and p.poll() is None  # the fit has started
+    time.sleep(2)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=60) == 128 + signal.SIGTERM
+    assert json.loads(clock.read_text())["seconds"] >= 2

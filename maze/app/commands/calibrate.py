@@ -101,10 +101,21 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         import pyabc  # noqa: F401
 
         logging.getLogger("ABC").setLevel(logging.WARNING)
+    _stop_on_sigterm()
     summary = cal.calibrate(tf, scenario, out, settings, resume=args.resume)
     if not args.quiet:
         _print(summary, out)
     return 0
+
+
+def _stop_on_sigterm() -> None:
+    """A calibration stopped by SIGTERM (kill, a scheduler's time limit) unwinds like one
+    stopped by Ctrl-C, so the time it ran is still added to the stored total."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _print(summary: dict, out: Path) -> None:
