@@ -229,8 +229,14 @@ def test_a_resumed_temperature_schedule_keeps_falling_to_one_at_the_planned_gene
     temperature never rises and reaches 1 by the last planned generation."""
     scenario = _small_city()
     tf = _one_target(scenario)
+    # A budget that the first generation exactly spends (found from a full run with the
+    # same seed): the session stops after it.
+    full = cal.calibrate(tf, scenario, tmp_path / "full", cal.Settings(
+        population=6, generations=3, predictive=2, workers=1))
+    later = pd.read_parquet(tmp_path / "full" / "diagnostics.parquet")["simulations"][1:]
     first = cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
-        population=6, generations=3, predictive=2, workers=1, max_simulations=1))
+        population=6, generations=3, predictive=2, workers=1,
+        max_simulations=full["simulations"] - int(later.sum())))
     assert first["generations"] == 1 and not first["converged"]
     cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
         population=6, generations=3, predictive=2, workers=1), resume=True)
@@ -272,6 +278,17 @@ def test_min_epsilon_is_refused_under_measurement_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == ("maze: error: --min-epsilon: applies to --method distance only; --method "
                    "measurement-error stops at its end point, temperature 1")
+
+
+@pytest.mark.parametrize("share", ["0", "1", "1.5", "x"])
+def test_an_acceptance_floor_outside_0_to_1_is_refused(tmp_path, capsys, share):
+    with pytest.raises(SystemExit) as stop:  # argparse's own refusal, in one line
+        main(["calibrate", str(TARGETS / "beijing.toml"), "--min-acceptance", share,
+              "--out", str(tmp_path / "o")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("maze calibrate: error: argument --min-acceptance") and "\n" not in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_fit_table_counts_the_figures_own_uncertainty():
@@ -443,3 +460,35 @@ def test_a_calibration_stopped_by_sigterm_keeps_the_time_it_ran(tmp_path):
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=60) == 128 + signal.SIGTERM
     assert json.loads(clock.read_text())["seconds"] >= 2
+
+
+def test_a_generation_below_the_acceptance_floor_ends_the_calibration(tmp_path):
+    # A high floor: a generation that cannot accept that share of its simulations is
+    # stopped, and the calibration ends at the last generation that did.
+    scenario = _small_city()
+    tf = _one_target(scenario)
+    try:
+        got = cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
+            population=6, generations=6, predictive=2, workers=1, min_acceptance=0.6))
+    except cal.NoGeneration as exc:  # not even the first: said in words, nothing written
+        assert "no generation finished" in str(exc) and "60.00%" in str(exc)
+        assert not (tmp_path / "o").exists()
+        return
+    diag = pd.read_parquet(tmp_path / "o" / "diagnostics.parquet")
+    assert (diag["acceptance_rate"] >= 0.6).all()
+    assert got["generations"] < 6 and not got["converged"]
+
+
+def test_the_simulation_budget_caps_a_generation(tmp_path):
+    # 6 particles with a budget of 8: no generation can use more than the 8 simulations
+    # (pyabc alone checks the total only after a generation, however long it runs).
+    scenario = _small_city()
+    tf = _one_target(scenario)
+    try:
+        got = cal.calibrate(tf, scenario, tmp_path / "o", cal.Settings(
+            population=6, generations=4, predictive=2, workers=1, max_simulations=8))
+    except cal.NoGeneration:
+        return  # the first generation needed more than the budget: stopped, as it should
+    diag = pd.read_parquet(tmp_path / "o" / "diagnostics.parquet")
+    assert (diag["simulations"] <= 8).all()  # every finished generation within its cap
+    assert got["generations"] < 4

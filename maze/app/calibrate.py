@@ -129,13 +129,20 @@ def distance_for(targets: Sequence[Target]) -> Callable[[Mapping, Mapping], floa
 
 
 def _sampler(client: Any, workers: int | None) -> Any:
+    """pyabc's sampler; the local ones stop a generation at its evaluation cap (the
+    acceptance floor, the budget). pyabc's Dask sampler has no such cap: on a cluster the
+    floor and the budget are checked between generations only."""
     import pyabc
 
     if client is not None:
         return pyabc.sampler.DaskDistributedSampler(dask_client=client, batch_size=1)
     if workers == 1:
-        return pyabc.sampler.SingleCoreSampler()
-    return pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers)
+        return pyabc.sampler.SingleCoreSampler(check_max_eval=True)
+    return pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers, check_max_eval=True)
+
+
+#: The default floor on a generation's acceptance rate (see ``Settings.min_acceptance``).
+MIN_ACCEPTANCE = 0.01
 
 
 @dataclass
@@ -156,6 +163,15 @@ class Settings:
     max_simulations: int | None = None
     #: Fit a copy of the city with every count times this (see ``maze.scale``).
     scale: float = 1.0
+    #: A generation whose share of simulations accepted falls below this is stopped and
+    #: the calibration ends there (pyabc's ``min_acceptance_rate``): below 1% a generation
+    #: costs over a hundred simulations a particle, the sign of figures out of the model's
+    #: reach at that temperature or of too few particles.
+    min_acceptance: float = MIN_ACCEPTANCE
+
+
+class NoGeneration(Exception):
+    """The first generation stopped before it had its particles (nothing to report)."""
 
 
 def run_abc(tf: TargetsFile, scenario: Scenario, db: Path, settings: Settings,
@@ -219,11 +235,24 @@ def _run(abc: Any, fit: Sequence[Target], db: Path, settings: Settings, resume: 
     # Under measurement error the run stops at its end point, temperature 1 (a resumed run
     # already there adds one more generation at 1, refining the same posterior).
     floor = 1.0 if settings.method == "measurement-error" else (settings.min_epsilon or 0.0)
+    limits: dict[str, Any] = {"max_nr_populations": left, "minimum_epsilon": floor,
+                              "min_acceptance_rate": settings.min_acceptance}
     if left > 0:
-        limits: dict[str, Any] = {"max_nr_populations": left, "minimum_epsilon": floor}
         if settings.max_simulations:
+            # pyabc checks the total only between generations; a generation is capped by
+            # the budget left now through its acceptance floor (population / budget).
+            spent = int(abc.history.total_nr_simulations) if resume else 0
+            budget = max(settings.max_simulations - spent, 1)
             limits["max_total_nr_simulations"] = settings.max_simulations
+            limits["min_acceptance_rate"] = max(settings.min_acceptance,
+                                                settings.population / budget)
         abc.run(**limits)
+    if abc.history.max_t < 0:
+        raise NoGeneration(
+            "no generation finished: fewer than "
+            f"{limits['min_acceptance_rate']:.2%} of the first generation's simulations "
+            "were accepted (or the budget ran out first); try more households, "
+            "--normalise found, a wider prior, or a larger --max-simulations")
     return abc.history
 
 

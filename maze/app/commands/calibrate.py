@@ -10,6 +10,17 @@ from pathlib import Path
 from maze.app.commands.sweep import _positive
 
 
+def _share(text: str) -> float:
+    """An argparse type: a share strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share between 0 and 1")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> dict:
     p = subparsers.add_parser(
         "calibrate", help="fit parameters to published figures (ABC-SMC) and test the fit",
@@ -52,7 +63,13 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
                    help="--method distance only: stop once the distance threshold falls to "
                         "this (default 0)")
     p.add_argument("--max-simulations", type=_positive,
-                   help="stop after this many simulations in all")
+                   help="stop after about this many simulations in all: a generation that "
+                        "would need more than the budget left when the session starts is "
+                        "stopped, and the calibration reports its last finished generation")
+    p.add_argument("--min-acceptance", type=_share, default=0.01, metavar="SHARE",
+                   help="stop a generation once fewer than this share of its simulations "
+                        "can be accepted (default 0.01): the calibration then ends at its "
+                        "last finished generation, not converged")
     p.add_argument("--predictive", type=_positive, default=40,
                    help="posterior predictive simulations for the fit table (default 40)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -94,7 +111,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                             normalise=args.normalise,
                             predictive=args.predictive,
                             seed=args.seed, workers=args.workers, scheduler=args.scheduler,
-                            max_simulations=args.max_simulations, scale=args.scale)
+                            max_simulations=args.max_simulations, scale=args.scale,
+                            min_acceptance=args.min_acceptance)
     if args.quiet:  # pyabc reports each generation on its "ABC" loggers, set at its import
         import logging
 
@@ -102,7 +120,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
         logging.getLogger("ABC").setLevel(logging.WARNING)
     _stop_on_sigterm()
-    summary = cal.calibrate(tf, scenario, out, settings, resume=args.resume)
+    try:
+        summary = cal.calibrate(tf, scenario, out, settings, resume=args.resume)
+    except cal.NoGeneration as exc:
+        print(f"maze calibrate: {exc}", file=sys.stderr)
+        return 1
     if not args.quiet:
         _print(summary, out)
     return 0
