@@ -37,7 +37,9 @@ def calibration_beijing_fit() -> str:
         out.append("")
     out.append(f"{_verdict(summary, diag)}. {summary['simulations']:,} simulations in "
                f"{summary['generations']} generations of {summary['population_size']} "
-               f"particles, {summary['predictive_draws']} posterior predictive runs; "
+               f"particles, {summary['predictive_draws']} posterior predictive runs"
+               + (f", {meta['seconds'] / 60:.0f} minutes" if meta.get("seconds") else "")
+               + "; "
                f"`{meta['command']}` ({meta['machine']}"
                + (f"; {meta['load']}" if meta.get("load") else "") + ").")
     return "\n".join(out) + "\n"
