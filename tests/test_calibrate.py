@@ -82,6 +82,8 @@ def test_parameter_recovery(tmp_path):
     value = calibrated.population.groups[0].attributes["lease_own"]
     assert value == pytest.approx(cal.weighted_quantile(post[KEY].to_numpy(), w, 0.5), abs=1e-4)
     assert any(KEY in s and str(path) in s for s in calibrated.city.sources)
+    # ... under a name of its own, so its runs never replace the original city's.
+    assert calibrated.city.name == f"{scenario.city.name}-calibrated"
     assert (out / "calibration.html").read_text().count("<img") == 3
     assert json.loads((out / "calibration.json").read_text())["simulations"] > 40
     # The fit only saw the calibrate target: the history's observed data has no "private".

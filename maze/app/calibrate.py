@@ -417,6 +417,9 @@ def calibrated_scenario(scenario: Scenario, values: Sequence[Mapping[str, Any]],
              f"prior {v['prior_low']:g} to {v['prior_high']:g})" for v in values]
     changes: dict[str, Any] = {v["key"]: v["value"] for v in values}
     changes["city.sources"] = [*scenario.city.sources, *notes]
+    # A name of its own, so that its runs (runs/<name>-<seed>/) never replace the
+    # original city's.
+    changes["city.name"] = f"{scenario.city.name}-calibrated"
     uncertainty = {k: u.model_dump(mode="json", exclude_none=True)
                    for k, u in scenario.uncertainty.items()}
     for v in values:
