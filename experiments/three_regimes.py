@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from maze.app import api
+from maze.batch.plan import replication_seeds
 from maze.scenario import ScenarioError
 from offices import presets
 
@@ -72,15 +73,6 @@ PANELS = (("served_share", "served in the city (share)"),
 COLOURS = {"provide": "#2a9d8f", "deny": "#e63946", "deflect": "#6c757d"}
 
 
-def seeds(base: int, replications: int) -> list[int]:
-    """Independent seeds, one per replication, spawned from ``base``: the seeds every batch
-    of maze draws, so the regimes' runs and the city as written in the uncertainty part
-    share theirs (their first ``--draw-replications`` runs are the same runs)."""
-    from maze.batch.plan import replication_seeds
-
-    return replication_seeds(base, replications)
-
-
 def run_one(preset: str, regime: str, seed: int, replication: int,
             households: int | None) -> list[dict]:
     """One run; one row per group, plus all migrants pooled and everyone."""
@@ -101,8 +93,10 @@ def experiment(preset_names: Sequence[str], replications: int, base_seed: int,
                households: int | None, progress: bool = True) -> pd.DataFrame:
     """Every preset x regime x replication, as one long table."""
     rows: list[dict] = []
-    plan = [(p, r, s, i) for p in preset_names for i, s in enumerate(seeds(base_seed,
-                                                                          replications))
+    # The seeds every maze batch draws: the uncertainty part's city as written is the same
+    # runs (its first --draw-replications).
+    plan = [(p, r, s, i) for p in preset_names for i, s in enumerate(
+        replication_seeds(base_seed, replications))
             for r in REGIMES]
     t0 = time.perf_counter()
     for n, (p, r, s, i) in enumerate(plan, 1):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -76,3 +80,13 @@ def mmc() -> dict[str, Any]:
 @pytest.fixture
 def paper() -> dict[str, Any]:
     return paper_city()
+
+
+def experiment_script(name: str) -> ModuleType:
+    """``experiments/NAME.py`` imported as a module (the scripts are not a package)."""
+    path = Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module

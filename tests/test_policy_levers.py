@@ -10,9 +10,6 @@ nothing else, so migrants' medical care must be served more often.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,20 +19,9 @@ from maze import scenario as sc
 from maze.app import api
 from maze.app import sweep as sw
 from offices import presets
+from tests.conftest import experiment_script
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _module() -> Any:
-    spec = importlib.util.spec_from_file_location("policy_levers",
-                                                  ROOT / "experiments" / "policy_levers.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
-
-
-pl = _module()
+pl = experiment_script("policy_levers")
 NAMES = {lv.name: lv for lv in pl.LEVERS}
 #: Which levers each preset can express. Written out, so that a preset edit that makes a
 #: lever inexpressible (a renamed service, a dropped mechanism) is noticed here.

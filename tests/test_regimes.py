@@ -14,6 +14,7 @@ import pytest
 
 from maze.app import api
 from maze.scenario import from_dict
+from tests.conftest import experiment_script
 from tests.school_city import run, school_city
 
 CITIES = ("beijing", "shanghai", "guangzhou", "chengdu")
@@ -148,13 +149,7 @@ def test_the_regime_key_in_a_file_and_on_the_command_line(tmp_path: Path) -> Non
 
 
 def test_the_experiment_script_writes_its_table_and_figure(tmp_path: Path) -> None:
-    import importlib.util
-
-    root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("three_regimes",
-                                                  root / "experiments" / "three_regimes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = experiment_script("three_regimes")
     out = tmp_path / "out"
     assert module.main(["--preset", "chengdu", "--replications", "2", "--households", "200",
                         "--out", str(out), "--quiet"]) == 0
@@ -180,13 +175,7 @@ def test_the_city_as_written_is_the_same_runs_in_both_parts_of_the_script(
         tmp_path: Path) -> None:
     # The regimes' table and the uncertainty part's "as written" run on the same seeds, so
     # each seed gives the same saving ratio in both (not two different sets of runs).
-    import importlib.util
-
-    root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("three_regimes",
-                                                  root / "experiments" / "three_regimes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = experiment_script("three_regimes")
     out = tmp_path / "out"
     assert module.main(["--preset", "chengdu", "--replications", "2", "--households", "200",
                         "--draws", "2", "--draw-replications", "2", "--out", str(out),
