@@ -82,7 +82,8 @@ class Result:
         for a in self.assumptions:
             if not a.numeric:
                 continue
-            x = pd.Series([p[a.key] for p in self.points]).to_numpy()[ok]
+            x = pd.Series([p[a.key] for p in self.points],  # draw k is points[k - 1]
+                          index=range(1, len(self.points) + 1)).reindex(d.index).to_numpy()[ok]
             if len(np.unique(x)) < 2:
                 continue
             keys.append(a.key)
