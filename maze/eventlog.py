@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from maze.codes import Codes
 from maze.household import Request, RequestRows, Requests
 
 #: Column order of the event log (the data contract; see docs/reference/outputs.md).
@@ -28,14 +29,6 @@ COLUMNS = ("case_id", "household_id", "service", "time", "office", "activity", "
 VISIT_ACTIVITIES = ("serve", "issue", "require", "refer", "refuse", "retry", "leave")
 #: Final activities: the outcome of a request.
 OUTCOMES = ("served", "alternative", "sent_away", "gave_up", "deterred", "denied", "pending")
-
-class _Codes(dict):
-    """Text -> code of one text column: a new text gets the next code."""
-
-    def __missing__(self, text: str) -> int:
-        code = self[text] = len(self)
-        return code
-
 
 #: The text columns of the log, each kept as codes (a row's service is its case's).
 _TEXTS = ("office", "activity", "reason", "target", "document")
@@ -49,7 +42,10 @@ class EventLog:
 
     __slots__ = ("case_id", "time", "start", "wait", "fee", "wage",
                  "office", "activity", "reason", "target", "document", "codes",
-                 "requests")
+                 "requests", "_rows")
+
+    #: Rows held as tuples before they are moved into the columns.
+    BLOCK = 4096
 
     def __init__(self) -> None:
         self.case_id = array("q")
@@ -63,30 +59,38 @@ class EventLog:
         self.reason = array("i")
         self.target = array("i")
         self.document = array("i")
-        self.codes: dict[str, _Codes] = {name: _Codes() for name in _TEXTS}
+        self.codes: dict[str, Codes] = {name: Codes() for name in _TEXTS}
         #: The requests' own rows, once taken (``add_requests``).
         self.requests: RequestRows | None = None
+        #: Rows logged since the columns were last filled, one tuple each: one tuple on
+        #: the hot path costs a fraction of eleven appends, and a block at a time keeps
+        #: the tuples' memory small.
+        self._rows: list[tuple] = []
 
     def add(self, case_id: int, time: float, office: str, activity: str, reason: str = "",
             target: str = "", document: str = "", start: float | None = None,
             wait: float = 0.0, fee: float = 0.0, wage: float = 0.0) -> None:
         """One step of case ``case_id``'s journey at ``time`` (a visit, or a mechanism's
         own row)."""
-        codes = self.codes
-        self.case_id.append(case_id)
-        self.time.append(time)
-        self.office.append(codes["office"][office])
-        self.activity.append(codes["activity"][activity])
-        self.reason.append(codes["reason"][reason])
-        self.target.append(codes["target"][target])
-        self.document.append(codes["document"][document])
-        self.start.append(time if start is None else start)
-        self.wait.append(wait)
-        self.fee.append(fee)
-        self.wage.append(wage)
+        rows = self._rows
+        rows.append((case_id, time, time if start is None else start, wait, fee, wage,
+                     office, activity, reason, target, document))
+        if len(rows) >= self.BLOCK:
+            self._fill()
+
+    def _fill(self) -> None:
+        """Move the rows held as tuples into the columns (in ``__slots__`` order)."""
+        if not self._rows:
+            return
+        columns = zip(*self._rows, strict=True)
+        for name in ("case_id", "time", "start", "wait", "fee", "wage"):
+            getattr(self, name).extend(next(columns))
+        for name in _TEXTS:
+            getattr(self, name).extend(map(self.codes[name].__getitem__, next(columns)))
+        self._rows.clear()
 
     def __len__(self) -> int:
-        return len(self.time)
+        return len(self.time) + len(self._rows)
 
     def add_requests(self, requests: Requests | Sequence[Request]) -> None:
         """Take the requests' own rows (the first row and the outcome row of each, in the
@@ -122,6 +126,7 @@ class EventLog:
             assert rows is not None
         if release:
             self.requests: RequestRows | None = None
+        self._fill()
         n = len(rows.case)
         logged = len(self.time)
         sizes = (n, logged, n)

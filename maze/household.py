@@ -8,6 +8,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from maze.codes import Codes
+
 #: The papers of a household that holds none: one object shared by all of them.
 NO_DOCUMENTS: frozenset[str] = frozenset()
 
@@ -104,11 +106,17 @@ class Requests(Sequence[Request]):
     request keep their own reference to it. Reading a finished request back (``[i]``,
     iteration) makes a new ``Request`` from its row, with a new ``Household`` holding
     the papers the household held when the request ended.
+
+    A request that finishes is taken as one tuple of what it says then, and the tuples
+    are moved into the arrays a block at a time: one tuple costs a fraction of fifteen
+    appends, and a block keeps the tuples' memory small.
     """
 
     _NUMBERS = ("case", "household", "start", "end", "spent", "wage_lost")
-    _CODES = ("service", "entry", "last_office", "end_office", "outcome", "last_reason",
-              "papers", "visits", "flags")
+    _TEXTS = ("service", "entry", "last_office", "end_office", "outcome", "last_reason")
+    _CODES = (*_TEXTS, "papers", "visits", "flags")
+    #: Finished requests held as tuples before they are moved into the arrays.
+    BLOCK = 4096
 
     def __init__(self, columns: Mapping[str, Sequence[Any]]):
         self._columns = columns
@@ -119,10 +127,10 @@ class Requests(Sequence[Request]):
         self._numbers = {name: array("q" if name in ("case", "household") else "d")
                          for name in self._NUMBERS}
         self._codes = {name: array("i") for name in self._CODES}
-        self._text_code: dict[str | None, int] = {}
-        self._texts: list[str | None] = []
-        self._paper_code: dict[frozenset[str], int] = {}
-        self._papers: list[frozenset[str]] = []
+        self._text_code: Codes = Codes()
+        self._paper_code: Codes = Codes()
+        #: Finished requests not yet moved into the arrays, one tuple each.
+        self._done: list[tuple[Any, ...]] = []
         self._where: np.ndarray | None = None
 
     def append(self, req: Request) -> None:
@@ -132,40 +140,36 @@ class Requests(Sequence[Request]):
 
     def finished(self, req: Request) -> None:
         """The request has its outcome: from now on it is kept as a row."""
-        if req.row < 0 or self._open[req.row] is not req:
+        row = req.row
+        if row < 0 or self._open[row] is not req:
             return  # not one of these requests, or already a row
-        self._open[req.row] = None
-        self._row.append(req.row)
-        numbers = self._numbers
-        numbers["case"].append(req.case_id)
-        numbers["household"].append(req.household.id)
-        numbers["start"].append(req.start)
-        numbers["end"].append(req.end)
-        numbers["spent"].append(req.spent)
-        numbers["wage_lost"].append(req.wage_lost)
-        code, codes = self._code, self._codes
-        codes["service"].append(code(req.service))
-        codes["entry"].append(code(req.entry))
-        codes["last_office"].append(code(req.last_office))
-        codes["end_office"].append(code(req.end_office))
-        codes["outcome"].append(code(req.outcome))
-        codes["last_reason"].append(code(req.last_reason))
-        papers = req.household.documents
-        paper = self._paper_code.get(papers)
-        if paper is None:
-            paper = self._paper_code[papers] = len(self._papers)
-            self._papers.append(papers)
-        codes["papers"].append(paper)
-        codes["visits"].append(req.visits)
-        codes["flags"].append(req.explicit + 2 * req.missed_deadline)
+        self._open[row] = None
+        hh = req.household
+        done = self._done
+        # In the order of _NUMBERS, then _CODES, after the row.
+        done.append((row, req.case_id, hh.id, req.start, req.end, req.spent, req.wage_lost,
+                     req.service, req.entry, req.last_office, req.end_office, req.outcome,
+                     req.last_reason, hh.documents, req.visits,
+                     req.explicit + 2 * req.missed_deadline))
+        if len(done) >= self.BLOCK:
+            self._fill()
         self._where = None
 
-    def _code(self, text: str | None) -> int:
-        code = self._text_code.get(text)
-        if code is None:
-            code = self._text_code[text] = len(self._texts)
-            self._texts.append(text)
-        return code
+    def _fill(self) -> None:
+        """Move the finished requests held as tuples into the arrays."""
+        if not self._done:
+            return
+        columns = zip(*self._done, strict=True)
+        self._row.extend(next(columns))
+        for name in self._NUMBERS:
+            self._numbers[name].extend(next(columns))
+        text = self._text_code.__getitem__
+        for name in self._TEXTS:
+            self._codes[name].extend(map(text, next(columns)))
+        self._codes["papers"].extend(map(self._paper_code.__getitem__, next(columns)))
+        self._codes["visits"].extend(next(columns))
+        self._codes["flags"].extend(next(columns))
+        self._done.clear()
 
     def open(self) -> list[Request]:
         """The requests not finished yet, in the order made."""
@@ -180,6 +184,7 @@ class Requests(Sequence[Request]):
         req = self._open[i]
         if req is not None:
             return req
+        self._fill()
         if self._where is None:
             self._where = np.empty(len(self._open), dtype=np.int64)
             self._where[np.frombuffer(self._row, dtype=np.int64)] = np.arange(len(self._row))
@@ -189,10 +194,11 @@ class Requests(Sequence[Request]):
         return (self[i] for i in range(len(self._open)))
 
     def _read(self, k: int) -> Request:
-        n, c, texts, cols = self._numbers, self._codes, self._texts, self._columns
+        n, c, cols = self._numbers, self._codes, self._columns
+        texts, papers = self._text_code.by_code, self._paper_code.by_code
         hid = n["household"][k]
         hh = Household(hid, cols["group"][hid], cols["hukou"][hid] == "local", cols)
-        hh.documents = self._papers[c["papers"][k]]
+        hh.documents = papers[c["papers"][k]]
         req = Request(n["case"][k], hh, texts[c["service"][k]], n["start"][k],
                       texts[c["entry"][k]])
         req.visits = c["visits"][k]
@@ -210,6 +216,7 @@ class Requests(Sequence[Request]):
         """The rows of every request, in the order made (all must have finished)."""
         if any(r is not None for r in self._open):
             raise ValueError("a request has no outcome yet")
+        self._fill()
         order = np.argsort(np.frombuffer(self._row, dtype=np.int64), kind="stable")
 
         def number(name: str) -> np.ndarray:
@@ -221,11 +228,12 @@ class Requests(Sequence[Request]):
             return np.frombuffer(self._codes[name], dtype=np.int32)[order]
 
         outcome, last_reason = code("outcome"), code("last_reason")
-        empty = self._code("")
+        empty = self._text_code[""]
         # The outcome row gives a reason only when something went wrong.
-        no_reason = np.array([t in NO_REASON for t in self._texts])[outcome]
+        no_reason = np.array([t in NO_REASON for t in self._text_code.by_code],
+                             dtype=bool)[outcome]
         reason = np.where(no_reason, empty, last_reason).astype(np.int32)
-        texts = [t if t is not None else "" for t in self._texts]
+        texts = [t if t is not None else "" for t in self._text_code.by_code]
         return RequestRows(number("case"), number("household"), number("start"),
                            number("end"), code("service"), code("entry"), code("end_office"),
                            outcome, reason, texts)

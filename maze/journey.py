@@ -28,6 +28,9 @@ ROLE_OUTCOME = {"city": "served", "alternative": "alternative", "sent_away": "se
 
 Process = Generator[Any, Any, Any]
 
+# The clock is read as ``env._now`` on the paths every household takes (SimPy's ``now`` is a
+# property over it: a Python call per read, eight times a request).
+
 
 def arrivals(world: World) -> Process:
     """Start each household's requests at its arrival day."""
@@ -55,8 +58,8 @@ def arrivals(world: World) -> Process:
     lives = world.lives
     for hid in range(n):
         t = arrival[hid]
-        if t > env.now:
-            yield env.timeout(t - env.now)
+        if t > env._now:
+            yield env.timeout(t - env._now)
         if lives is not None:
             # A run over years: every household is followed, whatever it asks for now.
             hh = Household(hid, groups[hid], hukou[hid] == "local", cols)
@@ -82,7 +85,7 @@ def arrivals(world: World) -> Process:
                 hh = Household(hid, groups[hid], hukou[hid] == "local", cols)  # world.household
                 if has_documents:
                     _initial_documents(world, hh)
-            req = Request(case_id, hh, s, env.now, entry)
+            req = Request(case_id, hh, s, env._now, entry)
             case_id += 1
             new_request(req)
             start(journey(world, req))
@@ -127,7 +130,7 @@ def journey(world: World, req: Request) -> Process:
         # Whether to go on is decided on the day of the next visit, after the days between
         # visits have passed (deciding before them sent households whose patience ran out
         # on the way to a counter anyway).
-        if (req.visits >= patience_visits or env.now - req.start >= patience_days
+        if (req.visits >= patience_visits or env._now - req.start >= patience_days
                 or req.spent + req.wage_lost > savings):
             break
         office, document = errands[-1]
@@ -186,7 +189,7 @@ def visit(world: World, req: Request, station: Station, document: str | None,
     travel = station.travel_days
     if travel:
         yield env.timeout(travel)
-    arrive = env.now
+    arrive = env._now
     if station.calendar is not None:
         closed_for = wait_until_open(station, arrive)
         if closed_for == math.inf:
@@ -214,7 +217,7 @@ def visit(world: World, req: Request, station: Station, document: str | None,
             _record(world, req, station, document, LEFT_LINE, arrive, env.now - arrive, travel)
             return LEFT_LINE
         yield env.timeout(closed_for)
-    begin = env.now
+    begin = env._now
     service = station.service_time()
     yield env.timeout(service)
     counter.release()
@@ -290,7 +293,7 @@ def _record(world: World, req: Request, station: Station, document: str | None,
     docs = document or ""
     if verdict.documents and (action == "require" or action == "issue"):
         docs = intern("+".join(verdict.documents))  # one string object for all such rows
-    world.log.add(req.case_id, world.env.now, station.name, action, reason,
+    world.log.add(req.case_id, world.env._now, station.name, action, reason,
                   verdict.target or "", docs, arrive, wait, fee, wage)
 
 
@@ -326,7 +329,7 @@ def fallback(world: World, req: Request) -> Process:
 def finish(world: World, req: Request, outcome: str, office: str) -> None:
     """End a request with its outcome (the final row of its case), then tell mechanisms."""
     req.outcome = outcome
-    req.end = world.env.now
+    req.end = world.env._now
     req.end_office = office
     for m in world.finishers:
         m.finished(world, req)
