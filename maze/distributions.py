@@ -8,6 +8,8 @@ drawing them one at a time from numpy costs more than the rest of the event.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from itertools import chain, repeat
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -149,12 +151,15 @@ class Sampler:
     """Draws from one distribution in blocks, handing out one value per call.
 
     A block is drawn from the generator at once (which numbers a sampler gets depends only
-    on when its blocks are drawn), but turned into Python floats a slice at a time: a city
-    with hundreds of offices has a sampler per office, and whole blocks of floats for each
-    cost more time and memory than the visits that use them.
+    on when its blocks are drawn: the first at the first call, the next when the block is
+    used up), but turned into Python floats a slice at a time: a city with hundreds of
+    offices has a sampler per office, and whole blocks of floats for each cost more time
+    and memory than the visits that use them. ``draw`` hands out the next value from C
+    (an iterator's ``__next__``), without a Python call per value: the simulation calls
+    it at every counter visit.
     """
 
-    __slots__ = ("_dist", "_rng", "_block", "_array", "_next", "_buf", "_i", "_const")
+    __slots__ = ("_dist", "_rng", "_block", "draw")
 
     #: Values turned into Python floats at a time.
     SLICE = 256
@@ -163,26 +168,18 @@ class Sampler:
         self._dist = dist
         self._rng = rng
         self._block = block
-        self._const = float(dist.value) if dist.dist == "constant" else None
-        self._array: np.ndarray | tuple[()] = ()  # drawn at the first call
-        self._next = 0
-        self._buf: list[float] = []
-        self._i = 0
+        self.draw: Callable[[], float]
+        if dist.dist == "constant":
+            self.draw = repeat(float(dist.value)).__next__
+        else:
+            self.draw = chain.from_iterable(self._slices()).__next__
 
     def __call__(self) -> float:
-        if self._const is not None:
-            return self._const
-        i = self._i
-        if i >= len(self._buf):
-            self._refill()
-            i = 0
-        self._i = i + 1
-        return self._buf[i]
+        return self.draw()
 
-    def _refill(self) -> None:
-        if self._next >= len(self._array):
-            self._array = self._dist.sample(self._rng, self._block)
-            self._next = 0
-        end = self._next + self.SLICE
-        self._buf = self._array[self._next:end].tolist()
-        self._next = end
+    def _slices(self) -> Iterator[list[float]]:
+        """Each block, drawn when the one before is used up, as lists of SLICE floats."""
+        while True:
+            array = self._dist.sample(self._rng, self._block)
+            for start in range(0, self._block, self.SLICE):
+                yield array[start:start + self.SLICE].tolist()

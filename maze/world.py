@@ -52,7 +52,7 @@ class Station:
         self.spec = spec
         self.counter = Counter(env, spec.clerks)
         self.calendar = _calendar(spec, scenario)
-        self.service_time = Sampler(spec.service_time, rng)
+        self.service_time = Sampler(spec.service_time, rng).draw
         self.seats_left = spec.seats
         self.served = 0
         #: Households served before the current yearly intake began (see ``Office.intake``).
@@ -86,7 +86,7 @@ class Station:
             else:
                 self.seats_left = max(0, self.seats_left + spec.seats - old.seats)
         if spec.service_time != old.service_time:
-            self.service_time = Sampler(spec.service_time, rng)
+            self.service_time = Sampler(spec.service_time, rng).draw
         if spec.calendar != old.calendar:
             self.calendar = _calendar(spec, scenario)
         self.kind, self.sector, self.level, self.role = (spec.kind, spec.sector, spec.level,
@@ -206,7 +206,7 @@ class World:
         self.log = EventLog()
         self.stations = {o.name: Station(self.env, o, scenario, self.rng["service"])
                          for o in scenario.offices}
-        self.gap = Sampler(scenario.population.days_between_visits, self.rng["gaps"])
+        self.gap = Sampler(scenario.population.days_between_visits, self.rng["gaps"]).draw
         if (scenario.population.households or 0) >= heap.GIVE_BACK_FROM:
             heap.map_big_blocks()
         self.households = draw_population(scenario, self.rng["population"])
