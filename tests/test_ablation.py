@@ -104,6 +104,25 @@ def test_sensitivity_refuses_bad_requests_before_running(tmp_path: Path, capsys)
     assert not (tmp_path / "morris").exists()
 
 
+@pytest.mark.parametrize("argv, said", [
+    (["sensitivity", "beijing", "--measures", "happiness"], "unknown measure 'happiness'"),
+    (["sensitivity", "beijing", "--keys", "population.households"], "not a declared uncertain"),
+    (["sensitivity", "beijing", "--sobol", "-1"], "--sobol: at least 0"),
+    (["ablate", "beijing", "--measures", "happiness"], "unknown measure 'happiness'"),
+    (["ablate", "beijing", "--mechanisms", "points"], "beijing has no mechanism 'points'"),
+    (["ablate", "beijing", "--draws", "-1"], "--draws: at least 0 draws"),
+])
+def test_refused_options_create_no_folder(argv: list[str], said: str, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Refused input leaves nothing behind: neither the --out folder nor the default one."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([*argv, "--out", "study"]) == 2
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count(said) == 2 and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_measures_declared_as_data_join_the_named_ones(tmp_path: Path) -> None:
     """A measures file (maze.metric tables) is checked before running and read per run; the
     school served share of migrants declared as data equals the named measure."""

@@ -92,6 +92,23 @@ def simulate(task: PointTask) -> dict[str, float]:
     return values
 
 
+def check(scenario: Scenario, *, source: str = "<city>", mechanisms: Sequence[str] | None = None,
+          measures: Sequence[str] = outcomes.DEFAULT,
+          specs: Mapping[str, Any] | None = None, draws: int = 0
+          ) -> tuple[outcomes.Study, tuple[str, ...], list[str], list[un.Assumption]]:
+    """Refuse an ablation that cannot run (unknown measures or mechanisms, a bad range)
+    before any run or output folder; return the runs' context, the measures, the mechanisms
+    and the assumptions drawn from."""
+    ctx, names_measured = outcomes.study_for(scenario, measures, specs)
+    names = list(mechanisms) if mechanisms else variants(scenario)
+    for n in names:
+        switch_off(scenario, n)
+    if draws < 0:
+        raise ScenarioError(f"at least 0 draws (got {draws})", key="--draws")
+    assumptions = un.declared(scenario, source=source) if draws else []
+    return ctx, names_measured, names, assumptions
+
+
 @dataclass
 class Result:
     effects: pd.DataFrame
@@ -108,11 +125,8 @@ def ablate(scenario: Scenario, *, source: str = "<city>", mechanisms: Sequence[s
            progress: Callable[[str, int, int], None] | None = None) -> Result:
     """Every mechanism off in turn, ``replications`` seeds each, at the city as written
     and at ``draws`` points of its declared ranges."""
-    ctx, measures = outcomes.study_for(scenario, measures, specs)
-    names = list(mechanisms) if mechanisms else variants(scenario)
-    for n in names:
-        switch_off(scenario, n)  # refuse an unknown mechanism before anything runs
-    assumptions = un.declared(scenario, source=source) if draws else []
+    ctx, measures, names, assumptions = check(scenario, source=source, mechanisms=mechanisms,
+                                              measures=measures, specs=specs, draws=draws)
     at = [{}] + (un.draw(assumptions, draws, seed=seed) if draws else [])
     points = [{OFF: v, **p} for p in at for v in (AS_WRITTEN, *names)]
     table = run_points(points, simulate, ctx, "ablate:" + ctx.key(), replications=replications,

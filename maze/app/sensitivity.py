@@ -46,13 +46,9 @@ def study(scenario: Scenario, *, source: str = "<city>", keys: Sequence[str] | N
           progress: Callable[[str, int, int], None] | None = None) -> Result:
     """Screen the declared assumptions (or ``keys``) with Morris; then, if ``sobol_top``,
     Sobol indices for the leading ones (by mu* on the first measure)."""
-    assumptions = un.declared(scenario, source=source, keys=keys)
-    if not assumptions:
-        raise ScenarioError("no declared assumptions to vary (add an [uncertainty] table)",
-                            source=source)
-    ctx, measures = outcomes.study_for(scenario, measures, specs)
-    if trajectories < 2:
-        raise ScenarioError("at least 2 trajectories", key="--trajectories")
+    assumptions, ctx, measures = check(scenario, source=source, keys=keys, measures=measures,
+                                       specs=specs, trajectories=trajectories,
+                                       sobol_top=sobol_top)
     out_path = Path(out) if out is not None else None
     common = {"executor": executor, "workers": workers, "scheduler": scheduler,
               "preload": PRELOAD, "replications": replications, "seed": seed}
@@ -93,6 +89,24 @@ def study(scenario: Scenario, *, source: str = "<city>", keys: Sequence[str] | N
     if out_path is not None:
         write(result, out_path)
     return result
+
+
+def check(scenario: Scenario, *, source: str = "<city>", keys: Sequence[str] | None = None,
+          measures: Sequence[str] = outcomes.DEFAULT,
+          specs: Mapping[str, Any] | None = None, trajectories: int = 10, sobol_top: int = 0
+          ) -> tuple[list[un.Assumption], outcomes.Study, tuple[str, ...]]:
+    """Refuse a study that cannot run (no or unknown assumptions, unknown measures) before
+    any run or output folder; return its assumptions, the runs' context and the measures."""
+    assumptions = un.declared(scenario, source=source, keys=keys)
+    if not assumptions:
+        raise ScenarioError("no declared assumptions to vary (add an [uncertainty] table)",
+                            source=source)
+    ctx, names = outcomes.study_for(scenario, measures, specs)
+    if trajectories < 2:
+        raise ScenarioError("at least 2 trajectories", key="--trajectories")
+    if sobol_top < 0:
+        raise ScenarioError(f"at least 0 assumptions (got {sobol_top})", key="--sobol")
+    return assumptions, ctx, names
 
 
 def _design_rows(design: sa.Design, assumptions: Sequence[un.Assumption],

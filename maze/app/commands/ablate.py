@@ -33,16 +33,13 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     import functools
 
     from maze.app import ablation
-    from maze.scenario import ScenarioError
 
-    if args.draws < 0:
-        raise ScenarioError("at least 0 draws", key="--draws")
-    study = functools.partial(ablation.ablate,
-                              mechanisms=batch_options.names(args.mechanisms),
-                              replications=args.replications, draws=args.draws)
+    chosen = {"mechanisms": batch_options.names(args.mechanisms), "draws": args.draws}
+    study = functools.partial(ablation.ablate, replications=args.replications, **chosen)
     return batch_options.run(args, "ablation", study, _summary,
                              ("runs-store", "ablation.parquet", "inert.parquet", "runs.parquet",
-                     "ablation.json"))
+                              "ablation.json"),
+                             check=functools.partial(ablation.check, **chosen))
 
 
 def _summary(result, out: Path, seconds: float) -> None:  # noqa: ANN001

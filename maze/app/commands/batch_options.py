@@ -43,12 +43,14 @@ def names(text: str | None) -> list[str] | None:
 
 def run(args: argparse.Namespace, default_out: str,
         study: Callable[..., Any], summary: Callable[[Any, Path, float], None],
-        files: tuple[str, ...] = ()) -> int:
+        files: tuple[str, ...] = (), check: Callable[..., Any] | None = None) -> int:
     """Load the city, run ``study(scenario, out=, progress=, executor=, ...)`` with a
     progress line, print ``summary``; runs that failed exit 1 (they can be resumed).
 
-    The output folder is claimed (marked as maze's, of kind ``default_out``, listing
-    ``files``) before any run, so a folder or file maze did not write is refused at once."""
+    ``check(scenario, source=, measures=, specs=)`` refuses bad options first, so refused
+    input creates no folder. The output folder is then claimed (marked as maze's, of kind
+    ``default_out``, listing ``files``) before any run, so a folder or file maze did not
+    write is refused at once."""
     from rich.console import Console
 
     from maze import scenario as sc
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace, default_out: str,
     from maze.app import outcomes
 
     specs = outcomes.load_specs(args.measures_file, scenario) if args.measures_file else None
+    if check is not None:
+        check(scenario, source=args.city, measures=names(args.measures) or (), specs=specs)
     from maze import outputs
 
     out = (Path(args.out) if args.out

@@ -53,13 +53,14 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
     from maze.app import sensitivity
 
-    study = functools.partial(
-        sensitivity.study, keys=batch_options.names(args.keys),
-        trajectories=args.trajectories, levels=args.levels, replications=args.replications,
-        sobol_top=args.sobol, sobol_n=args.sobol_n)
+    chosen = {"keys": batch_options.names(args.keys), "trajectories": args.trajectories,
+              "sobol_top": args.sobol}
+    study = functools.partial(sensitivity.study, levels=args.levels,
+                              replications=args.replications, sobol_n=args.sobol_n, **chosen)
     return batch_options.run(args, "sensitivity", study, _summary,
                              ("morris", "sobol", "morris.parquet", "sobol.parquet", "runs.parquet",
-                     "study.json", "sensitivity.html"))
+                              "study.json", "sensitivity.html"),
+                             check=functools.partial(sensitivity.check, **chosen))
 
 
 def _summary(result, out: Path, seconds: float) -> None:  # noqa: ANN001
