@@ -119,6 +119,7 @@ class Requests(Sequence[Request]):
     _ROW = 1 + len(_NUMBERS) + len(_CODES)
     #: Finished requests held in the flat list before they are moved into the arrays.
     BLOCK = 4096
+    _FULL = BLOCK * _ROW
 
     def __init__(self, columns: Mapping[str, Sequence[Any]]):
         self._columns = columns
@@ -154,9 +155,8 @@ class Requests(Sequence[Request]):
                      req.service, req.entry, req.last_office, req.end_office, req.outcome,
                      req.last_reason, hh.documents, req.visits,
                      req.explicit + 2 * req.missed_deadline))
-        if len(done) >= self.BLOCK * self._ROW:
+        if len(done) >= self._FULL:
             self._fill()
-        self._where = None
 
     def _fill(self) -> None:
         """Move the finished requests held in the flat list into the arrays."""
@@ -174,6 +174,7 @@ class Requests(Sequence[Request]):
         self._codes["visits"].fromlist(done[j + 1::step])
         self._codes["flags"].fromlist(done[j + 2::step])
         done.clear()
+        self._where = None  # rows were added
 
     def open(self) -> list[Request]:
         """The requests not finished yet, in the order made."""
