@@ -275,6 +275,7 @@ def step(name):
     global last
     now = time.process_time(); steps.append((name, now - last)); last = now
 from maze.app import cli
+cli._lighter_process()  # as `maze` does first
 cli._import_models()
 from maze.app import api
 step("import NumPy, pandas, pyarrow, pydantic, maze")

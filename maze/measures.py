@@ -276,9 +276,10 @@ def _block(columns: dict[str, np.ndarray], rows: np.ndarray | None = None) -> di
     out["median_days_to_service"] = median_survival(waited, served)
     served_days = days[served]
     served_days = served_days[~np.isnan(served_days)]
-    # As Series.median(): NumPy's nanmedian of the values that are there (None if none).
+    # As Series.median(): the median of the values that are there (None if none); NaN is
+    # already out, so np.median gives what np.nanmedian would, without its search for NaN.
     out["median_days_to_service_among_served"] = (
-        float(np.nanmedian(served_days)) if len(served_days) else None)
+        float(np.median(served_days)) if len(served_days) else None)
     tried = np.flatnonzero(outcome != OUTCOMES.index("deterred"))  # no outcome: tried
     if rows is not None:
         tried = rows[tried]
@@ -329,16 +330,23 @@ def summary(events: pd.DataFrame, j: pd.DataFrame, households: pd.DataFrame,
     columns = _columns(j)
     overall = _block(columns)
     out.update(overall)
-    out["by_group"] = {str(g): _block(columns, rows) for g, rows in _partition(j, "group")}
-    out["by_service"] = {str(s): _block(columns, rows)
+    # A block of every row (a city of one group, one service, or of migrants only) is the
+    # whole one: the same rows in the same order give the same numbers, not computed twice.
+    out["by_group"] = {str(g): _block_of(columns, rows, overall)
+                       for g, rows in _partition(j, "group")}
+    out["by_service"] = {str(s): _block_of(columns, rows, overall)
                          for s, rows in _partition(j, "service", observed=True)}
     migrants = np.flatnonzero((j["hukou"] != "local").to_numpy())
-    # A city of migrants only: the migrants' block is the whole one (the same rows in the
-    # same order give the same numbers), not computed twice.
-    out["migrants"] = (None if not len(migrants) else _block(columns, migrants)
-                       if len(migrants) < len(j) else dict(overall))
-    out["by_year"] = by_year(j, scenario)
+    out["migrants"] = None if not len(migrants) else _block_of(columns, migrants, overall)
+    out["by_year"] = by_year(j, scenario, columns)
     return out
+
+
+def _block_of(columns: dict[str, np.ndarray], rows: np.ndarray,
+              whole: dict[str, Any]) -> dict[str, Any]:
+    """The block of ``rows`` (ascending), or a copy of ``whole``, the block of all rows,
+    when ``rows`` are all of them."""
+    return dict(whole) if len(rows) == len(columns["outcome"]) else _block(columns, rows)
 
 
 #: Columns of years.parquet, one row per calendar year x group x service (the data contract).
@@ -354,29 +362,77 @@ def request_years(j: pd.DataFrame, scenario: Scenario) -> np.ndarray:
     return (start + days).astype("datetime64[Y]").astype(np.int64) + 1970
 
 
-def years(j: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+def years(j: pd.DataFrame, scenario: Scenario,
+          by_year: dict[str, Any] | None = None) -> pd.DataFrame:
     """years.parquet: the measures of the requests made in each calendar year, by group and
     service (rows with no request left out). Shares are of the year's requests; the median
-    days to service is Kaplan-Meier's, those still waiting at the horizon censored."""
-    columns = _columns(j)
-    frame = pd.DataFrame({"year": request_years(j, scenario),
-                          "group": j["group"].astype(str).to_numpy(),
-                          "service": j["service"].astype(str).to_numpy()})
+    days to service is Kaplan-Meier's, those still waiting at the horizon censored.
+
+    ``by_year``, the summary's of the same journeys, gives the block of a year whose
+    requests are all of one group and service (the same rows give the same numbers).
+    """
+    year_of = request_years(j, scenario)
     hukou = {g.name: g.hukou for g in scenario.population.groups}
+    in_year = dict(zip(*np.unique(year_of, return_counts=True), strict=True))
+    columns: dict[str, np.ndarray] | None = None
     rows = []
-    for (year, group, service), at in frame.groupby(["year", "group", "service"],
-                                                     sort=True).indices.items():
-        block = _block(columns, np.sort(at))
+    for (year, group, service), at in _year_cells(j, year_of):
+        if by_year is not None and len(at) == in_year[year] and str(int(year)) in by_year:
+            block = by_year[str(int(year))]
+        else:
+            if columns is None:
+                columns = _columns(j)
+            block = _block(columns, at)
         rows.append({"year": int(year), "group": group, "hukou": hukou.get(group, ""),
                      "service": service, **{k: block[k] for k in YEAR_MEASURES}})
     out = pd.DataFrame(rows, columns=["year", "group", "hukou", "service", *YEAR_MEASURES])
     return out.astype({"year": "int64", "requests": "int64"})
 
 
-def by_year(j: pd.DataFrame, scenario: Scenario) -> dict[str, Any]:
+def _year_cells(j: pd.DataFrame, year_of: np.ndarray
+                ) -> list[tuple[tuple[int, str, str], np.ndarray]]:
+    """Each (year, group, service) with requests and its rows (ascending), in the order of
+    ``groupby(["year", "group", "service"], sort=True)`` on the texts.
+
+    Computed on codes ranked by their texts: turning the group and service columns into
+    texts for a groupby cost more than the measures of the years.
+    """
+    keys = []
+    for column in ("group", "service"):
+        codes, uniques = pd.factorize(j[column])
+        if (codes < 0).any():  # a missing value: the texts' way ("nan" is a text there)
+            frame = pd.DataFrame({"year": year_of,
+                                  "group": j["group"].astype(str).to_numpy(),
+                                  "service": j["service"].astype(str).to_numpy()})
+            return [(key, np.sort(at)) for key, at in
+                    frame.groupby(["year", "group", "service"], sort=True).indices.items()]
+        texts = np.array([str(u) for u in uniques], dtype=object)
+        order = np.argsort(texts, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        keys.append((rank[codes], texts[order]))
+    (group, groups), (service, services) = keys
+    year = year_of.astype(np.int64)
+    first = int(year.min(initial=0))
+    key = ((year - first) * len(groups) + group) * len(services) + service
+    cells, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    rows = np.argsort(inverse, kind="stable")  # each cell's rows, ascending
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    out = []
+    for cell, a, b in zip(cells, bounds[:-1], bounds[1:], strict=True):
+        rest, s = divmod(int(cell), len(services))
+        y, g = divmod(rest, len(groups))
+        out.append(((y + first, str(groups[g]), str(services[s])), rows[a:b]))
+    return out
+
+
+def by_year(j: pd.DataFrame, scenario: Scenario,
+            columns: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """summary.json's ``by_year``: each calendar year's measures, for everyone and for
-    migrants, with the dates the rules changed in that year."""
-    columns = _columns(j)
+    migrants, with the dates the rules changed in that year (``columns``: the journeys'
+    as :func:`_columns` takes them, if already taken)."""
+    if columns is None:
+        columns = _columns(j)
     year = request_years(j, scenario)
     migrant = (j["hukou"] != "local").to_numpy()
     changes: dict[int, list[str]] = {}

@@ -162,3 +162,49 @@ def test_city_cost_saved_counts_each_unserved_need_once() -> None:
     assert j["city_cost_saved"].sum() == pytest.approx(expected)
     per_request = j[(j["hukou"] != "local") & (j["outcome"] != "served")]
     assert j["city_cost_saved"].sum() < sum(cost[s] for s in per_request["service"])
+
+
+def _reference_years(j: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """years.parquet the obvious way: a groupby on the texts, one block per cell."""
+    frame = pd.DataFrame({"year": measures.request_years(j, scenario),
+                          "group": j["group"].astype(str).to_numpy(),
+                          "service": j["service"].astype(str).to_numpy()})
+    hukou = {g.name: g.hukou for g in scenario.population.groups}
+    rows = []
+    for (year, group, service), at in frame.groupby(["year", "group", "service"],
+                                                     sort=True).indices.items():
+        block = measures.block(j, np.sort(at))
+        rows.append({"year": int(year), "group": group, "hukou": hukou.get(group, ""),
+                     "service": service, **{k: block[k] for k in measures.YEAR_MEASURES}})
+    out = pd.DataFrame(rows, columns=["year", "group", "hukou", "service",
+                                      *measures.YEAR_MEASURES])
+    return out.astype({"year": "int64", "requests": "int64"})
+
+
+def test_years_match_a_groupby_on_the_texts(city) -> None:
+    """Several groups and services: the cells found on ranked codes are the groupby's."""
+    scenario, ev, households = city
+    j = measures.journeys(ev, households, scenario)
+    s = measures.summary(ev, j, households, scenario, 5)
+    want = _reference_years(j, scenario)
+    assert want["group"].nunique() > 1 and want["service"].nunique() > 1
+    assert measures.years(j, scenario).equals(want)
+    assert measures.years(j, scenario, s["by_year"]).equals(want)
+
+
+def test_one_group_and_service_over_years_reuses_the_summary_blocks() -> None:
+    """A queue over 5 years: each year's cell is the whole year, taken from by_year."""
+    from maze.scenario import from_dict
+    from tests.conftest import queue_city
+
+    scenario = from_dict(queue_city(rate=2.0, horizon=1800.0))
+    run = api.run(scenario, 3)
+    j = run.journeys
+    want = _reference_years(j, scenario)
+    assert len(want) >= 5
+    assert measures.years(j, scenario).equals(want)
+    assert measures.years(j, scenario, run.summary["by_year"]).equals(want)
+    whole = measures.block(j)
+    for part in ("by_group", "by_service"):
+        (block,) = run.summary[part].values()
+        assert block == whole

@@ -215,7 +215,9 @@ def write(result: Run, out: str | Path, report: bool = True) -> Path:
             storage.write_parquet(result.raw.children, tmp / "children.parquet")
         if result.raw.life_events is not None:
             storage.write_parquet(result.raw.life_events, tmp / "life_events.parquet")
-        years = measures.years(result.journeys, result.scenario)
+        # The summary's years give the blocks years.parquet shares with them.
+        years = measures.years(result.journeys, result.scenario,
+                               result.summary.get("by_year"))
         storage.write_parquet(years, tmp / "years.parquet")
         (tmp / "scenario.json").write_text(
             # In the declared order, not sorted: the order of services and mechanisms is part

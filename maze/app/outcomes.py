@@ -23,10 +23,12 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from maze.batch.points import PointTask
 from maze.scenario import Scenario, ScenarioError
+
+if TYPE_CHECKING:  # the CLI reads this module for its help; a run needs no batch machinery
+    from maze.batch.points import PointTask
 
 
 def _migrants(key: str) -> Callable[[Any, Any], float]:
