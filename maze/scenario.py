@@ -980,7 +980,69 @@ def from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
     # Checking a dense routing matrix makes a record per referral: collections of the
     # cycle collector while they are made cost a third of the check.
     with fewer_collections():
-        return _from_dict(data, source)
+        try:
+            return _from_dict(data, source)
+        except ScenarioError as exc:
+            if not exc.key:
+                raise
+            key, note = readable_key(exc.key, data)
+            if key == exc.key and not note:
+                raise
+            raise ScenarioError(exc.message + note, source=exc.source, key=key) from None
+
+
+def readable_key(key: str, data: Any) -> tuple[str, str]:
+    """A dotted key a user can find in the file: a list entry with a name is named
+    (``offices.3.foo`` -> ``offices.employer.foo``, as overrides address it), and an entry
+    without one keeps its number and gets a note saying which entry that is, counted from
+    1, and what it holds (``; the 1st entry of mechanisms.eligibility.rules (service =
+    "school")``). ``data`` is the mapping as written; parts not found in it stay as they are.
+    """
+    parts = key.split(".")
+    node, out, note = data, [], ""
+    for i, part in enumerate(parts):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            item = node[int(part)]
+            name = _entry_name(node, item) if parts[i + 1:i + 2] != ["name"] else None
+            if name is None:
+                where = ".".join(out)
+                held = _entry_fields(item)
+                note = (f"; the {_ordinal(int(part) + 1)} entry of {where}"
+                        + (f" ({held})" if held else ""))
+            out.append(name or part)
+            node = item
+        elif isinstance(node, Mapping) and part in node:
+            out.append(part)
+            node = node[part]
+        else:
+            out.extend(parts[i:])
+            break
+    return ".".join(out), note
+
+
+def _entry_name(items: list[Any], item: Any) -> str | None:
+    """The entry's ``name`` when it addresses it alone (a short text, no dot, not a number)."""
+    name = item.get("name") if isinstance(item, Mapping) else None
+    if not (isinstance(name, str) and 0 < len(name) <= 80 and name.isprintable()
+            and "." not in name and not name.isdigit()):
+        return None
+    same = sum(1 for x in items if isinstance(x, Mapping) and x.get("name") == name)
+    return name if same == 1 else None
+
+
+def _entry_fields(item: Any) -> str:
+    """The first two short texts or numbers of an entry, as the file writes them."""
+    if not isinstance(item, Mapping):
+        return ""
+    shown = [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in item.items()
+             if isinstance(k, str) and isinstance(v, str | int | float) and not isinstance(v, bool)
+             and len(str(v)) <= 40][:2]
+    return _printable(", ".join(shown), 120)
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _from_dict(data: Mapping[str, Any], source: str) -> Scenario:

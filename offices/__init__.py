@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from maze.mechanism import Mechanism
-from maze.scenario import Scenario, ScenarioError, dated_key
+from maze.scenario import Scenario, ScenarioError, dated_key, readable_key
 
 #: Switchable mechanisms: name -> (configuration model, factory(scenario, config)).
 REGISTRY: dict[str, tuple[type[BaseModel], Any]] = {}
@@ -31,7 +31,16 @@ def register(name: str, config: type[BaseModel]):
 
 def configs(scenario: Scenario, source: str = "<scenario>") -> dict[str, BaseModel]:
     """Validate each ``[mechanisms.NAME]`` table against its mechanism's model, in every
-    version of the rules when values are dated (the error then names the date)."""
+    version of the rules when values are dated (the error then names the date); an entry
+    of a list is named as :func:`maze.scenario.readable_key` names it."""
+    try:
+        return _all_versions(scenario, source)
+    except ScenarioError as exc:
+        key, note = readable_key(exc.key or "", {"mechanisms": scenario.mechanisms})
+        raise ScenarioError(exc.message + note, source=exc.source, key=key or None) from None
+
+
+def _all_versions(scenario: Scenario, source: str) -> dict[str, BaseModel]:
     versions = scenario.checked_versions
     if len(versions) > 1:
         for version in versions:

@@ -344,7 +344,8 @@ def test_times_that_can_be_negative_are_refused(dist: dict, where: str) -> None:
     data = with_key(city(), where, dist)
     with pytest.raises(ScenarioError) as info:
         sc.from_dict(data, source="c.toml")
-    assert str(info.value).startswith(f"c.toml: {where}: ") and "negative" in str(info.value)
+    shown = where.replace("offices.0.", "offices.public_school.")  # an office by its name
+    assert str(info.value).startswith(f"c.toml: {shown}: ") and "negative" in str(info.value)
 
 
 def test_a_normal_time_floored_at_zero_runs() -> None:
@@ -384,7 +385,8 @@ def test_bad_values_are_refused_with_their_key(where: str, value, says: str) -> 
     msg = str(info.value)
     assert says in msg and len(msg.splitlines()) == 1, msg
     if "cannot be read" not in says:
-        assert msg.startswith(f"c.toml: {where}"), msg
+        shown = where.replace("offices.0.", "offices.public_school.")  # an office by its name
+        assert msg.startswith(f"c.toml: {shown}"), msg
 
 
 @pytest.mark.parametrize("weights", [{"primary": float("inf")}, {"primary": 1e308, "middle": 1e308},
@@ -395,7 +397,7 @@ def test_bad_category_weights_are_refused(weights: dict) -> None:
     data["population"]["groups"][0]["attributes"]["education"] = weights
     with pytest.raises(ScenarioError) as info:
         sc.from_dict(data, source="c.toml")
-    assert "population.groups.0.attributes" in str(info.value)
+    assert "population.groups.informal_worker.attributes" in str(info.value)
     assert "weights" in str(info.value)
 
 
@@ -436,7 +438,7 @@ def test_json_duplicate_keys_and_huge_integers(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="big.json: not valid JSON"):
         sc.load(tmp_path / "big.json")
     (tmp_path / "true.json").write_text(good.replace('"clerks": 2', '"clerks": true', 1))
-    with pytest.raises(ScenarioError, match=r"offices\.0\.clerks"):
+    with pytest.raises(ScenarioError, match=r"offices\.public_school\.clerks"):
         sc.load(tmp_path / "true.json")
 
 

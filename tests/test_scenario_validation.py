@@ -26,12 +26,12 @@ def test_a_good_scenario_is_accepted() -> None:
 
 def test_unknown_key_is_named() -> None:
     msg = refused(with_changes(paper_city(), offices__0__clerk=3))
-    assert msg.startswith("city.toml: offices.0.clerk: unknown key")
+    assert msg.startswith("city.toml: offices.school.clerk: unknown key")
 
 
 def test_negative_capacity() -> None:
     msg = refused(with_changes(paper_city(), offices__0__clerks=-1))
-    assert "offices.0.clerks" in msg and "greater than or equal to 1" in msg
+    assert "offices.school.clerks" in msg and "greater than or equal to 1" in msg
 
 
 def test_referral_to_an_office_that_does_not_exist() -> None:
@@ -109,3 +109,50 @@ def test_cli_refuses_unparseable_toml(tmp_path: Path) -> None:
 def test_cli_refuses_a_missing_file(tmp_path: Path) -> None:
     r = _cli("run", str(tmp_path / "nope.toml"), cwd=tmp_path)
     assert r.returncode == 2 and "file not found" in r.stderr
+
+
+def test_a_list_entry_is_named_by_its_name(tmp_path: Path) -> None:
+    """An unknown key in the fourth office of a city file names that office, as overrides
+    address it (offices.employer.foo), not by a number counted from 0 (offices.3.foo)."""
+    import tomllib
+
+    from offices import presets
+
+    data = tomllib.loads(Path(presets.path("beijing")).read_text(encoding="utf-8"))
+    assert data["offices"][3]["name"] == "employer"
+    data["offices"][3]["foo"] = 1
+    data["population"]["groups"][1]["bar"] = 1
+    bad = tmp_path / "city.toml"
+    bad.write_bytes(tomli_w.dumps(data).encode())
+    r = _cli("validate", str(bad), cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+    assert f"{bad}: offices.employer.foo: unknown key" in r.stderr
+    del data["offices"][3]["foo"]
+    msg = refused(data)
+    assert f"population.groups.{data['population']['groups'][1]['name']}.bar: unknown" in msg
+
+
+def test_an_entry_without_a_name_keeps_its_number_and_says_which_it_is() -> None:
+    data = paper_city()
+    data["mechanisms"] = {"eligibility": {"rules": [
+        {"service": "school", "requires": ["contract"]},
+        {"service": "school", "requires": ["lease_own"], "typo": 1}]}}
+    from maze.app import api
+
+    with pytest.raises(ScenarioError) as info:
+        api.load(path=None, overrides={"mechanisms": data["mechanisms"]})
+    msg = str(info.value)
+    assert "mechanisms.eligibility.rules.1.typo: unknown key" in msg
+    assert msg.endswith('; the 2nd entry of mechanisms.eligibility.rules (service = "school", '
+                        'typo = 1)')
+
+
+def test_a_name_that_cannot_address_its_entry_keeps_the_number() -> None:
+    twice = paper_city()
+    twice["offices"].append({**twice["offices"][0], "clerk": 3})
+    n = len(twice["offices"]) - 1
+    msg = refused(twice)  # two offices of one name: the number tells them apart
+    assert f"offices.{n}.clerk: unknown key" in msg
+    assert f"the {n + 1}th entry of offices (name = \"school\"" in msg
+    empty = with_changes(paper_city(), offices__0__name="")
+    assert "offices.0.name: " in refused(empty)  # the bad key is the name itself

@@ -110,14 +110,14 @@ def test_dated_value_error_names_file_key_and_date():
     data["offices"][0]["clerks"] = {"2016-06-01": 2, "2017-09-01": 0}
     with pytest.raises(ScenarioError) as err:
         from_dict(data, "city.toml")
-    assert str(err.value).startswith("city.toml: offices.0.clerks.2017-09-01: ")
+    assert str(err.value).startswith("city.toml: offices.school.clerks.2017-09-01: ")
     assert "greater than or equal to 1" in str(err.value)
 
 
 def test_dated_value_with_nothing_in_force_at_the_start_is_refused():
     data = _school_years()
     data["offices"][0]["clerks"] = {"2017-09-01": 3}
-    with pytest.raises(ScenarioError, match=r"offices\.0\.clerks: no value in force on "
+    with pytest.raises(ScenarioError, match=r"offices\.school\.clerks: no value in force on "
                                             r"2016-06-01; the first is dated 2017-09-01"):
         from_dict(data, "city.toml")
 
