@@ -11,47 +11,133 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from collections import defaultdict
-from itertools import accumulate
-from operator import attrgetter
+from collections.abc import Sequence
+from itertools import groupby
 
+import numpy as np
+
+from maze.collector import fewer_collections
 from maze.mechanism import Mechanism, Verdict, Visit
 from maze.scenario import Referral, Scenario
+
+#: Buckets of a route's table per referral: about one draw in this many falls in a bucket
+#: that holds the end of a referral's span, and searches the running sums.
+BUCKETS_PER_REFERRAL = 8
+
+
+
+class Route:
+    """The referrals out of one office for one service, ready to draw from.
+
+    A draw ``u`` picks the first referral whose running sum of probabilities (added in
+    declared order, as a walk over the referrals would) exceeds ``u``, or none. The sums
+    sit in one contiguous array (``sums``), each referral's verdict as a code (``codes``).
+    A ``table`` of ``buckets + 1`` entries answers most draws with one look-up: entry
+    ``int(u * buckets)`` holds the code that every draw of that bucket picks (computed
+    with the same floating-point product), or the code that says "search" where a running
+    sum splits the bucket. So a visit costs the same however many offices a route reaches.
+    """
+
+    __slots__ = ("sums", "codes", "table", "buckets")
+
+    def __init__(self, sums: array, codes: array, table: array, buckets: int):
+        self.sums, self.codes, self.table, self.buckets = sums, codes, table, buckets
+
+
+def routes(chances: np.ndarray, codes: np.ndarray, lengths: Sequence[int], none: int,
+           search: int) -> list[Route]:
+    """The routes of consecutive runs of referrals (``lengths`` of them each), all at once:
+    ``chances`` are their probabilities, ``codes`` their verdicts' codes; ``none`` is the
+    code of no referral and ``search`` the code that says "search the sums"."""
+    n = np.asarray(lengths, dtype=np.intp)
+    start = np.cumsum(n) - n
+    # Running sums route by route (np.cumsum adds in order, as a walk would).
+    sums = np.concatenate([np.cumsum(chances[a:a + k])
+                           for a, k in zip(start.tolist(), lengths, strict=True)] or [[]])
+    buckets = BUCKETS_PER_REFERRAL * n
+    m = np.repeat(buckets, n)  # each referral's route's buckets
+    # The bucket of each running sum, and of the draw just below it: a sum in the bucket of
+    # the draw below it splits that bucket between two answers.
+    at = np.minimum((sums * m).astype(np.intp), m)
+    below = (np.nextafter(sums, -1.0) * m).astype(np.intp)
+    # A draw in an unsplit bucket j has passed exactly the sums whose bucket is <= j. Each
+    # route's table has buckets + 1 entries (u * buckets can round up to buckets itself).
+    size = buckets + 1
+    first = np.cumsum(size) - size  # where each route's table starts
+    where = np.repeat(first, n) + at
+    passed = np.cumsum(np.bincount(where, minlength=int(size.sum())))
+    passed -= np.repeat(np.where(first > 0, passed[first - 1], 0), size)
+    # Each route's codes followed by the code of no referral (all its sums passed).
+    coded = np.insert(codes, start + n, none)
+    table = coded[np.repeat(start + np.arange(len(n)), size) + passed]
+    table[where[below == at]] = search
+    kind = "H" if search < 1 << 16 else "I"
+    w = array(kind).itemsize
+    sums_b, codes_b, table_b = (sums.tobytes(), codes.astype(kind).tobytes(),
+                                table.astype(kind).tobytes())
+    return [Route(array("d", sums_b[8 * a:8 * (a + k)]), array(kind, codes_b[w * a:w * (a + k)]),
+                  array(kind, table_b[w * f:w * (f + b + 1)]), b)
+            for a, k, f, b in zip(start.tolist(), lengths, first.tolist(), buckets.tolist(),
+                                  strict=True)]
 
 
 class DeclaredReferrals(Mechanism):
     name = "referrals"
 
     def __init__(self, scenario: Scenario):
-        self.table: dict[str, list[Referral]] = defaultdict(list)
-        for r in scenario.referrals:
-            self.table[r.source].append(r)
-        # Per (office, service): the running sums of the matching referrals' probabilities
-        # (added in declared order, as a walk over them would) and their verdicts, so a
-        # visit costs a binary search, not a walk over every referral out of the office.
-        # Sums sit in one contiguous array per route and verdicts are shared by target,
-        # which keeps a dense routing matrix's visits as cheap as a sparse one's.
-        # Made once per (reason, target) when first asked for (a routing matrix of 320
-        # offices has 102,080 referrals and 319 targets).
-        verdicts = _Verdicts()
+        # A Route per (office, service), and the verdicts their codes stand for: one per
+        # (reason, target), made when first needed, then None (no referral) and the code
+        # that says "search", shared by all routes.
+        self._routes: dict[tuple[str, str], Route] = {}
+        self._verdicts: list[Verdict | None] = []
+        self._search = 0
+        referrals = scenario.referrals
+        if not referrals:
+            return
+        codes = _Codes()
+        services = list(scenario.services)
+        # A routing matrix of 320 offices declares 102,080 referrals: they are read a column
+        # at a time, and the referrals of an office, listed together, are one run. (Each
+        # referral lends zip an iterator: the collector is kept from walking them.)
+        with fewer_collections():
+            sources, targets, reasons, named, chances = zip(*referrals, strict=True)
+        runs = [(source, len(tuple(run))) for source, run in groupby(sources)]
+        if set(named) == {None} and len(runs) == len({source for source, _ in runs}):
+            # Every referral is for every service, and listed office by office.
+            reason = set(reasons)
+            keyed = (map(codes.of(reason.pop()).__getitem__, targets) if len(reason) == 1
+                     else map(codes.__getitem__, zip(reasons, targets, strict=True)))
+            made = self._made(np.fromiter(chances, float, len(chances)),
+                              np.fromiter(keyed, np.intp, len(targets)),
+                              [n for _, n in runs], codes)
+            for (source, _), route in zip(runs, made, strict=True):
+                for service in services:
+                    self._routes[source, service] = route
+            return
+        # Some referrals are for one service only, or an office's are not listed together.
+        out_of: dict[str, list[Referral]] = {}
+        for r in referrals:
+            out_of.setdefault(r.source, []).append(r)
+        keys, matches = [], []
+        for source, edges in out_of.items():
+            for service in services:
+                keys.append((source, service))
+                matches.append([r for r in edges if r.service is None or r.service == service])
+        edges = [r for match in matches for r in match]
+        made = self._made(np.array([r.probability for r in edges], dtype=float),
+                          np.array([codes[r.reason, r.target] for r in edges], dtype=np.intp),
+                          list(map(len, matches)), codes)
+        self._routes.update(zip(keys, made, strict=True))
 
-        def route(edges: list[Referral]) -> tuple[array, list[Verdict]]:
-            return (array("d", accumulate(map(attrgetter("probability"), edges))),
-                    [verdicts[r.reason, r.target] for r in edges])
-
-        self._routes: dict[tuple[str, str], tuple[array, list[Verdict]]] = {}
-        for source, edges in self.table.items():
-            everyone = None
-            for service in scenario.services:
-                match = [r for r in edges if r.service is None or r.service == service]
-                if len(match) == len(edges):  # the same route for every such service
-                    everyone = everyone or route(edges)
-                    self._routes[source, service] = everyone
-                else:
-                    self._routes[source, service] = route(match)
+    def _made(self, chances: np.ndarray, coded: np.ndarray, lengths: list[int],
+              codes: _Codes) -> list[Route]:
+        none = len(codes.verdicts)
+        self._verdicts = [*codes.verdicts, None]
+        self._search = none + 1
+        return routes(chances, coded, lengths, none, self._search)
 
     def idle(self) -> bool:
-        return not self.table
+        return not self._routes
 
     def decide(self, v: Visit) -> Verdict | None:
         if v.fallback or v.document is not None:
@@ -62,15 +148,39 @@ class DeclaredReferrals(Mechanism):
         # One draw per visit to an office with referrals, whether or not one matches the
         # service (the draws of the other decisions stay where they were).
         u = v.world.decisions.random()
-        sums, verdicts = route
-        i = bisect_right(sums, u)  # the first referral whose running sum exceeds u
-        return verdicts[i] if i < len(verdicts) else None
+        code = route.table[int(u * route.buckets)]
+        if code == self._search:  # a bucket that a running sum splits: search the sums
+            i = bisect_right(route.sums, u)  # the first referral whose sum exceeds u
+            codes = route.codes
+            return self._verdicts[codes[i]] if i < len(codes) else None
+        return self._verdicts[code]
 
 
-class _Verdicts(dict):
-    """The verdict of referring for each (reason, target), made on first use."""
+class _Codes(dict):
+    """The code of each (reason, target) verdict, made on first use, and the verdicts."""
 
-    def __missing__(self, key: tuple[str, str]) -> Verdict:
+    def __init__(self) -> None:
+        super().__init__()
+        self.verdicts: list[Verdict] = []
+
+    def __missing__(self, key: tuple[str, str]) -> int:
         reason, target = key
-        verdict = self[key] = Verdict("refer", reason, target=target)
-        return verdict
+        code = self[key] = len(self.verdicts)
+        self.verdicts.append(Verdict("refer", reason, target=target))
+        return code
+
+    def of(self, reason: str) -> _OneReason:
+        """The codes of ``reason``'s verdicts, by target."""
+        return _OneReason(self, reason)
+
+
+class _OneReason(dict):
+    """The codes of one reason's verdicts, by target (made by, and kept in, ``_Codes``)."""
+
+    def __init__(self, codes: _Codes, reason: str):
+        super().__init__()
+        self._codes, self._reason = codes, reason
+
+    def __missing__(self, target: str) -> int:
+        code = self[target] = self._codes[self._reason, target]
+        return code

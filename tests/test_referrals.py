@@ -1,12 +1,14 @@
-"""Declared referrals: the binary search over running sums picks what a walk over them would."""
+"""Declared referrals: a route's table and search over running sums pick what a walk over the
+referrals would, for every draw."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from maze.mechanism import Visit
 from maze.scenario import from_dict
-from offices.referral import DeclaredReferrals
+from offices.referral import BUCKETS_PER_REFERRAL, DeclaredReferrals
 from tests.conftest import queue_city
 
 
@@ -69,3 +71,51 @@ def test_search_matches_the_walk_with_service_specific_referrals():
             # One draw per visit where the office has referrals, none where it has none.
             left = sum(1 for _ in world._draws)
             assert left == (len(draws) if office == "c" else 0)
+
+
+def _edge_draws(referrals, office: str, service: str, rng: np.random.Generator) -> list[float]:
+    """Random draws, and the draws at and beside every running sum and every edge of the
+    route's buckets, where a table could go wrong."""
+    sums = np.cumsum([r.probability for r in referrals
+                      if r.source == office and r.service in (None, service)])
+    buckets = BUCKETS_PER_REFERRAL * len(sums)
+    edges = np.concatenate([sums, np.arange(buckets + 1) / max(buckets, 1)])
+    draws = np.concatenate([rng.random(100), edges, np.nextafter(edges, 0),
+                            np.nextafter(edges, 2), [np.nextafter(1.0, 0)]])
+    return [float(u) for u in draws if 0 <= u < 1]
+
+
+@pytest.mark.parametrize("listing", ["office by office", "shuffled"])
+def test_dense_routes_pick_what_the_walk_picks_at_every_edge(listing):
+    """A routing matrix (the table path), with zero probabilities, a full row and mixed
+    reasons; listed office by office, and shuffled (the path that groups them first)."""
+    rng = np.random.default_rng(7)
+    names = [f"o{i}" for i in range(30)]
+    data = queue_city()
+    data["offices"] = [{"name": n, "service_time": {"dist": "constant", "value": 0.1}}
+                       for n in names]
+    data["services"] = {"ask": {"entry": "o0"}}
+    referrals = []
+    for i, src in enumerate(names):
+        w = rng.random(len(names))
+        w[i] = 0.0
+        w[rng.random(len(names)) < 0.2] = 0.0  # some zero probabilities
+        total = 1.0 if i == 1 else rng.uniform(0.3, 0.9)  # o1 always refers
+        p = w / w.sum() * total
+        for j, dst in enumerate(names):
+            if j != i:
+                referrals.append({"from": src, "to": dst, "probability": float(p[j]),
+                                  "reason": "documents" if j % 3 == 0 else "none"})
+    if listing == "shuffled":
+        referrals = [referrals[i] for i in rng.permutation(len(referrals))]
+    data["referrals"] = referrals
+    sc = from_dict(data)
+    mech = DeclaredReferrals(sc)
+    for office in names:
+        for u in _edge_draws(sc.referrals, office, "ask", rng):
+            v = Visit(_Draws([u]), None, _Named(service="ask"), _Named(name=office), None,
+                      False)
+            verdict = mech.decide(v)
+            r = _walk(sc.referrals, office, "ask", u)
+            got = None if verdict is None else (verdict.target, verdict.reason)
+            assert got == (None if r is None else (r.target, r.reason)), (office, u)
