@@ -9,6 +9,7 @@ columns; a household in the simulation reads its own row.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
@@ -85,15 +86,27 @@ Attribute = Union[StrictBool, float, str, dict[str, float], Distribution]  # noq
 MIN_WEIGHT_SUM = 1e-9
 
 
+def too_big(value: object) -> str | None:
+    """``"a whole number of 401 digits"`` for an integer beyond any float (about 1.8e308),
+    which a number key cannot hold; None for anything else."""
+    if type(value) is not int or abs(value) <= sys.float_info.max:
+        return None
+    digits = int(abs(value).bit_length() * math.log10(2)) + 1  # str() refuses 4,300 digits
+    return f"a whole number of about {digits} digits" if digits > 4000 else (
+        f"a whole number of {len(str(abs(value)))} digits")
+
+
 def check_attribute(name: str, value: Attribute) -> str | None:
     """Return why ``value`` cannot describe attribute ``name``, or None if it can."""
     spec = ATTRIBUTES[name]
+    huge = too_big(value)
     if spec.kind == "bool":
         if isinstance(value, bool):
             return None
         if isinstance(value, float | int) and 0 <= value <= 1:
             return None
-        return "a yes/no attribute takes true, false or a probability between 0 and 1"
+        return ("a yes/no attribute takes true, false or a probability between 0 and 1"
+                + (f", not {huge}" if huge else ""))
     if spec.kind == "category":
         if isinstance(value, str):
             return None if value in spec.categories else (
@@ -109,9 +122,12 @@ def check_attribute(name: str, value: Attribute) -> str | None:
                         "finite number")
             return None
         return f"a category attribute takes one of {', '.join(spec.categories)} or weights"
-    if isinstance(value, bool | str | dict):
+    if huge:
+        return (f"a number attribute takes a number from -{sys.float_info.max:.3g} to "
+                f"{sys.float_info.max:.3g} or a distribution, not {huge}")
+    if isinstance(value, bool) or not isinstance(value, int | float | Distribution):
         return "a number attribute takes a number or a distribution"
-    if isinstance(value, float) and not math.isfinite(value):  # an int is finite
+    if isinstance(value, float) and not math.isfinite(value):
         return "must be a finite number"
     return None
 

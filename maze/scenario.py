@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import partial
 from operator import itemgetter
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple
+from types import UnionType
+from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -34,13 +36,14 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
 from maze import dated
 from maze.collector import fewer_collections
 from maze.distributions import Distribution, Duration
 from maze.expressions import ExpressionError
 from maze.expressions import parse as parse_condition
-from maze.population import ATTRIBUTES, Attribute, check_attribute
+from maze.population import ATTRIBUTES, Attribute, check_attribute, too_big
 
 #: Reasons an office may give when it refers or refuses (docs/reference/measures.md).
 REASONS = ("hukou", "documents", "capacity", "deadline", "eligibility", "none", "price", "closure")
@@ -952,7 +955,21 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
     key = _format_location(err["loc"])
     if isinstance(ctx_err, _KeyedError):
         return ctx_err.key, str(ctx_err)
+    attribute = _attribute_error(err)
+    if attribute:
+        return attribute
+    huge = too_big(err.get("input"))
+    if huge and err["type"] not in _BOUND_ERRORS:
+        # pydantic says "a valid number" or "a valid boolean" (a member of a union)
+        where, bounds = _number_at(err["loc"])
+        return _format_location(where), (
+            f"{huge} is beyond the numbers maze reads; "
+            + (f"the value must be {' and '.join(bounds)}" if bounds else
+               f"a number here is at most {sys.float_info.max:.3g} in size"))
     msg = err["msg"]
+    where, _ = _number_at(err["loc"])
+    if len(where) == len(err["loc"]) - 1 and _UNION_MEMBER.search(str(err["loc"][-1])):
+        key = _format_location(where)  # not the member's name: services.school.deadline
     if err["type"] == "extra_forbidden":
         msg = ("unknown key (check the spelling; every key is listed in the scenario reference "
                "of the documentation site, docs/reference/scenario.md)")
@@ -963,6 +980,74 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
         msg += " (a sanity limit: a larger city would exhaust memory or time before finishing)"
     msg = msg.removeprefix("Value error, ")
     return key, msg
+
+
+#: The name pydantic gives a member of a union in an error's location.
+_UNION_MEMBER = re.compile(r"^(constrained-)?(float|int|bool|str)$|\[")
+#: Errors that already state the range a value is outside.
+_BOUND_ERRORS = frozenset(("less_than_equal", "less_than", "greater_than_equal", "greater_than"))
+
+
+def _attribute_error(err: Mapping[str, Any]) -> tuple[str, str] | None:
+    """A household attribute that no form of it accepts (each member of the ``Attribute``
+    union fails, and pydantic names the first, ``...contract.bool``): the key of the
+    attribute and what its kind takes."""
+    loc = err["loc"]
+    for i in range(len(loc) - 2):
+        if loc[i] == "attributes" and loc[i + 1] in ATTRIBUTES and isinstance(loc[i + 2], str):
+            problem = check_attribute(loc[i + 1], err.get("input"))
+            if problem:
+                return _format_location(loc[: i + 2]), problem
+    return None
+
+
+def _number_at(loc: Sequence[Any]) -> tuple[tuple[Any, ...], list[str]]:
+    """The key of a number in the scenario's models (``loc`` without the name of the union
+    member pydantic adds) and the bounds declared for it (``">= 0"``, ``"<= 1"``)."""
+    tp: Any = Scenario
+    meta: list[Any] = []
+    where: list[Any] = []
+    for part in loc:
+        tp, meta = _unwrap(tp, meta)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            info = next((f for n, f in tp.model_fields.items() if part in (n, f.alias)), None)
+            if info is None:
+                break
+            tp, meta = info.annotation, list(info.metadata)
+        elif get_origin(tp) in (tuple, list) and isinstance(part, int):
+            tp, meta = get_args(tp)[0], []
+        elif get_origin(tp) is dict and isinstance(part, str):
+            tp, meta = get_args(tp)[1], []
+        else:
+            break
+        where.append(part)
+    tp, meta = _unwrap(tp, meta)
+    if len(where) < len(loc) and get_origin(tp) in (Union, UnionType):
+        # the union's number member (``Day | None``, ``float | Distribution``)
+        for member in get_args(tp):
+            m_tp, m_meta = _unwrap(member, [])
+            if m_tp in (int, float):
+                meta = m_meta
+                break
+    bounds = [f"{sym} {getattr(m, attr):g}" for m in meta
+              for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+              if isinstance(getattr(m, attr, None), int | float)]
+    return tuple(where), bounds
+
+
+def _unwrap(tp: Any, meta: list[Any]) -> tuple[Any, list[Any]]:
+    """A type without ``Annotated`` (its constraints added to ``meta``) and without ``None``
+    in a union."""
+    while True:
+        if get_origin(tp) is Annotated:
+            tp, *extra = get_args(tp)
+            meta = [*meta, *(x for e in extra
+                             for x in (e.metadata if isinstance(e, FieldInfo) else [e]))]
+        elif get_origin(tp) in (Union, UnionType) and type(None) in get_args(tp):
+            rest = [a for a in get_args(tp) if a is not type(None)]
+            tp = rest[0] if len(rest) == 1 else Union[tuple(rest)]  # noqa: UP007
+        else:
+            return tp, meta
 
 
 #: A key written as a date in JSON text (a value never ends in ``": ``, and one inside a

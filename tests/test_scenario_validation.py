@@ -156,3 +156,40 @@ def test_a_name_that_cannot_address_its_entry_keeps_the_number() -> None:
     assert f"the {n + 1}th entry of offices (name = \"school\"" in msg
     empty = with_changes(paper_city(), offices__0__name="")
     assert "offices.0.name: " in refused(empty)  # the bad key is the name itself
+
+
+@pytest.mark.parametrize(("line", "key", "says"), [
+    ("job_changes = 0.5", "population.groups.informal_worker.attributes.job_changes",
+     "a number attribute takes a number from -1.8e+308 to 1.8e+308 or a distribution, "
+     "not a whole number of 401 digits"),
+    ("contract = 0.05", "population.groups.informal_worker.attributes.contract",
+     "a yes/no attribute takes true, false or a probability between 0 and 1, not a whole "
+     "number of 401 digits"),
+    ("share = 0.35", "population.groups.informal_worker.share",
+     "a whole number of 401 digits is beyond the numbers maze reads; the value must be "
+     ">= 0 and <= 1"),
+])
+def test_an_integer_of_401_digits_is_refused_with_its_key_and_range(
+        tmp_path: Path, line: str, key: str, says: str) -> None:
+    """pydantic tries each form an attribute can take and reported the first ("a valid
+    boolean", at ...job_changes.bool): the message names the key and what it takes."""
+    from offices import presets
+
+    text = Path(presets.path("beijing")).read_text(encoding="utf-8")
+    assert line in text
+    bad = tmp_path / "city.toml"
+    bad.write_text(text.replace(line, line.split(" = ")[0] + " = " + "9" * 401, 1),
+                   encoding="utf-8")
+    r = _cli("validate", str(bad), cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr == f"maze: error: {bad}: {key}: {says}\n"
+
+
+def test_a_value_no_member_of_a_union_takes_names_the_key_not_the_member() -> None:
+    data = paper_city()
+    data["population"]["groups"][0]["attributes"] = {"age": [35]}
+    assert refused(data).endswith(".attributes.age: a number attribute takes a number or a "
+                                  "distribution")
+    data = paper_city()
+    next(iter(data["services"].values()))["deadline"] = [1]
+    assert refused(data).endswith(".deadline: Input should be a valid number")
