@@ -408,3 +408,37 @@ def test_the_ten_million_experiment_is_ten_districts_scaled_as_the_city_benchmar
         assert scaled.clerks == max(1, round(office.clerks * factor)), office.name
         if office.seats is not None:
             assert scaled.seats == max(1, round(office.seats * factor)), office.name
+
+
+def test_the_summary_is_readable_in_80_columns(tmp_path, capsys, monkeypatch):
+    """Every header word whole, every line within the terminal, long keys spelled out, and
+    measures that do not fit beside the settings in a second table (nothing cut: '…')."""
+    grid = (f'"{SEATS}" = [60, 600]\n"population.days_between_visits.mean" = [1.0, 3.0]\n'
+            '"population.visit_cost_days" = [0.5, 1.0]')
+    path = experiment_file(tmp_path, grid=grid, households=60, replications=1)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    assert max(len(x) for x in lines) <= 80 and "…" not in printed
+    words = {w for line in lines for w in line.replace("┃", " ").split()}
+    assert {"served", "alternative", "sent", "away", "gave", "up", "median", "days", "(served)",
+            "visits"} <= words
+    for key in (SEATS, "population.days_between_visits.mean", "population.visit_cost_days"):
+        assert any(line.endswith(f" = {key}") for line in lines), key
+    assert "test sweep: means over 1 replication(s)" in printed
+
+    from io import StringIO
+
+    from rich.console import Console
+
+    from maze.app.commands.sweep import summary_lines
+
+    result = sw.sweep(path, tmp_path / "out", executor="serial")
+    narrow = Console(file=StringIO(), width=40)
+    for line in summary_lines(result, 40):
+        narrow.print(line)
+    text = narrow.file.getvalue()
+    assert max(len(x) for x in text.splitlines()) <= 40 and "…" not in text
+    assert "(1 of " in text and "(2 of " in text  # the measures split over tables
+    assert text.count("alternative") >= 2 and "visits" in text

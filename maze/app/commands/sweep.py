@@ -152,29 +152,72 @@ def write_script_tables(out: Path, table: pd.DataFrame,
     storage.atomic_file(out / "figure.html", lambda f: figure(table, f, replications))
 
 
+#: The summary's measures: column of runs.parquet, header, format.
+SUMMARY = (("served_share", "served", "{:.1%}"), ("alternative_share", "alternative", "{:.1%}"),
+           ("sent_away_share", "sent away", "{:.1%}"), ("gave_up_share", "gave up", "{:.1%}"),
+           ("median_days_to_service_among_served", "median days (served)", "{:.1f}"),
+           ("mean_visits", "visits", "{:.1f}"))
+#: A setting's key longer than this is shown as a letter, spelled out under the table.
+LONGEST_LABEL = 12
+
+
 def _print_summary(result, out: Path, seconds: float) -> None:  # noqa: ANN001
     from rich.console import Console
-    from rich.table import Table
 
-    exp = result.experiment
     console = Console()
-    x = exp.x
-    keys = [c for c in (*exp.parameters, *exp.tags)
-            if result.runs[c].nunique(dropna=False) > 1] or ([x] if x else [])
-    cols = ["served_share", "alternative_share", "sent_away_share", "gave_up_share",
-            "median_days_to_service_among_served", "mean_visits"]
-    t = Table(title=f"{exp.name}: means over {exp.replications} replication(s)")
-    for k in keys:
-        t.add_column(k, overflow="fold")
-    for c in ("served", "alternative", "sent away", "gave up", "median days (served)", "visits"):
-        t.add_column(c, justify="right")
-    means = (result.runs.groupby(keys, sort=True, dropna=False)[cols].mean().reset_index()
-             if keys else result.runs[cols].mean().to_frame().T)
-    for row in means.to_dict("records"):
-        t.add_row(*(str(row[k]) for k in keys),
-                  *(f"{row[c]:.1%}" for c in cols[:4]),
-                  *("—" if row[c] != row[c] else f"{row[c]:.1f}" for c in cols[4:]))
-    console.print(t)
+    for line in summary_lines(result, console.width):
+        console.print(line)
     console.print(f"{len(result.runs)} runs ({result.computed} computed, {result.reused} already "
                   f"stored) in {seconds:.1f} s; results in {out}/ (runs.parquet, groups.parquet, "
                   "sweep.html)")
+
+
+def summary_lines(result, width: int) -> list:  # noqa: ANN001
+    """The summary table of a sweep, readable in ``width`` columns: a long key is a letter
+    spelled out below, no header word is cut, and measures that do not fit beside the
+    settings go to a second table with the same rows."""
+    from rich.table import Table
+
+    exp = result.experiment
+    keys = [c for c in (*exp.parameters, *exp.tags)
+            if result.runs[c].nunique(dropna=False) > 1] or ([exp.x] if exp.x else [])
+    cols = [c for c, _, _ in SUMMARY]
+    means = (result.runs.groupby(keys, sort=True, dropna=False)[cols].mean().reset_index()
+             if keys else result.runs[cols].mean().to_frame().T)
+    letters = iter("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    labels = {k: k if len(k) <= LONGEST_LABEL else next(letters, k) for k in keys}
+    cells = {k: [str(v) for v in means[k]] for k in keys}
+    for c, _, fmt in SUMMARY:
+        cells[c] = ["—" if v != v else fmt.format(v) for v in means[c]]
+    header = {**labels, **{c: h for c, h, _ in SUMMARY}}
+
+    def inside(c: str) -> int:  # a column's text: its longest header word or cell
+        wide = max(*(len(w) for w in header[c].split()), *(len(x) for x in cells[c]))
+        return min(wide, max(width // 3 - 3, 4)) if c in labels else wide
+
+    # each column takes its text, a space either side and a rule; the table one more rule
+    beside = 1 + sum(inside(k) + 3 for k in keys)
+    chunks: list[list[str]] = [[]]
+    room = width - beside
+    for c in cols:
+        if chunks[-1] and inside(c) + 3 > room:
+            chunks.append([])
+            room = width - beside
+        chunks[-1].append(c)
+        room -= inside(c) + 3
+    lines: list = []
+    for i, chunk in enumerate(chunks):
+        part = f" ({i + 1} of {len(chunks)})" if len(chunks) > 1 else ""
+        t = Table(title=f"{exp.name}: means over {exp.replications} replication(s){part}")
+        for k in keys:
+            t.add_column(labels[k], overflow="fold", width=inside(k))
+        for c in chunk:
+            t.add_column(header[c], justify="right", width=inside(c))
+        for r in range(len(means)):
+            t.add_row(*(cells[k][r] for k in keys), *(cells[c][r] for c in chunk))
+        lines.append(t)
+    lines += [f"{label} = {k}" for k, label in labels.items() if label != k]
+    lines.append("served, alternative, sent away, gave up: shares of all requests ending so; "
+                 "median days (served): days to the service, among those served; visits: mean "
+                 "visits of a request tried (runs.parquet: " + ", ".join(cols) + ")")
+    return lines
