@@ -46,3 +46,28 @@ def test_the_summary_table_fits_the_terminal(tmp_path: Path, columns: int) -> No
     for word in ("served", "private", "sent", "away", "deterred", "pending", "median", "offices"):
         assert word in header
     assert "informal" in out and "worker" in out
+
+
+def test_presets_line_up_their_descriptions(capsys: pytest.CaptureFixture[str]) -> None:
+    """Names longer than the others (beijing_history) do not push their description out of
+    the column."""
+    from offices import presets
+
+    assert main(["presets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == presets.names()
+    starts = {len(line) - len(line.split(maxsplit=1)[1]) for line in lines}
+    assert len(starts) == 1 and starts.pop() >= max(map(len, presets.names())) + 1
+
+
+def test_the_default_measures_wrap_between_names(capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The --measures default is listed with spaces, so help wraps it between names."""
+    from maze.app import outcomes
+
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit):
+        main(["ablate", "--help"])
+    text = capsys.readouterr().out
+    default = text[text.index("(default: migrant"):].split(")")[0].removeprefix("(default:")
+    assert default.replace(",", " ").split() == list(outcomes.DEFAULT)

@@ -234,8 +234,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_presets(args: argparse.Namespace) -> int:
     from offices import presets
 
-    for name in presets.names():
-        print(f"{name:12s} {presets.summary(name)}")
+    names = presets.names()
+    wide = max(map(len, names), default=0)
+    for name in names:
+        print(f"{name:{wide}s}  {presets.summary(name)}")
     return 0
 
 

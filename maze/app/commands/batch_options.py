@@ -18,7 +18,7 @@ def add(p: argparse.ArgumentParser, default_out: str) -> None:
     from maze.app import outcomes
 
     p.add_argument("city", help="a preset name or a scenario file (.toml)")
-    p.add_argument("--measures", default=",".join(outcomes.DEFAULT),
+    p.add_argument("--measures", default=", ".join(outcomes.DEFAULT),
                    help="comma-separated measures: " + ", ".join(outcomes.NAMED) +
                         ", or a summary path such as migrants.mean_visits "
                         "(default: %(default)s)")
