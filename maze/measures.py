@@ -101,6 +101,37 @@ def _first_of(rows: np.ndarray, case: np.ndarray, n: int) -> np.ndarray:
     return first
 
 
+def _first_per_case(column: pd.Series, case: np.ndarray, n: int) -> Any:
+    """Each case's first value that is not missing, as ``groupby(case).first()`` gives it
+    (an array of the column's type, categories and all)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        first = _first_rows(np.flatnonzero(codes >= 0), case, n)
+        return pd.Categorical.from_codes(np.where(first >= 0, codes[first], -1),
+                                         dtype=column.dtype)
+    if column.dtype.kind in "iu":  # never missing, and every case has a row
+        return column.to_numpy()[_first_rows(np.arange(len(column)), case, n)]
+    return column.groupby(pd.Categorical.from_codes(case, categories=pd.RangeIndex(n)),
+                          observed=False).first().to_numpy()
+
+
+def _first_rows(rows: np.ndarray, case: np.ndarray, n: int) -> np.ndarray:
+    """For each case 0..n-1, the smallest of ``rows`` in it; -1 for none."""
+    none = np.iinfo(np.intp).max
+    first = np.full(n, none, dtype=np.intp)
+    np.minimum.at(first, case[rows], rows.astype(np.intp, copy=False))
+    first[first == none] = -1
+    return first
+
+
+def _min_per_case(time: np.ndarray, case: np.ndarray, n: int) -> np.ndarray:
+    """Each case's smallest time, missing values skipped (NaN if it has none), as
+    ``groupby(case).min()``."""
+    out = np.full(n, np.nan)
+    np.fmin.at(out, case, time)
+    return out
+
+
 def _is(column: pd.Series, values: tuple[str, ...]) -> np.ndarray:
     """Whether each category of ``column`` is one of ``values``, indexed by code.
 
@@ -113,15 +144,14 @@ def _is(column: pd.Series, values: tuple[str, ...]) -> np.ndarray:
 def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     """One row per request, derived from the event log (its text columns categorical).
 
-    Rows are grouped by case number as category codes, which pandas takes as they are:
-    grouping by the case ids hashed and sorted them, at more cost than the reductions.
-    Counts per case are np.bincount over each visit's case number.
+    Rows are numbered by case (``_case_numbers``); each case's first household and service
+    and earliest time are taken with NumPy on those numbers, as groupby's first() and min()
+    would give them (missing values skipped). Counts per case are np.bincount over each
+    visit's case number.
     """
     ev = events
     keys, case = _case_numbers(ev["case_id"].to_numpy())
     n = len(keys)
-    cases = pd.Categorical.from_codes(case, categories=pd.RangeIndex(n))
-    by_case = ev.groupby(cases, observed=False)
     time = ev["time"].to_numpy()
     codes = {c: ev[c].cat.codes.to_numpy() for c in ("office", "activity", "reason", "outcome")}
     # Each case's last outcome row: the first one reading the log backwards.
@@ -135,9 +165,9 @@ def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario)
 
     # One reduction per column (quicker than the same three through .agg).
     j: dict[str, Any] = {"case_id": keys,
-                         "household_id": by_case["household_id"].first().to_numpy(),
-                         "service": by_case["service"].first().array,
-                         "start": by_case["time"].min().to_numpy(),
+                         "household_id": _first_per_case(ev["household_id"], case, n),
+                         "service": _first_per_case(ev["service"], case, n),
+                         "start": _min_per_case(time, case, n),
                          "end": np.where(ended, time[last], np.nan)}
     # The outcomes' categories, in the contract's order (straight from the log's categories).
     j["outcome"] = at_last("outcome").set_categories(list(OUTCOMES))
@@ -176,10 +206,12 @@ def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario)
         base = int(value.max(initial=0)) + 1
         pairs = pd.unique(at[gov] * base + value[gov])
         j[column] = np.bincount(pairs // base, minlength=n).astype("int64")
-    # Sums stay with pandas' groupby: its compensated summation gives the same floats as before.
-    visit_cases = cases.take(visit)
+    # Sums stay with pandas' groupby: its compensated summation gives the same floats as before
+    # (a column of zeros, such as the fees of a free service, sums to zeros without it).
+    visit_cases = pd.Categorical.from_codes(at, categories=pd.RangeIndex(n))
     for column, name in (("out_of_pocket", "fee"), ("wage_lost", "wage_lost")):
-        j[column] = pd.Series(ev[name].to_numpy()[visit]).groupby(
+        values = ev[name].to_numpy()[visit]
+        j[column] = np.zeros(n) if not values.any() else pd.Series(values).groupby(
             visit_cases, observed=False).sum().to_numpy()
     refused = _is(ev["activity"], ("refuse",))[activity] & _is(ev["reason"], ("hukou",))[reason]
     j["explicit_refusal"] = count(refused) > 0
