@@ -885,6 +885,8 @@ def _fmt(key: str, v: object) -> str:
         return f"{v:,.0f}"
     if isinstance(v, float):
         return f"{v:,.2f}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"  # 2,557 requests, as the money beside them
     return str(v)
 
 

@@ -284,3 +284,5 @@ def test_the_summary_table_shows_migrants_apart_and_money_in_whole_yuan() -> Non
     assert "<td>50.0%</td><td>12.5%</td>" in table
     assert "8,104,200<" in table and "8,104,200.00" not in table
     assert "migrants" not in report._summary_table({"requests": 3, "served_share": 1.0})
+    big = report._summary_table({"households": 2000, "requests": 2557})
+    assert "<td>2,000</td>" in big and "<td>2,557</td>" in big  # counts grouped like money
