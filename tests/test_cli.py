@@ -71,3 +71,18 @@ def test_the_default_measures_wrap_between_names(capsys: pytest.CaptureFixture[s
     text = capsys.readouterr().out
     default = text[text.index("(default: migrant"):].split(")")[0].removeprefix("(default:")
     assert default.replace(",", " ").split() == list(outcomes.DEFAULT)
+
+
+@pytest.mark.parametrize("command", ["run", "story", "dash"])
+def test_households_below_one_is_refused_naming_the_option(
+        command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The message names --households, the option typed, not the preset's
+    population.households."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--households", "0"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --households: must be at least 1" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

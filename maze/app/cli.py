@@ -92,11 +92,13 @@ def _plugins() -> list:
 
 def add_city_arguments(p: argparse.ArgumentParser, *, regime: bool = True) -> None:
     """The arguments that choose a city, shared by every command that runs one."""
+    from maze.app.commands.sweep import at_least
+
     p.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in city)")
     p.add_argument("--preset", help="a built-in city (see `maze presets`)")
     p.add_argument("--seed", type=seed_argument, default=0,
                    help="random seed, an integer from 0 to 2**63-1 (default 0)")
-    p.add_argument("--households", type=int,
+    p.add_argument("--households", type=at_least(1),
                    help="override the number of households (of the first year, in a city over "
                         "years: later years bring lives.in_migration each). Offices, clerks and "
                         "seats stay as the scenario declares them, so fewer households is a "
