@@ -39,9 +39,11 @@ def write_parquet(df: pd.DataFrame, path: Path) -> None:
     tried as dictionaries first fell back to plain values after the dictionary filled, which
     took a third of the writing and gave larger files. Minimum and maximum statistics are
     kept for the other columns (numbers, for readers that filter on them): on categories
-    they cost a quarter of the writing. The values read back are the same.
+    they cost a quarter of the writing. The values read back are the same. The columns are
+    converted in this thread: pyarrow's pool of threads for a table of many rows cost more
+    CPU than it saved (the columns are mostly handed over without a copy).
     """
-    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = pa.Table.from_pandas(df, preserve_index=False, nthreads=1)
     texts = _texts(table.schema)
     pq.write_table(table, path, compression="zstd", use_dictionary=texts,
                    write_statistics=[c for c in table.schema.names if c not in texts])
