@@ -117,10 +117,12 @@ class _Columns(dict):
             return values
         column = self._households[name]
         kind = column.dtype.kind
-        if kind == "f":
-            values = array("d", column.to_numpy(dtype=np.float64))
-        elif kind in "iu":
-            values = array("q", column.to_numpy(dtype=np.int64))
+        if kind in "fiu":
+            # Copied as bytes: array(code, ndarray) would go through a NumPy scalar per row
+            # (3 ms for 50,000 households, against 0.1 ms).
+            values = array("d" if kind == "f" else "q")
+            values.frombytes(column.to_numpy(dtype=np.float64 if kind == "f" else np.int64)
+                             .tobytes())
         elif kind == "b":
             values = column.tolist()
         else:
