@@ -1115,14 +1115,20 @@ def _entry_name(items: list[Any], item: Any) -> str | None:
     return name if same == 1 else None
 
 
+#: Keys that identify an entry best, shown first when an entry has no usable name.
+_IDENTIFYING = ("name", "title", "key")
+
+
 def _entry_fields(item: Any) -> str:
-    """The first two short texts or numbers of an entry, as the file writes them."""
+    """The first two short texts or numbers of an entry, as the file writes them (a name,
+    title or key first)."""
     if not isinstance(item, Mapping):
         return ""
-    shown = [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in item.items()
-             if isinstance(k, str) and isinstance(v, str | int | float) and not isinstance(v, bool)
-             and len(str(v)) <= 40][:2]
-    return _printable(", ".join(shown), 120)
+    keys = sorted(item, key=lambda k: _IDENTIFYING.index(k) if k in _IDENTIFYING else 3)
+    shown = [f"{k} = {json.dumps(item[k], ensure_ascii=False)}" for k in keys
+             if isinstance(k, str) and isinstance(item[k], str | int | float)
+             and not isinstance(item[k], bool) and len(str(item[k])) <= 80][:2]
+    return _printable(", ".join(shown), 160)
 
 
 def _ordinal(n: int) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 from maze import metric
 from maze import scenario as sc
-from maze.scenario import Scenario, ScenarioError
+from maze.scenario import Scenario, ScenarioError, readable_key
 
 USES = ("calibrate", "validate")
 CITATION_REQUIRED = ("author", "year", "title", "where")
@@ -96,7 +96,18 @@ def _text(value: Any, fail: Any, key: str) -> str:
 
 
 def check(data: Mapping[str, Any], scenario: Scenario, source: str) -> TargetsFile:
-    """Check a parsed targets file against ``scenario``; refuse it with file and key."""
+    """Check a parsed targets file against ``scenario``; refuse it with file and key (a
+    target by its name, a parameter by its number and its key: ``readable_key``)."""
+    try:
+        return _check(data, scenario, source)
+    except ScenarioError as exc:
+        if exc.source != source or not exc.key:
+            raise
+        key, note = readable_key(exc.key, data)
+        raise ScenarioError(exc.message + note, source=source, key=key) from None
+
+
+def _check(data: Mapping[str, Any], scenario: Scenario, source: str) -> TargetsFile:
     def fail(message: str, key: str | None = None) -> ScenarioError:
         return ScenarioError(message, source=source, key=key)
 

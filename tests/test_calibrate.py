@@ -148,7 +148,7 @@ def test_bad_target_refused_before_any_simulation(tmp_path, monkeypatch, capsys,
                     f'{measure}\n{CITE}')
     assert main(["calibrate", str(path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"maze: error: {path}: targets.0.") and words in err
+    assert err.startswith(f"maze: error: {path}: targets.x.") and words in err  # by name
     assert "\n" not in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
 
@@ -161,8 +161,11 @@ def test_bad_parameter_key_refused(tmp_path):
                          "uncertainty": "u", "year": 2012, "population": "p",
                          "measure": "served_share",
                          "citation": {"author": "a", "year": 2020, "title": "t", "where": "w"}}]}
-    with pytest.raises(sc.ScenarioError, match=r"^f.toml: parameters.0.key: setting "):
+    with pytest.raises(sc.ScenarioError, match=r"^f.toml: parameters.0.key: setting ") as err:
         tg.check(data, scenario, "f.toml")
+    # a parameter has no name: its number, counted from 1, and its key say which it is
+    assert str(err.value).endswith('; the 1st entry of parameters (key = '
+                                   '"population.groups.migrant.attributes.shoe", low = 0)')
     data["parameters"][0] = {"key": KEY, "low": 0.9, "high": 0.1}
     with pytest.raises(sc.ScenarioError, match="must be below"):
         tg.check(data, scenario, "f.toml")
@@ -363,8 +366,8 @@ def test_a_history_compares_each_figure_with_its_own_year():
     tf = tg.check(data, history, "h.toml")
     assert [t.measure.filters["year"] for t in tf.targets] == [(2012,), (2016,)]
     data["targets"][0]["year"] = 2008
-    with pytest.raises(sc.ScenarioError, match=r"^h.toml: targets.0.year: the figure's year "
-                       r"2008 is outside this history \(2010 to 2020\)"):
+    with pytest.raises(sc.ScenarioError, match=r"^h.toml: targets.public_2012.year: the "
+                       r"figure's year 2008 is outside this history \(2010 to 2020\)"):
         tg.check(data, history, "h.toml")
     season = tg.check({"city": "beijing", "targets": [_share_target(2017)],
                        "parameters": data["parameters"]}, api.load(preset="beijing"), "b.toml")

@@ -118,5 +118,7 @@ def test_maze_case_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "HOLDS NOW: remove its xfail" in capsys.readouterr().out
     unknown = _write(tmp_path, GOOD.replace("[case.household]", "[case.houshold]"))
     assert main(["case", str(unknown)]) == 2
-    assert capsys.readouterr().err.startswith(f"maze: error: {unknown}: case.0.houshold: "
-                                              "unknown key")
+    err = capsys.readouterr().err
+    assert err.startswith(f"maze: error: {unknown}: case.0.houshold: unknown key")
+    assert err.endswith('; the 1st entry of case (title = "a local is served", description = '
+                        '"x")\n')  # the case by its title

@@ -44,7 +44,7 @@ from maze import scenario as sc
 from maze.app import api
 from maze.eventlog import OUTCOMES
 from maze.population import ATTRIBUTES
-from maze.scenario import REASONS, Scenario, ScenarioError
+from maze.scenario import REASONS, Scenario, ScenarioError, readable_key
 
 Outcome = Literal[OUTCOMES]  # type: ignore[valid-type]
 Reason = Literal[REASONS]  # type: ignore[valid-type]
@@ -180,7 +180,8 @@ def load(path: str | Path) -> list[LoadedCase]:
                 msg += "; a case takes " + ", ".join(Case.model_fields)
         elif err["type"] == "missing":
             msg = "missing required key"
-        raise ScenarioError(msg, source=str(p), key=".".join(loc) or None) from None
+        key, note = readable_key(".".join(loc), data)
+        raise ScenarioError(msg + note, source=str(p), key=key or None) from None
     titles = [c.title for c in parsed.case]
     for i, t in enumerate(titles):
         if titles.index(t) != i:
