@@ -16,7 +16,16 @@ import math
 import pandas as pd
 
 from maze.scenario import Scenario
-from maze.story import Step, Teller, _portrait, _tally, _words, request_steps, visits_of
+from maze.story import (
+    Step,
+    Teller,
+    _portrait,
+    _tags,
+    _tally,
+    _words,
+    request_steps,
+    visits_of,
+)
 
 #: How a stage is said.
 STAGE_WORDS = {"preschool": "preschool", "primary": "primary school",
@@ -85,14 +94,19 @@ def life_story_lines(events: pd.DataFrame, life_events: pd.DataFrame, household_
                            Step(float(time), f"{_when(t, float(time))}: {sentence}", "life")))
     cases = ev.groupby("case_id", sort=False)
     order = sorted(cases.groups, key=lambda c: (float(ev.loc[cases.groups[c], "time"].min()), c))
-    tags: list[str] = []
+    # two children asking for school in one year make two "school 2010" requests: the
+    # later one is the "second school 2010"
+    tags = _tags([f"{_words(str(ev.loc[cases.groups[c], 'service'].iloc[0]))} "
+                  f"{t.date(float(ev.loc[cases.groups[c], 'time'].min())).year}"
+                  for c in order])
     tallies: dict[int, list[str]] = {}
     for k, case_id in enumerate(order):
         case = ev.loc[cases.groups[case_id]]
         start = float(case["time"].min())
-        tag = f"{_words(str(case['service'].iloc[0]))} {t.date(start).year}"
-        tags.append(tag)
-        for n, step in enumerate(request_steps(t, case)):
+        tag = tags[k]
+        # sent to the hometown, a family over years stays (maze.lives leaves only on a
+        # request that ends elsewhere)
+        for n, step in enumerate(request_steps(t, case, family_stays=True)):
             if step.kind != "tally":
                 merged.append((step.time, 1, k, n if step.kind != "outcome" else 10**9, step))
         tally = _tally(t, case, visits_of(t, case))

@@ -273,8 +273,10 @@ def _start_sentence(t: Teller, r: pd.Series) -> str:
 
 
 def _end_sentence(t: Teller, r: pd.Series, visits: pd.DataFrame,
-                  notice: str | None = None) -> str:
-    """The outcome line; ``notice`` is the closing office if a closure notice opened the case."""
+                  notice: str | None = None, family_stays: bool = False) -> str:
+    """The outcome line; ``notice`` is the closing office if a closure notice opened the case.
+    ``family_stays``: a request sent to the hometown does not take the family there (runs
+    over years, where a child sent to the hometown's school leaves its parents in the city)."""
     o = str(r["activity"])
     when = t.day(float(r["time"]))
     office = str(r["office"])
@@ -285,7 +287,8 @@ def _end_sentence(t: Teller, r: pd.Series, visits: pd.DataFrame,
         text = f"served privately, by {t.office(office)}, instead of by the public service"
     elif o == "sent_away":
         if office and t.role(office) == "sent_away":
-            text = f"sent away; they left the city for {t.office(office)}"
+            text = (f"sent away to {t.office(office)}; the family stays in the city"
+                    if family_stays else f"sent away; they left the city for {t.office(office)}")
         elif office:  # pushed out of a place they had (a school closed)
             text = f"sent away; with {t.office(office)} closing, they left the city"
         else:
@@ -345,8 +348,9 @@ class Step:
     kind: str = "visit"  # "start", "visit", "outcome" or "tally"
 
 
-def request_steps(t: Teller, case: pd.DataFrame) -> list[Step]:
-    """The steps of one request: the asking, each visit (runs merged), the end, the tally."""
+def request_steps(t: Teller, case: pd.DataFrame, family_stays: bool = False) -> list[Step]:
+    """The steps of one request: the asking, each visit (runs merged), the end, the tally
+    (``family_stays``: as :func:`_end_sentence`)."""
     case = case.sort_values("time", kind="stable")
     steps: list[Step] = []
     first = case[case["activity"] == "request"]
@@ -374,7 +378,7 @@ def request_steps(t: Teller, case: pd.DataFrame) -> list[Step]:
         steps.append(Step(float(end["time"].iloc[-1]),
                           _end_sentence(t, end.iloc[-1], visits,
                                         None if notice is None
-                                        else str(case.loc[notice, "office"])),
+                                        else str(case.loc[notice, "office"]), family_stays),
                           "outcome"))
     steps.append(Step(float(case["time"].max()), _tally(t, case, visits), "tally"))
     return steps

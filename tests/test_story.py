@@ -231,3 +231,28 @@ def test_offices_and_degrees_are_told_in_words() -> None:
     row = pd.Series({"group": "graduate", "hukou": "migrant", "origin": "other",
                      "education": "master"})
     assert "a master's degree" in story._portrait(row, 1)
+
+
+def test_a_family_over_years_tells_two_children_apart_and_stays_when_one_goes_home() -> None:
+    """Two school requests begun in one year are 'school 2010' and 'second school 2010';
+    a request sent to the hometown leaves the family in the city (maze.lives moves the
+    child only), so its story does not say the family left."""
+    from maze.life_story import life_story_lines
+
+    scenario = api.load(preset="beijing_history",
+                        overrides={"population.households": 150, "lives.in_migration": 20})
+    run = api.run(scenario, 0)
+    school = run.journeys[run.journeys["service"] == "school"]
+    home = school[(school["outcome"] == "sent_away") & (school["last_office"] == "hometown")]
+    assert len(home)
+    stories = {hid: "\n".join(life_story_lines(run.events, run.raw.life_events, hid,
+                                               scenario))
+               for hid in home["household_id"].unique()[:20]}
+    assert not any("they left the city for the hometown" in s for s in stories.values())
+    assert all("sent away to the hometown; the family stays in the city" in s
+               for s in stories.values())
+    years = [(scenario.city.start_date + timedelta(days=float(d))).year for d in school["start"]]
+    twice = school.groupby([school["household_id"], years]).size()
+    hid, year = twice[twice > 1].index[0]
+    text = "\n".join(life_story_lines(run.events, run.raw.life_events, int(hid), scenario))
+    assert f", school {year}: " in text and f", second school {year}: " in text
