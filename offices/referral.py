@@ -60,21 +60,21 @@ def routes(chances: np.ndarray, codes: np.ndarray, lengths: Sequence[int], none:
     # the draw below it splits that bucket between two answers.
     at = np.minimum((sums * m).astype(np.intp), m)
     below = (np.nextafter(sums, -1.0) * m).astype(np.intp)
-    # A draw in an unsplit bucket j has passed exactly the sums whose bucket is <= j. Each
-    # route's table has buckets + 1 entries (u * buckets can round up to buckets itself).
+    # A draw in an unsplit bucket j has passed exactly the sums whose bucket is <= j: the
+    # route's table holds its first code up to the first sum's bucket, the second up to
+    # the second's, and so on, then the code of no referral up to its end (buckets + 1
+    # entries, as u * buckets can round up to buckets itself). All routes' tables are one
+    # array, each route's codes followed by the code of no referral.
     size = buckets + 1
     first = np.cumsum(size) - size  # where each route's table starts
     where = np.repeat(first, n) + at
-    passed = np.cumsum(np.bincount(where, minlength=int(size.sum())))
-    passed -= np.repeat(np.where(first > 0, passed[first - 1], 0), size)
-    # Each route's codes followed by the code of no referral (all its sums passed).
-    coded = np.insert(codes, start + n, none)
-    table = coded[np.repeat(start + np.arange(len(n)), size) + passed]
-    table[where[below == at]] = search
+    ends = np.insert(where, start + n, first + size)
     kind = "H" if search < 1 << 16 else "I"
+    coded = np.insert(codes, start + n, none).astype(kind)
+    table = np.repeat(coded, np.diff(ends, prepend=0))
+    table[where[below == at]] = search
     w = array(kind).itemsize
-    sums_b, codes_b, table_b = (sums.tobytes(), codes.astype(kind).tobytes(),
-                                table.astype(kind).tobytes())
+    sums_b, codes_b, table_b = sums.tobytes(), codes.astype(kind).tobytes(), table.tobytes()
     return [Route(array("d", sums_b[8 * a:8 * (a + k)]), array(kind, codes_b[w * a:w * (a + k)]),
                   array(kind, table_b[w * f:w * (f + b + 1)]), b)
             for a, k, f, b in zip(start.tolist(), lengths, first.tolist(), buckets.tolist(),
