@@ -19,6 +19,10 @@ Each K is run through:
 
 CPU time (``time.process_time``) is reported, best of ``--repeat``; the implementations take
 turns within each repeat so that other work on a shared machine falls on all of them alike.
+maze and SimPy run in this process, after one untimed maze run of the smallest K (so that
+the first K does not pay for first-use costs); Ciw runs in a process of its own
+(``--one-process``: here too), because the memory its run makes and frees is left behind
+for the runs after it: after a Ciw run at K = 80, maze at K = 320 took 6 to 10% longer.
 The targets: maze at the largest K within 1.2x its time at the smallest, the check under
 0.2 s at the largest K, maze at least 10x faster than Ciw at K = 80.
 
@@ -26,6 +30,7 @@ Run from the project root::
 
     python benchmarks/bench_offices.py
     python benchmarks/bench_offices.py --ks 5 20 80 320 --repeat 3 --ciw-max-k 80
+    python benchmarks/bench_offices.py --one-process   # Ciw in this process too
     python benchmarks/bench_offices.py --files    # the largest K read from a file
 """
 
@@ -34,9 +39,11 @@ from __future__ import annotations
 import argparse
 import bisect
 import gc
+import json
 import math
 import os
 import random
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -157,6 +164,42 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.process_time() - c0, out
 
 
+_WARM: set[int] = set()
+
+
+def warm_up(k0: int, seed: int) -> None:
+    """One untimed run per process, so that the first timed one does not pay for first-use
+    costs."""
+    import maze.app.api
+
+    if not _WARM:
+        maze.app.api.run(maze_check(scenario_dict(k0, routing(k0, seed))), seed)
+        _WARM.add(k0)
+
+
+def measure(name: str, k: int, seed: int, k0: int) -> dict[str, tuple[float, int]]:
+    """CPU seconds and visits of one run of ``name`` at K offices (for maze, also the
+    check, with its number of referrals)."""
+    p = routing(k, seed)
+    if name == "maze":
+        warm_up(k0, seed)
+        data = scenario_dict(k, p)
+        t_check, scenario = timed(partial(maze_check, data))
+        t, n = timed(partial(maze_visits, scenario, seed))
+        return {"check": (t_check, len(data["referrals"])), "maze": (t, n)}
+    fn = {"SimPy": bare_simpy, "Ciw": with_ciw}[name]
+    t, n = timed(partial(fn, p, seed))
+    return {name: (t, n)}
+
+
+def in_a_process(name: str, k: int, seed: int, k0: int) -> dict[str, tuple[float, int]]:
+    """``measure`` in a fresh Python process."""
+    out = subprocess.run([sys.executable, __file__, "--measure", name, str(k), "--seed",
+                          str(seed), "--ks", str(k0)], check=True, capture_output=True,
+                         text=True).stdout
+    return {key: (t, n) for key, (t, n) in json.loads(out).items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ks", type=int, nargs="+", default=[5, 20, 80, 320])
@@ -164,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ciw-max-k", type=int, default=80,
                         help="run Ciw only up to this many offices (it takes minutes at 320)")
+    parser.add_argument("--one-process", action="store_true",
+                        help="run Ciw in this process too, rather than in a process of its own")
+    parser.add_argument("--measure", nargs=2, metavar=("IMPLEMENTATION", "K"),
+                        help=argparse.SUPPRESS)  # one measurement, printed as JSON
     parser.add_argument("--files", action="store_true",
                         help="only time reading and checking the largest K's scenario from a "
                              "TOML and a JSON file (maze.scenario.load)")
@@ -171,32 +218,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.files:
         return files(max(args.ks), args.seed, args.repeat)
 
-    import maze.app.api  # noqa: F401  (imported before timing)
-
-    # One untimed run first, so that the first K does not pay for first-use costs.
+    if args.measure:
+        print(json.dumps(measure(args.measure[0], int(args.measure[1]), args.seed, args.ks[0])))
+        return 0
     k0 = args.ks[0]
-    maze.app.api.run(maze_check(scenario_dict(k0, routing(k0, args.seed))), args.seed)
-
+    warm_up(k0, args.seed)
     rows = {}
     load_before = os.getloadavg()[0]
     for k in args.ks:
-        p = routing(k, args.seed)
-        data = scenario_dict(k, p)
         best: dict[str, float] = {}
         visits: dict[str, int] = {}
         for _ in range(args.repeat):
-            t, scenario = timed(partial(maze_check, data))
-            best["check"] = min(best.get("check", math.inf), t)
-            runs: dict[str, Callable[[], int]] = {
-                "maze": partial(maze_visits, scenario, args.seed),
-                "SimPy": partial(bare_simpy, p, args.seed),
-            }
-            if k <= args.ciw_max_k:
-                runs["Ciw"] = partial(with_ciw, p, args.seed)
-            for name, fn in runs.items():
-                t, visits[name] = timed(fn)
-                best[name] = min(best.get(name, math.inf), t)
-        rows[k] = (best, visits, len(data["referrals"]))
+            names = ["maze", "SimPy"] + (["Ciw"] if k <= args.ciw_max_k else [])
+            for name in names:
+                apart = name == "Ciw" and not args.one_process
+                for key, (t, n) in (in_a_process if apart else measure)(name, k, args.seed,
+                                                                         k0).items():
+                    best[key] = min(best.get(key, math.inf), t)
+                    visits[key] = n
+        rows[k] = (best, visits, visits["check"])  # the check's count is of referrals
         print(f"K={k}: " + ", ".join(f"{n} {t:.3f} s" for n, t in best.items()), flush=True)
     load_after = os.getloadavg()[0]
 
