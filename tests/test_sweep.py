@@ -442,3 +442,16 @@ def test_the_summary_is_readable_in_80_columns(tmp_path, capsys, monkeypatch):
     assert max(len(x) for x in text.splitlines()) <= 40 and "…" not in text
     assert "(1 of " in text and "(2 of " in text  # the measures split over tables
     assert text.count("alternative") >= 2 and "visits" in text
+
+
+@pytest.mark.parametrize(("limit", "says"), [("abc", "--max-memory: not a size: 'abc'"),
+                                             ("1K", "above the memory limit of 1.0 KB")])
+def test_a_refused_memory_limit_creates_no_folder(tmp_path, capsys, limit, says):
+    """The folder is checked before the runs but created only once the memory check
+    passes; the refusal is one line on stderr (no blank line from the progress bar)."""
+    path = experiment_file(tmp_path)
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(path), "--out", str(out), "--max-memory", limit]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("maze: error: ") and says in err and err.count("\n") == 1
+    assert not out.exists()

@@ -67,7 +67,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from maze import outputs
 
     out = Path(args.out) if args.out else outputs.default_folder("sweeps", exp.name)
-    outputs.claim_folder(out, "sweep", sw.SWEEP_FILES)  # refused now, not after the runs
+    # a folder maze may not write is refused now, not after the runs; it is created only
+    # once the sweep's other checks (memory) pass, so refused input leaves nothing behind
+    outputs.check_folder(out, "sweep", replace=False)
     started = time.perf_counter()
     try:
         result = run(exp, out, workers=args.workers, scheduler=args.scheduler, quiet=args.quiet,
@@ -103,7 +105,7 @@ def run(exp, out: Path, workers: int | None = None, scheduler: str | None = None
     console = Console(stderr=True, quiet=quiet)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
-                  disable=quiet) as bar:
+                  disable=quiet or not console.is_terminal) as bar:  # no stray blank line
         task = bar.add_task(f"sweeping {exp.name}", total=None)
 
         def progress(done: int, total: int) -> None:
