@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
@@ -94,6 +95,17 @@ def too_big(value: object) -> str | None:
     digits = int(abs(value).bit_length() * math.log10(2)) + 1  # str() refuses 4,300 digits
     return f"a whole number of about {digits} digits" if digits > 4000 else (
         f"a whole number of {len(str(abs(value)))} digits")
+
+
+def too_big_message(value: object, bounds: Sequence[str] = ()) -> str | None:
+    """What to say of a number key given an integer beyond any float (pydantic says "a valid
+    number", or "a valid boolean" for a union): the bounds the key declares, if any."""
+    huge = too_big(value)
+    if huge is None:
+        return None
+    return f"{huge} is beyond the numbers maze reads; " + (
+        f"the value must be {' and '.join(bounds)}" if bounds else
+        f"a number here is at most {sys.float_info.max:.3g} in size")
 
 
 def check_attribute(name: str, value: Attribute) -> str | None:

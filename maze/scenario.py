@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import partial
@@ -43,7 +42,13 @@ from maze.collector import fewer_collections
 from maze.distributions import Distribution, Duration
 from maze.expressions import ExpressionError
 from maze.expressions import parse as parse_condition
-from maze.population import ATTRIBUTES, Attribute, check_attribute, too_big
+from maze.population import (
+    ATTRIBUTES,
+    Attribute,
+    check_attribute,
+    too_big,
+    too_big_message,
+)
 
 #: Reasons an office may give when it refers or refuses (docs/reference/measures.md).
 REASONS = ("hukou", "documents", "capacity", "deadline", "eligibility", "none", "price", "closure")
@@ -958,14 +963,9 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
     attribute = _attribute_error(err)
     if attribute:
         return attribute
-    huge = too_big(err.get("input"))
-    if huge and err["type"] not in _BOUND_ERRORS:
-        # pydantic says "a valid number" or "a valid boolean" (a member of a union)
+    if too_big(err.get("input")) and err["type"] not in _BOUND_ERRORS:
         where, bounds = _number_at(err["loc"])
-        return _format_location(where), (
-            f"{huge} is beyond the numbers maze reads; "
-            + (f"the value must be {' and '.join(bounds)}" if bounds else
-               f"a number here is at most {sys.float_info.max:.3g} in size"))
+        return _format_location(where), too_big_message(err["input"], bounds) or ""
     msg = err["msg"]
     where, _ = _number_at(err["loc"])
     if len(where) == len(err["loc"]) - 1 and _UNION_MEMBER.search(str(err["loc"][-1])):

@@ -67,6 +67,9 @@ outcome = "served"
     (("hukou = \"local\"", "hukou = \"local\"\nlease_own = 0.5"), "case.0.household.lease_own",
      "bool"),
     (("description = \"x\"\n", ""), "case.0.description", "missing required key"),
+    (("hukou = \"local\"", "hukou = \"local\"\nyears_work = " + "9" * 401),
+     "case.0.household.years_work", "a whole number of 401 digits is beyond the numbers maze "
+     "reads; a number here is at most 1.8e+308 in size"),
 ])
 def test_a_bad_key_is_named_with_its_file(tmp_path: Path, change: tuple[str, str], key: str,
                                           words: str) -> None:

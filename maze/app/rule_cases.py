@@ -43,7 +43,7 @@ import offices
 from maze import scenario as sc
 from maze.app import api
 from maze.eventlog import OUTCOMES
-from maze.population import ATTRIBUTES
+from maze.population import ATTRIBUTES, too_big_message
 from maze.scenario import REASONS, Scenario, ScenarioError, readable_key
 
 Outcome = Literal[OUTCOMES]  # type: ignore[valid-type]
@@ -168,7 +168,7 @@ def load(path: str | Path) -> list[LoadedCase]:
         loc = [str(x) for x in err["loc"]]
         # Union members add their type to the location (``str``, ``list[...]``): drop them.
         loc = [x for x in loc if not re.match(r"^(str|list|dict|literal|bool|float)\b", x)]
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = too_big_message(err.get("input")) or err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
             if len(loc) >= 2 and loc[-2] == "household":
