@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from functools import partial
 from operator import itemgetter
@@ -274,8 +274,23 @@ def _plain_referrals(value: Any) -> tuple[Referral, ...] | None:
         return None  # a NaN, which comparisons let through
     if int in kinds:
         chances = [float(c) for c in chances]
-    return tuple(map(_new_referral, zip(sources, targets, reasons, services, chances,
-                                        strict=True)))
+    columns = (sources, targets, reasons, services, chances)
+    return ReadReferrals(map(_new_referral, zip(*columns, strict=True)), columns)
+
+
+class ReadReferrals(tuple):
+    """Referrals read a column at a time, which keep the columns they were made from
+    (``source``, ``target``, ``reason``, ``service`` and ``probability``, each a list in
+    the referrals' order): a run that reads them by column (a routing matrix's routes)
+    need not take 100,000 records apart again. Otherwise a tuple of ``Referral``."""
+
+    columns: tuple[list[Any], ...] | None
+
+    def __new__(cls, records: Iterable[Referral],
+                columns: tuple[list[Any], ...] | None = None) -> ReadReferrals:
+        self = super().__new__(cls, records)
+        self.columns = columns  # (a copy or pickle sets them again from its state)
+        return self
 
 
 _ABSENT = object()

@@ -51,9 +51,13 @@ def routes(chances: np.ndarray, codes: np.ndarray, lengths: Sequence[int], none:
     code of no referral and ``search`` the code that says "search the sums"."""
     n = np.asarray(lengths, dtype=np.intp)
     start = np.cumsum(n) - n
-    # Running sums route by route (np.cumsum adds in order, as a walk would).
-    sums = np.concatenate([np.cumsum(chances[a:a + k])
-                           for a, k in zip(start.tolist(), lengths, strict=True)] or [[]])
+    # Running sums route by route (np.cumsum adds in order, as a walk would); a routing
+    # matrix's routes are all as long, the rows of one table.
+    if len(set(lengths)) == 1:
+        sums = np.cumsum(chances.reshape(len(lengths), lengths[0]), axis=1).ravel()
+    else:
+        sums = np.concatenate([np.cumsum(chances[a:a + k])
+                               for a, k in zip(start.tolist(), lengths, strict=True)])
     buckets = BUCKETS_PER_REFERRAL * n
     m = np.repeat(buckets, n)  # each referral's route's buckets
     # The bucket of each running sum, and of the draw just below it: a sum in the bucket of
@@ -97,10 +101,14 @@ class DeclaredReferrals(Mechanism):
         codes = _Codes()
         services = list(scenario.services)
         # A routing matrix of 320 offices declares 102,080 referrals: they are read a column
-        # at a time, and the referrals of an office, listed together, are one run. (Each
-        # referral lends zip an iterator: the collector is kept from walking them.)
-        with fewer_collections():
-            sources, targets, reasons, named, chances = zip(*referrals, strict=True)
+        # at a time (the columns the scenario check read them from, where it kept them),
+        # and the referrals of an office, listed together, are one run. (Each referral
+        # lends zip an iterator: the collector is kept from walking them.)
+        columns = getattr(referrals, "columns", None)
+        if columns is None:
+            with fewer_collections():
+                columns = tuple(zip(*referrals, strict=True))
+        sources, targets, reasons, named, chances = columns
         runs = [(source, len(tuple(run))) for source, run in groupby(sources)]
         if set(named) == {None} and len(runs) == len({source for source, _ in runs}):
             # Every referral is for every service, and listed office by office.

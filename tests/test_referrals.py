@@ -3,6 +3,9 @@ referrals would, for every draw."""
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -110,12 +113,30 @@ def test_dense_routes_pick_what_the_walk_picks_at_every_edge(listing):
         referrals = [referrals[i] for i in rng.permutation(len(referrals))]
     data["referrals"] = referrals
     sc = from_dict(data)
-    mech = DeclaredReferrals(sc)
-    for office in names:
-        for u in _edge_draws(sc.referrals, office, "ask", rng):
-            v = Visit(_Draws([u]), None, _Named(service="ask"), _Named(name=office), None,
-                      False)
-            verdict = mech.decide(v)
-            r = _walk(sc.referrals, office, "ask", u)
-            got = None if verdict is None else (verdict.target, verdict.reason)
-            assert got == (None if r is None else (r.target, r.reason)), (office, u)
+    # With the columns the check read the referrals from, and from the records alone.
+    assert sc.referrals.columns is not None
+    records = sc.model_copy(update={"referrals": tuple(sc.referrals)})
+    assert not hasattr(records.referrals, "columns")
+    for mech in (DeclaredReferrals(sc), DeclaredReferrals(records)):
+        for office in names:
+            for u in _edge_draws(sc.referrals, office, "ask", rng):
+                v = Visit(_Draws([u]), None, _Named(service="ask"), _Named(name=office), None,
+                          False)
+                verdict = mech.decide(v)
+                r = _walk(sc.referrals, office, "ask", u)
+                got = None if verdict is None else (verdict.target, verdict.reason)
+                assert got == (None if r is None else (r.target, r.reason)), (office, u)
+
+
+def test_referrals_read_by_column_keep_their_columns_through_copies():
+    """The columns a check kept are those of the records, after a pickle or a deep copy
+    too (sweeps send scenarios to their workers pickled)."""
+    data = queue_city()
+    data["offices"] = [{"name": n} for n in ("a", "b", "c")]
+    data["services"] = {"ask": {"entry": "a"}}
+    data["referrals"] = [{"from": "a", "to": "b", "probability": 0.5, "reason": "documents"},
+                         {"from": "b", "to": "c", "probability": 1}]
+    sc = from_dict(data)
+    for copy_of in (sc, pickle.loads(pickle.dumps(sc)), copy.deepcopy(sc)):
+        assert copy_of == sc
+        assert copy_of.referrals.columns == tuple(map(list, zip(*sc.referrals, strict=True)))
