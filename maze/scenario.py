@@ -986,8 +986,11 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
     if len(where) == len(err["loc"]) - 1 and _UNION_MEMBER.search(str(err["loc"][-1])):
         key = _format_location(where)  # not the member's name: services.school.deadline
     if err["type"] == "extra_forbidden":
-        msg = ("unknown key (check the spelling; every key is listed in the scenario reference "
-               "of the documentation site, docs/reference/scenario.md)")
+        taken = keys_taken(Scenario, err["loc"])
+        msg = ("unknown key (check the spelling; "
+               + (f"this table takes {', '.join(taken)}; " if taken else "")
+               + "every key is listed in the scenario reference of the documentation site, "
+               "docs/reference/scenario.md)")
     elif err["type"] == "missing":
         msg = "missing required key"
     elif err["type"] == "less_than_equal" and (err.get("ctx") or {}).get("le") in (
@@ -1019,7 +1022,24 @@ def _attribute_error(err: Mapping[str, Any]) -> tuple[str, str] | None:
 def _number_at(loc: Sequence[Any]) -> tuple[tuple[Any, ...], list[str]]:
     """The key of a number in the scenario's models (``loc`` without the name of the union
     member pydantic adds) and the bounds declared for it (``">= 0"``, ``"<= 1"``)."""
-    tp: Any = Scenario
+    where, tp, meta = _walk(Scenario, loc)
+    if len(where) < len(loc) and get_origin(tp) in (Union, UnionType):
+        # the union's number member (``Day | None``, ``float | Distribution``)
+        for member in get_args(tp):
+            m_tp, m_meta = _unwrap(member, [])
+            if m_tp in (int, float):
+                meta = m_meta
+                break
+    bounds = [f"{sym} {getattr(m, attr):g}" for m in meta
+              for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+              if isinstance(getattr(m, attr, None), int | float)]
+    return tuple(where), bounds
+
+
+def _walk(root: type[BaseModel], loc: Sequence[Any]) -> tuple[tuple[Any, ...], Any, list[Any]]:
+    """Follow ``loc`` through ``root``'s fields: the part of it that names fields and items,
+    and the type found there (unwrapped) with its constraints."""
+    tp: Any = root
     meta: list[Any] = []
     where: list[Any] = []
     for part in loc:
@@ -1037,17 +1057,16 @@ def _number_at(loc: Sequence[Any]) -> tuple[tuple[Any, ...], list[str]]:
             break
         where.append(part)
     tp, meta = _unwrap(tp, meta)
-    if len(where) < len(loc) and get_origin(tp) in (Union, UnionType):
-        # the union's number member (``Day | None``, ``float | Distribution``)
-        for member in get_args(tp):
-            m_tp, m_meta = _unwrap(member, [])
-            if m_tp in (int, float):
-                meta = m_meta
-                break
-    bounds = [f"{sym} {getattr(m, attr):g}" for m in meta
-              for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
-              if isinstance(getattr(m, attr, None), int | float)]
-    return tuple(where), bounds
+    return tuple(where), tp, meta
+
+
+def keys_taken(root: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """The keys the table holding ``loc``'s last part takes (for "unknown key"), or []
+    when that table is not one model (a union, a free mapping)."""
+    where, tp, _ = _walk(root, loc[:-1])
+    if len(where) < len(loc) - 1 or not (isinstance(tp, type) and issubclass(tp, BaseModel)):
+        return []
+    return [f.alias or n for n, f in tp.model_fields.items()]
 
 
 def _unwrap(tp: Any, meta: list[Any]) -> tuple[Any, list[Any]]:

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from maze.mechanism import Mechanism
-from maze.scenario import Scenario, ScenarioError, dated_key, readable_key
+from maze.scenario import Scenario, ScenarioError, dated_key, keys_taken, readable_key
 
 #: Switchable mechanisms: name -> (configuration model, factory(scenario, config)).
 REGISTRY: dict[str, tuple[type[BaseModel], Any]] = {}
@@ -70,7 +70,9 @@ def _configs(scenario: Scenario, source: str = "<scenario>") -> dict[str, BaseMo
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in err["loc"])
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            taken = keys_taken(model, err["loc"]) if err["type"] == "extra_forbidden" else []
+            msg = ("unknown key" + (f"; this table takes {', '.join(taken)}" if taken else "")
+                   if err["type"] == "extra_forbidden" else err["msg"])
             msg = msg.removeprefix("Value error, ")
             key = f"mechanisms.{name}" + (f".{loc}" if loc else "")
             raise ScenarioError(msg, source=source, key=key) from None

@@ -193,3 +193,15 @@ def test_a_value_no_member_of_a_union_takes_names_the_key_not_the_member() -> No
     data = paper_city()
     next(iter(data["services"].values()))["deadline"] = [1]
     assert refused(data).endswith(".deadline: Input should be a valid number")
+
+
+def test_an_unknown_key_says_which_keys_its_table_takes() -> None:
+    from maze.app import api
+
+    msg = refused(with_changes(paper_city(), city__horizn=3))
+    assert ("city.horizn: unknown key (check the spelling; this table takes name, start_date, "
+            "horizon, end_date, regime, description, sources;") in msg
+    with pytest.raises(ScenarioError) as info:
+        api.load(overrides={"mechanisms.class_cap.capp": 3})
+    assert "mechanisms.class_cap.capp: unknown key; this table takes enabled, office, cap," \
+        in str(info.value)
