@@ -455,3 +455,31 @@ def test_a_refused_memory_limit_creates_no_folder(tmp_path, capsys, limit, says)
     err = capsys.readouterr().err
     assert err.startswith("maze: error: ") and says in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_the_summary_shows_runs_by_their_tags_in_the_experiments_order(tmp_path, capsys,
+                                                                       monkeypatch):
+    """[[runs]] labelled by a tag: one row per tag value in the file's order, the values
+    the tag stands for left to runs.parquet; a run that leaves a key as the base city has
+    it shows '(base)', not 'nan'."""
+    docs = '"services.school.documents"'
+    body = ('lever = "papers"\n'
+            f'[[runs]]\ntags = {{ papers = "none" }}\n{docs} = []\n'
+            '[[runs]]\ntags = { papers = "as written" }\n'
+            f'[[runs]]\ntags = {{ papers = "two" }}\n{docs} = ["household_registration_booklet",'
+            ' "hometown_residence_proof"]\n')
+    path = experiment_file(tmp_path, body, households=60, replications=1, grid="")
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["sweep", str(path), "--out", str(tmp_path / "a")]) == 0
+    printed = capsys.readouterr().out
+    rows = [line.split("│")[1].strip() for line in printed.splitlines()
+            if line.startswith("│")]
+    assert rows == ["none", "as written", "two"]
+    assert "household_registration_booklet" not in printed and "nan" not in printed
+    assert "each papers sets services.school.documents (runs.parquet)" in printed
+    untagged = experiment_file(tmp_path, body.replace("tags = { papers = ", "# ")
+                               .replace('lever = "papers"\n', ""), name="untagged.toml",
+                               households=60, replications=1, grid="")
+    assert cli.main(["sweep", str(untagged), "--out", str(tmp_path / "b")]) == 0
+    printed = capsys.readouterr().out
+    assert "(base)" in printed and "nan" not in printed

@@ -175,20 +175,32 @@ def _print_summary(result, out: Path, seconds: float) -> None:  # noqa: ANN001
 
 
 def summary_lines(result, width: int) -> list:  # noqa: ANN001
-    """The summary table of a sweep, readable in ``width`` columns: a long key is a letter
-    spelled out below, no header word is cut, and measures that do not fit beside the
-    settings go to a second table with the same rows."""
+    """The summary table of a sweep, readable in ``width`` columns: one row per setting in
+    the experiment's order, a long key is a letter spelled out below, no header word is cut,
+    and measures that do not fit beside the settings go to a second table with the same
+    rows. When the runs' tags (``[[runs]]`` labels, the lever) tell the settings apart, the
+    values they stand for are left to runs.parquet and only the tags are shown."""
     from rich.table import Table
 
     exp = result.experiment
-    keys = [c for c in (*exp.parameters, *exp.tags)
-            if result.runs[c].nunique(dropna=False) > 1] or ([exp.x] if exp.x else [])
+    runs = result.runs
+    varied = [c for c in (*exp.tags, *exp.parameters) if runs[c].nunique(dropna=False) > 1]
+    if exp.lever in varied:
+        varied.remove(exp.lever)
+        varied.insert(0, exp.lever)
+    tags = [c for c in varied if c in exp.tags]
+    keys = varied or ([exp.x] if exp.x else [])
+    named_by_tags = bool(tags) and (runs.groupby(tags, dropna=False).ngroups
+                                    == runs.groupby(keys, dropna=False).ngroups)
+    left = [k for k in keys if k not in tags] if named_by_tags else []
+    keys = [k for k in keys if k not in left]
     cols = [c for c, _, _ in SUMMARY]
-    means = (result.runs.groupby(keys, sort=True, dropna=False)[cols].mean().reset_index()
-             if keys else result.runs[cols].mean().to_frame().T)
+    means = (runs.groupby(keys, sort=False, dropna=False)[cols].mean().reset_index()
+             if keys else runs[cols].mean().to_frame().T)
     letters = iter("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     labels = {k: k if len(k) <= LONGEST_LABEL else next(letters, k) for k in keys}
-    cells = {k: [str(v) for v in means[k]] for k in keys}
+    # a setting that leaves a key as the base city has it has no value there
+    cells = {k: ["(base)" if v is None or v != v else str(v) for v in means[k]] for k in keys}
     for c, _, fmt in SUMMARY:
         cells[c] = ["—" if v != v else fmt.format(v) for v in means[c]]
     header = {**labels, **{c: h for c, h, _ in SUMMARY}}
@@ -219,6 +231,8 @@ def summary_lines(result, width: int) -> list:  # noqa: ANN001
             t.add_row(*(cells[k][r] for k in keys), *(cells[c][r] for c in chunk))
         lines.append(t)
     lines += [f"{label} = {k}" for k, label in labels.items() if label != k]
+    if left:
+        lines.append(f"each {', '.join(tags)} sets {', '.join(left)} (runs.parquet)")
     lines.append("served, alternative, sent away, gave up: shares of all requests ending so; "
                  "median days (served): days to the service, among those served; visits: mean "
                  "visits of a request tried (runs.parquet: " + ", ".join(cols) + ")")
