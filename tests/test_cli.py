@@ -86,3 +86,21 @@ def test_households_below_one_is_refused_naming_the_option(
     err = capsys.readouterr().err
     assert "argument --households: must be at least 1" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_lighter_process_defaults_yield_to_the_environment() -> None:
+    """One BLAS thread and no pydantic plugin search by default, unless the environment
+    says otherwise; nothing changes once NumPy is loaded."""
+    code = ("import os; from maze.app import cli; cli._lighter_process(); "
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'), "
+            "os.environ.get('PYDANTIC_DISABLE_PLUGINS'))")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "PYDANTIC_DISABLE_PLUGINS")}
+
+    def run(extra: dict[str, str], prefix: str = "") -> list[str]:
+        return subprocess.run([sys.executable, "-c", prefix + code], env={**env, **extra},
+                              capture_output=True, text=True, check=True).stdout.split()
+
+    assert run({}) == ["1", "__all__"]
+    assert run({"OPENBLAS_NUM_THREADS": "2", "PYDANTIC_DISABLE_PLUGINS": "x"}) == ["2", "x"]
+    assert run({}, prefix="import numpy; ") == ["None", "__all__"]
