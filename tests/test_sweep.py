@@ -483,3 +483,10 @@ def test_the_summary_shows_runs_by_their_tags_in_the_experiments_order(tmp_path,
     assert cli.main(["sweep", str(untagged), "--out", str(tmp_path / "b")]) == 0
     printed = capsys.readouterr().out
     assert "(base)" in printed and "nan" not in printed
+    # crossed with a grid, the key a tag sets is still left out, the grid's key kept
+    crossed = experiment_file(tmp_path, body, name="crossed.toml", households=60,
+                              replications=1)
+    assert cli.main(["sweep", str(crossed), "--out", str(tmp_path / "c")]) == 0
+    printed = capsys.readouterr().out
+    assert "household_registration_booklet" not in printed and f"A = {SEATS}" in printed
+    assert len([line for line in printed.splitlines() if "│ 600 " in line]) == 3

@@ -178,8 +178,8 @@ def summary_lines(result, width: int) -> list:  # noqa: ANN001
     """The summary table of a sweep, readable in ``width`` columns: one row per setting in
     the experiment's order, a long key is a letter spelled out below, no header word is cut,
     and measures that do not fit beside the settings go to a second table with the same
-    rows. When the runs' tags (``[[runs]]`` labels, the lever) tell the settings apart, the
-    values they stand for are left to runs.parquet and only the tags are shown."""
+    rows. A key whose value the runs' tags (``[[runs]]`` labels) determine is left to
+    runs.parquet: the tags stand for it."""
     from rich.table import Table
 
     exp = result.experiment
@@ -190,9 +190,10 @@ def summary_lines(result, width: int) -> list:  # noqa: ANN001
         varied.insert(0, exp.lever)
     tags = [c for c in varied if c in exp.tags]
     keys = varied or ([exp.x] if exp.x else [])
-    named_by_tags = bool(tags) and (runs.groupby(tags, dropna=False).ngroups
-                                    == runs.groupby(keys, dropna=False).ngroups)
-    left = [k for k in keys if k not in tags] if named_by_tags else []
+    # a key the tags determine (each tag value sets one value of it) is left out
+    by_tag = runs.groupby(tags, dropna=False) if tags else None
+    left = [k for k in keys if by_tag is not None and k not in tags
+            and int(by_tag[k].nunique(dropna=False).max()) <= 1]
     keys = [k for k in keys if k not in left]
     cols = [c for c, _, _ in SUMMARY]
     means = (runs.groupby(keys, sort=False, dropna=False)[cols].mean().reset_index()
