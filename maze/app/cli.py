@@ -25,7 +25,9 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USER_ERROR)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(plugins: bool = True) -> argparse.ArgumentParser:
+    """The command line; without ``plugins``, only the commands defined here (what
+    ``maze run`` needs: importing every other command's module costs more than parsing)."""
     p = _Parser(
         prog="maze",
         description="Simulate how a city turns migrants away from public services that exist "
@@ -51,9 +53,14 @@ def _parser() -> argparse.ArgumentParser:
                    description="List the built-in cities (offices/presets/*.toml), each with "
                                "its one-line description; run one with "
                                "`maze run --preset NAME`.")
-    for register in _plugins():
-        COMMANDS.update(register(sub))
+    if plugins:
+        for register in _plugins():
+            COMMANDS.update(register(sub))
     return p
+
+
+#: The commands ``_parser`` defines itself.
+BUILT_IN = ("run", "validate", "presets")
 
 
 class _Version(argparse.Action):
@@ -262,7 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _import_models()
         from maze.scenario import ScenarioError
 
-        args = _parser().parse_args(argv)
+        words = sys.argv[1:] if argv is None else list(argv)
+        args = _parser(plugins=not words or words[0] not in BUILT_IN).parse_args(argv)
         try:
             return COMMANDS[args.command](args)
         except BrokenPipeError:
