@@ -476,14 +476,19 @@ class Population(_Model):
     def _shares(self) -> Population:
         total = sum(g.share for g in self.groups)
         if not math.isclose(total, 1.0, abs_tol=1e-6):
-            raise ValueError(f"group shares must sum to 1, they sum to {total:g}")
+            raise _KeyedError("population.groups",
+                              f"group shares must sum to 1, they sum to {total:g}")
         names = [g.name for g in self.groups]
         if len(set(names)) != len(names):
-            raise ValueError("group names must be unique")
+            twice = next(n for n in names if names.count(n) > 1)
+            raise _KeyedError("population.groups", f"group names must be unique ({twice!r} "
+                              "is used twice)")
         if self.households is None and (self.arrivals.process != "poisson"):
-            raise ValueError("give households, or a poisson arrival rate")
+            raise _KeyedError("population.households",
+                              "give households, or a poisson arrival rate")
         if self.arrivals.process == "poisson" and self.arrivals.rate is None:
-            raise ValueError("a poisson arrival process needs a rate (households per day)")
+            raise _KeyedError("population.arrivals.rate",
+                              "a poisson arrival process needs a rate (households per day)")
         return self
 
 

@@ -53,7 +53,11 @@ def test_document_cycle_through_two_papers() -> None:
 
 def test_shares_must_sum_to_one() -> None:
     msg = refused(with_changes(paper_city(), population__groups__0__share=0.7))
-    assert "population" in msg and "sum to 1" in msg and "1.2" in msg
+    assert "city.toml: population.groups: group shares must sum to 1, they sum to 1.2" in msg
+    twice = paper_city()
+    twice["population"]["groups"][1]["name"] = twice["population"]["groups"][0]["name"]
+    assert (f"population.groups: group names must be unique "
+            f"({twice['population']['groups'][0]['name']!r} is used twice)") in refused(twice)
 
 
 def test_unknown_attribute_is_named() -> None:

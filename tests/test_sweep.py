@@ -128,7 +128,7 @@ def test_bad_experiment_keys_are_refused(tmp_path):
     path.write_text('base = "illustrative"\n[[runs]]\n"population.households" = 10\n'
                     '[[runs]]\n"population.groups.0.share" = 0.9\n')
     with pytest.raises(ScenarioError, match=r"runs\.1\.population\.groups\.0\.share: "
-                                            r"population: group shares must sum to 1"):
+                                            r"population.groups: group shares must sum to 1"):
         sw.load_experiment(path)
 
 
