@@ -7,6 +7,7 @@ every scenario has (regime, deadlines, eligibility, paperwork) always apply.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -36,8 +37,30 @@ def configs(scenario: Scenario, source: str = "<scenario>") -> dict[str, BaseMod
     try:
         return _all_versions(scenario, source)
     except ScenarioError as exc:
-        key, note = readable_key(exc.key or "", {"mechanisms": scenario.mechanisms})
+        key, note = readable_key(exc.key or "", {"mechanisms": _as_written(scenario)})
         raise ScenarioError(exc.message + note, source=exc.source, key=key or None) from None
+
+
+def _as_written(scenario: Scenario) -> dict[str, Any]:
+    """The mechanism tables with their dated values as the file writes them (``{date:
+    value}``), so that an error's key (``...rules.2015-12-10.3``) can be followed."""
+    tables = copy.deepcopy(dict(scenario.mechanisms))
+    for path, series in scenario.dated.items():
+        if path[0] != "mechanisms" or len(path) < 2:
+            continue
+        node: Any = tables
+        for part in path[1:-1]:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                break
+        else:
+            if isinstance(node, dict | list):
+                try:
+                    node[path[-1]] = series.to_table()
+                except (IndexError, TypeError):
+                    pass
+    return tables
 
 
 def _all_versions(scenario: Scenario, source: str) -> dict[str, BaseModel]:

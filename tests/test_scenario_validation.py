@@ -209,3 +209,20 @@ def test_an_unknown_key_says_which_keys_its_table_takes() -> None:
         api.load(overrides={"mechanisms.class_cap.capp": 3})
     assert "mechanisms.class_cap.capp: unknown key; this table takes enabled, office, cap," \
         in str(info.value)
+
+
+def test_an_entry_of_a_dated_mechanism_list_says_which_it_is(tmp_path: Path) -> None:
+    from offices import presets
+
+    text = Path(presets.path("beijing_history")).read_text(encoding="utf-8")
+    entry = '{ service = "hukou_transfer", requires = ["temporary_residence_permit"], ' \
+            'condition = "age < 45"'
+    assert text.count(entry) == 1
+    bad = tmp_path / "city.toml"
+    bad.write_text(text.replace(entry, entry.replace("{ ", "{ typo = 1, ")), encoding="utf-8")
+    r = _cli("validate", str(bad), cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert r.stderr.startswith(f"maze: error: {bad}: mechanisms.eligibility.rules.2015-12-10.3."
+                               "typo: unknown key")
+    assert r.stderr.endswith("; the 4th entry of mechanisms.eligibility.rules.2015-12-10 "
+                             '(typo = 1, service = "hukou_transfer")\n')
