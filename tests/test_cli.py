@@ -104,3 +104,26 @@ def test_lighter_process_defaults_yield_to_the_environment() -> None:
     assert run({}) == ["1", "__all__"]
     assert run({"OPENBLAS_NUM_THREADS": "2", "PYDANTIC_DISABLE_PLUGINS": "x"}) == ["2", "x"]
     assert run({}, prefix="import numpy; ") == ["None", "__all__"]
+
+
+TARGETS = str(Path(__file__).resolve().parents[1] / "offices" / "targets" / "beijing.toml")
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["ablate", "beijing", "--seed", "-1"], "a seed is from 0 to 2**63-1"),
+    (["sensitivity", "beijing", "--seed", "-1"], "a seed is from 0 to 2**63-1"),
+    (["calibrate", TARGETS, "--seed", "-1"], "a seed is from 0 to 2**32-1"),
+    (["calibrate", TARGETS, "--seed", str(2**32)], "a seed is from 0 to 2**32-1"),
+])
+def test_a_seed_out_of_range_is_refused_before_anything_runs(
+        argv: list[str], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """NumPy refused these seeds with a traceback once the study had begun, leaving its
+    folder (or the calibration's history file) behind."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--out", "out"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --seed: {says}" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

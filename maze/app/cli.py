@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 EXIT_USER_ERROR = 2
@@ -122,15 +122,23 @@ def add_city_arguments(p: argparse.ArgumentParser, *, regime: bool = True) -> No
                        help="rebuild the same city as provide, deny or deflect")
 
 
-def seed_argument(text: str) -> int:
-    """``--seed``: a whole number from 0 to 2**63 - 1."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 0 <= n < 2**63:
-        raise argparse.ArgumentTypeError("a seed is from 0 to 2**63-1")
-    return n
+def seed_below(power: int) -> Callable[[str], int]:
+    """An argparse type: a seed, a whole number from 0 to 2**power - 1 (what the random
+    generators behind the command take)."""
+    def seed(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not 0 <= n < 2**power:
+            raise argparse.ArgumentTypeError(f"a seed is from 0 to 2**{power}-1")
+        return n
+    return seed
+
+
+#: ``--seed`` of a run: NumPy's SeedSequence takes any whole number from 0; 2**63 - 1 keeps
+#: it a 64-bit integer in the tables.
+seed_argument = seed_below(63)
 
 
 def load_city(args: argparse.Namespace):  # noqa: ANN201 - a maze.scenario.Scenario

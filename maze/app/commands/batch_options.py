@@ -25,7 +25,10 @@ def add(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--measures-file", metavar="FILE.toml",
                    help="more measures, declared as data: [measures.NAME] tables with a named "
                         "measure or an expression over the output tables, and filters")
-    p.add_argument("--seed", type=int, default=0, help="base seed")
+    from maze.app.cli import seed_argument
+
+    p.add_argument("--seed", type=seed_argument, default=0,
+                   help="base seed, an integer from 0 to 2**63-1 (default 0)")
     p.add_argument("--households", type=_positive, help="override the city's households")
     p.add_argument("--out", help=f"output folder (default {default_out}/<city>/)")
     where = p.add_mutually_exclusive_group()

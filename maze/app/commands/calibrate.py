@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from maze.app.cli import seed_below
 from maze.app.commands.sweep import _positive
 
 
@@ -72,7 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
                         "last finished generation, not converged")
     p.add_argument("--predictive", type=_positive, default=40,
                    help="posterior predictive simulations for the fit table (default 40)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_below(32), default=0,
+                   help="random seed, an integer from 0 to 2**32-1 (pyabc seeds NumPy's "
+                        "legacy generator with it; default 0)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_positive, metavar="N",
                        help="local worker processes (default: every core)")
