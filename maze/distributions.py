@@ -152,11 +152,9 @@ class Sampler:
 
     A block is drawn from the generator at once (which numbers a sampler gets depends only
     on when its blocks are drawn: the first at the first call, the next when the block is
-    used up), but turned into Python floats a slice at a time: a city with hundreds of
-    offices has a sampler per office, and whole blocks of floats for each cost more time
-    and memory than the visits that use them. ``draw`` hands out the next value from C
-    (an iterator's ``__next__``), without a Python call per value: the simulation calls
-    it at every counter visit.
+    used up), but turned into Python floats a slice at a time. ``draw`` hands out the next
+    value from C (an iterator's ``__next__``), without a Python call per value: the
+    simulation calls it at every counter visit.
     """
 
     __slots__ = ("_dist", "_rng", "_block", "draw")
@@ -183,3 +181,22 @@ class Sampler:
             array = self._dist.sample(self._rng, self._block)
             for start in range(0, self._block, self.SLICE):
                 yield array[start:start + self.SLICE].tolist()
+
+
+class Samplers(dict):
+    """One sampler per distribution, all drawing from one generator: the offices that
+    declare the same service time take their draws in turn from one sampler.
+
+    The draws are independent and alike whichever office takes them, so sharing changes
+    which draw goes to which visit, not how service times are distributed. With a sampler
+    per office, a city of 320 offices drew 1.3 million values for 60,000 visits and each
+    visit read its office's own block, rarely still in the processor's cache.
+    """
+
+    def __init__(self, rng: np.random.Generator):
+        super().__init__()
+        self.rng = rng
+
+    def __missing__(self, dist: Distribution) -> Sampler:
+        sampler = self[dist] = Sampler(dist, self.rng)
+        return sampler

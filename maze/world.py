@@ -23,7 +23,7 @@ from maze.calendar import OpeningCalendar, occurrences
 from maze.collector import fewer_collections
 from maze.counter import Counter
 from maze.dated import Version
-from maze.distributions import Sampler
+from maze.distributions import Sampler, Samplers
 from maze.eventlog import EventLog
 from maze.household import Household, Request, Requests
 from maze.mechanism import Mechanism
@@ -47,12 +47,13 @@ class Station:
                  "price", "travel_days", "served_before_intake")
 
     def __init__(self, env: simpy.Environment, spec: Office, scenario: Scenario,
-                 rng: np.random.Generator):
+                 samplers: Samplers):
         self.name = spec.name
         self.spec = spec
         self.counter = Counter(env, spec.clerks)
         self.calendar = _calendar(spec, scenario)
-        self.service_time = Sampler(spec.service_time, rng).draw
+        # Shared with the offices that declare the same service time (see Samplers).
+        self.service_time = samplers[spec.service_time].draw
         self.seats_left = spec.seats
         self.served = 0
         #: Households served before the current yearly intake began (see ``Office.intake``).
@@ -69,7 +70,7 @@ class Station:
     def is_open(self, t: float) -> bool:
         return self.calendar is None or self.calendar.is_open(t)
 
-    def change(self, spec: Office, scenario: Scenario, rng: np.random.Generator) -> None:
+    def change(self, spec: Office, scenario: Scenario, samplers: Samplers) -> None:
         """The rules in force changed on this day: the office as it is declared now.
 
         Clerks hired or let go change the counter's capacity at once; seats added or
@@ -86,7 +87,7 @@ class Station:
             else:
                 self.seats_left = max(0, self.seats_left + spec.seats - old.seats)
         if spec.service_time != old.service_time:
-            self.service_time = Sampler(spec.service_time, rng).draw
+            self.service_time = samplers[spec.service_time].draw
         if spec.calendar != old.calendar:
             self.calendar = _calendar(spec, scenario)
         self.kind, self.sector, self.level, self.role = (spec.kind, spec.sector, spec.level,
@@ -206,7 +207,9 @@ class World:
                                                                       strict=True)}
         self.env = simpy.Environment()
         self.log = EventLog()
-        self.stations = {o.name: Station(self.env, o, scenario, self.rng["service"])
+        #: The offices' service times, a sampler per distribution (see Samplers).
+        self.service_times = Samplers(self.rng["service"])
+        self.stations = {o.name: Station(self.env, o, scenario, self.service_times)
                          for o in scenario.offices}
         self.gap = Sampler(scenario.population.days_between_visits, self.rng["gaps"]).draw
         if (scenario.population.households or 0) >= heap.GIVE_BACK_FROM:
@@ -308,7 +311,7 @@ class World:
         """
         self.version, self.scenario = version, version.scenario
         for spec in version.scenario.offices:
-            self.stations[spec.name].change(spec, version.scenario, self.rng["service"])
+            self.stations[spec.name].change(spec, version.scenario, self.service_times)
         if self._chain is None:
             return
         old = self.mechanisms
