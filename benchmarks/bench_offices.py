@@ -22,7 +22,7 @@ turns within each repeat so that other work on a shared machine falls on all of 
 maze and SimPy run in this process, after one untimed maze run of the smallest K (so that
 the first K does not pay for first-use costs); Ciw runs in a process of its own
 (``--one-process``: here too), because the memory its run makes and frees is left behind
-for the runs after it: after a Ciw run at K = 80, maze at K = 320 took 6 to 10% longer.
+for the runs after it: after a Ciw run at K = 80, maze at K = 320 took about 9% longer.
 The targets: maze at the largest K within 1.2x its time at the smallest, the check under
 0.2 s at the largest K, maze at least 10x faster than Ciw at K = 80.
 
