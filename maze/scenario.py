@@ -987,9 +987,8 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
         where, bounds = _number_at(err["loc"])
         return _format_location(where), too_big_message(err["input"], bounds) or ""
     msg = err["msg"]
-    where, _ = _number_at(err["loc"])
-    if len(where) == len(err["loc"]) - 1 and _UNION_MEMBER.search(str(err["loc"][-1])):
-        key = _format_location(where)  # not the member's name: services.school.deadline
+    if _names_union_member(err["loc"]):
+        key = _format_location(err["loc"][:-1])  # not the member's name: services.school.deadline
     if err["type"] == "extra_forbidden":
         taken = keys_taken(Scenario, err["loc"])
         msg = ("unknown key (check the spelling; "
@@ -1007,6 +1006,17 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
 
 #: The name pydantic gives a member of a union in an error's location.
 _UNION_MEMBER = re.compile(r"^(constrained-)?(float|int|bool|str)$|\[")
+
+
+def _names_union_member(loc: Sequence[Any]) -> bool:
+    """Whether ``loc``'s last part is the member of a union that pydantic names after the
+    union's key (``services.school.deadline.constrained-float``), not a key of the file: an
+    unknown key named ``float`` in a table is that key (``city.float``)."""
+    where, tp, _ = _walk(Scenario, loc)
+    return (len(where) == len(loc) - 1 and get_origin(tp) in (Union, UnionType)
+            and bool(_UNION_MEMBER.search(str(loc[-1]))))
+
+
 #: Errors that already state the range a value is outside.
 _BOUND_ERRORS = frozenset(("less_than_equal", "less_than", "greater_than_equal", "greater_than"))
 

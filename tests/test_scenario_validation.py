@@ -199,6 +199,31 @@ def test_a_value_no_member_of_a_union_takes_names_the_key_not_the_member() -> No
     assert refused(data).endswith(".deadline: Input should be a valid number")
 
 
+@pytest.mark.parametrize("name", ["float", "int", "str", "bool", "constrained-float", "a[b"])
+def test_an_unknown_key_named_like_a_union_member_is_named(name: str) -> None:
+    """pydantic names a union's member after the union's key (``...deadline.constrained-float``),
+    and that name is dropped from the key; an unknown key spelled the same is the key."""
+    assert refused(with_changes(paper_city(), city__colour=1)).startswith(
+        "city.toml: city.colour: unknown key")
+    data = paper_city()
+    data["city"][name] = 1
+    assert refused(data).startswith(f"city.toml: city.{name}: unknown key (check the spelling; "
+                                    "this table takes name, start_date,")
+    data = paper_city()
+    data["offices"][0][name] = 1
+    assert refused(data).startswith(f"city.toml: offices.school.{name}: unknown key")
+
+
+def test_an_unknown_key_named_float_is_refused_by_the_cli(tmp_path: Path) -> None:
+    data = paper_city()
+    data["city"]["float"] = 1
+    bad = tmp_path / "c.toml"
+    bad.write_bytes(tomli_w.dumps(data).encode())
+    r = _cli("validate", str(bad), cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+    assert r.stderr.startswith(f"maze: error: {bad}: city.float: unknown key")
+
+
 def test_an_unknown_key_says_which_keys_its_table_takes() -> None:
     from maze.app import api
 
