@@ -11,6 +11,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 from maze.app import api
 from maze.app.cli import main
 
@@ -56,6 +58,24 @@ def _defined_names() -> set[str]:
         if line.startswith("| `"):
             names |= set(re.findall(r"`([a-z_]+)`", line.split(" | ")[0]))
     return names
+
+
+def test_the_refusal_the_scenario_reference_quotes_is_what_maze_prints(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """The example of an unknown key in a list entry, done as the page says."""
+    page = (ROOT / "docs" / "reference" / "scenario.md").read_text(encoding="utf-8")
+    quoted = re.search(r"```text\n(maze: error: city\.toml: mechanisms\.eligibility[^\n]*)\n```",
+                       page)
+    assert quoted, "the scenario reference quotes no refusal of city.toml"
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "city.toml"]) == 0
+    text = Path("city.toml").read_text(encoding="utf-8")
+    rule = '[[mechanisms.eligibility.rules]]\nservice = "vocational_exam"\n'
+    second = text.index(rule, text.index(rule) + 1) + len(rule)
+    Path("city.toml").write_text(text[:second] + "typo = 1\n" + text[second:], encoding="utf-8")
+    capsys.readouterr()
+    assert main(["validate", "city.toml"]) == 2
+    assert capsys.readouterr().err == quoted.group(1) + "\n"
 
 
 def test_every_measure_the_code_produces_is_defined() -> None:
