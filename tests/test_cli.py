@@ -127,3 +127,41 @@ def test_a_seed_out_of_range_is_refused_before_anything_runs(
     err = capsys.readouterr().err
     assert f"argument --seed: {says}" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["run", "--households", "x"], "argument --households: not a whole number: 'x'"),
+    (["run", "--seed", "1.5"], "argument --seed: not a whole number: '1.5'"),
+    (["run", "--seed", str(2**63)], "argument --seed: a seed is from 0 to 2**63-1"),
+    (["sweep", "e.toml", "--workers", "0"], "argument --workers: must be at least 1"),
+    (["sensitivity", "beijing", "--levels", "1"], "argument --levels: must be at least 2"),
+    (["calibrate", TARGETS, "--population", "y"], "argument --population: not a whole number: 'y'"),
+    (["dash", "--port", "http"], "argument --port: not a port number: 'http'"),
+    (["dash", "--port", "0"], "argument --port: a port is between 1 and 65535"),
+    (["dash", "--port", "65536"], "argument --port: a port is between 1 and 65535"),
+])
+def test_a_whole_number_argument_is_refused_in_one_line(
+        argv: list[str], says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err and "Traceback" not in err
+
+
+def test_whole_number_arguments_are_one_check_that_cli_owns() -> None:
+    """Seeds, counts and the port go through cli.whole_number, and cli.py imports no command
+    module (the commands import cli, not the other way round)."""
+    import ast
+
+    from maze.app import cli
+    from maze.app.commands import dash, sensitivity, sweep
+
+    for parse in (cli.seed_argument, cli.seed_below(32), cli.positive, sensitivity._two_or_more,
+                  dash._port):
+        assert parse.__qualname__ == "whole_number.<locals>.number"
+    assert sweep.positive is cli.positive
+    assert cli.whole_number(-2, 2)("-2") == -2 and cli.whole_number(0)(" 7 ") == 7
+    tree = ast.parse(Path(cli.__file__).read_text(encoding="utf-8"))
+    imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert not [m for m in imported if m and m.startswith("maze.app.commands.")], imported

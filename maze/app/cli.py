@@ -99,13 +99,11 @@ def _plugins() -> list:
 
 def add_city_arguments(p: argparse.ArgumentParser, *, regime: bool = True) -> None:
     """The arguments that choose a city, shared by every command that runs one."""
-    from maze.app.commands.sweep import at_least
-
     p.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in city)")
     p.add_argument("--preset", help="a built-in city (see `maze presets`)")
     p.add_argument("--seed", type=seed_argument, default=0,
                    help="random seed, an integer from 0 to 2**63-1 (default 0)")
-    p.add_argument("--households", type=at_least(1),
+    p.add_argument("--households", type=positive,
                    help="override the number of households (of the first year, in a city over "
                         "years: later years bring lives.in_migration each). Offices, clerks and "
                         "seats stay as the scenario declares them, so fewer households is a "
@@ -122,18 +120,38 @@ def add_city_arguments(p: argparse.ArgumentParser, *, regime: bool = True) -> No
                        help="rebuild the same city as provide, deny or deflect")
 
 
-def seed_below(power: int) -> Callable[[str], int]:
-    """An argparse type: a seed, a whole number from 0 to 2**power - 1 (what the random
-    generators behind the command take)."""
-    def seed(text: str) -> int:
+def whole_number(low: int, high: int | None = None, *, what: str = "a whole number",
+                 outside: str | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (no limit above if None),
+    so that a bad count, seed or port is refused in one line before the command starts:
+    ``not {what}: 'x'``, or ``outside`` (default: the range) for a number out of range."""
+    if outside is None:
+        outside = f"must be at least {low}" if high is None else f"must be from {low} to {high}"
+
+    def number(text: str) -> int:
         try:
             n = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if not 0 <= n < 2**power:
-            raise argparse.ArgumentTypeError(f"a seed is from 0 to 2**{power}-1")
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+        if n < low or (high is not None and n > high):
+            raise argparse.ArgumentTypeError(outside)
         return n
-    return seed
+    return number
+
+
+def at_least(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``least``."""
+    return whole_number(least)
+
+
+#: A count given on the command line (workers, households, particles): 1 or more.
+positive = at_least(1)
+
+
+def seed_below(power: int) -> Callable[[str], int]:
+    """An argparse type: a seed, a whole number from 0 to 2**power - 1 (what the random
+    generators behind the command take)."""
+    return whole_number(0, 2**power - 1, outside=f"a seed is from 0 to 2**{power}-1")
 
 
 #: ``--seed`` of a run: NumPy's SeedSequence takes any whole number from 0; 2**63 - 1 keeps

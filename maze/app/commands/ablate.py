@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from maze.app.cli import positive
 from maze.app.commands import batch_options
-from maze.app.commands.sweep import _positive
 
 
 def register(subparsers: argparse._SubParsersAction) -> dict:
@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
                     "OUT/inert.parquet and OUT/runs.parquet.")
     batch_options.add(p, "ablation")
     p.add_argument("--mechanisms", help="comma-separated mechanisms (default: all the city has)")
-    p.add_argument("--replications", type=_positive, default=5,
+    p.add_argument("--replications", type=positive, default=5,
                    help="seeds per variant (default 5)")
     p.add_argument("--draws", type=int, default=0, metavar="N",
                    help="also run every variant at N points drawn from the declared ranges "

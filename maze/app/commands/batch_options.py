@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from maze.app.commands.sweep import _positive
+from maze.app.cli import positive, seed_argument
 
 
 def add(p: argparse.ArgumentParser, default_out: str) -> None:
@@ -25,14 +25,12 @@ def add(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--measures-file", metavar="FILE.toml",
                    help="more measures, declared as data: [measures.NAME] tables with a named "
                         "measure or an expression over the output tables, and filters")
-    from maze.app.cli import seed_argument
-
     p.add_argument("--seed", type=seed_argument, default=0,
                    help="base seed, an integer from 0 to 2**63-1 (default 0)")
-    p.add_argument("--households", type=_positive, help="override the city's households")
+    p.add_argument("--households", type=positive, help="override the city's households")
     p.add_argument("--out", help=f"output folder (default {default_out}/<city>/)")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_positive, metavar="N",
+    where.add_argument("--workers", type=positive, metavar="N",
                        help="local processes (default: every core)")
     where.add_argument("--scheduler", metavar="tcp://HOST:8786",
                        help="run on an existing Dask cluster (its workers need maze installed)")

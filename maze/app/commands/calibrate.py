@@ -7,8 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from maze.app.cli import seed_below
-from maze.app.commands.sweep import _positive
+from maze.app.cli import positive, seed_below
 
 
 def _share(text: str) -> float:
@@ -40,12 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
     p.add_argument("targets", help="targets TOML file (see docs/reference/targets.md)")
     p.add_argument("--scenario", help="scenario file (default: the file's preset)")
     p.add_argument("--preset", help="a built-in city (default: the file's preset)")
-    p.add_argument("--households", type=_positive, help="override the number of households")
+    p.add_argument("--households", type=positive, help="override the number of households")
     p.add_argument("--scale", type=float, default=1.0, metavar="F",
                    help="fit a copy of the city with households, yearly arrivals, seats, "
                         "clerks and the mechanisms' counts times F (e.g. 0.1 for a history); "
                         "parameters stay in the full city's units (default 1)")
-    p.add_argument("--population", type=_positive, default=50,
+    p.add_argument("--population", type=positive, default=50,
                    help="particles per generation (default 50)")
     p.add_argument("--method", choices=("measurement-error", "distance"),
                    default="measurement-error",
@@ -57,13 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
                         "(default) or by the largest found so far (pyabc's rejection control; "
                         "the same posterior, more acceptances when a figure is out of the "
                         "model's reach)")
-    p.add_argument("--generations", type=_positive, default=5,
+    p.add_argument("--generations", type=positive, default=5,
                    help="ABC-SMC generations at most (default 5); under measurement error "
                         "the temperature reaches 1 by the last of them at the latest")
     p.add_argument("--min-epsilon", type=float,
                    help="--method distance only: stop once the distance threshold falls to "
                         "this (default 0)")
-    p.add_argument("--max-simulations", type=_positive,
+    p.add_argument("--max-simulations", type=positive,
                    help="stop after about this many simulations in all: a generation that "
                         "would need more than the budget left when the session starts is "
                         "stopped, and the calibration reports its last finished generation")
@@ -71,13 +70,13 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
                    help="stop a generation once fewer than this share of its simulations "
                         "can be accepted (default 0.01): the calibration then ends at its "
                         "last finished generation, not converged")
-    p.add_argument("--predictive", type=_positive, default=40,
+    p.add_argument("--predictive", type=positive, default=40,
                    help="posterior predictive simulations for the fit table (default 40)")
     p.add_argument("--seed", type=seed_below(32), default=0,
                    help="random seed, an integer from 0 to 2**32-1 (pyabc seeds NumPy's "
                         "legacy generator with it; default 0)")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_positive, metavar="N",
+    where.add_argument("--workers", type=positive, metavar="N",
                        help="local worker processes (default: every core)")
     where.add_argument("--scheduler", metavar="tcp://HOST:8786",
                        help="run the simulations on a Dask cluster (pyabc's Dask sampler)")

@@ -11,17 +11,9 @@ import argparse
 import ipaddress
 import sys
 
-from maze.app.cli import add_city_arguments, load_city
+from maze.app.cli import add_city_arguments, load_city, whole_number
 
-
-def _port(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 1 <= n <= 65535:
-        raise argparse.ArgumentTypeError("a port is between 1 and 65535")
-    return n
+_port = whole_number(1, 65535, what="a port number", outside="a port is between 1 and 65535")
 
 
 def register(subparsers: argparse._SubParsersAction) -> dict:

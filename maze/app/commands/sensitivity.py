@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from maze.app.cli import at_least, positive
 from maze.app.commands import batch_options
-from maze.app.commands.sweep import _positive, at_least
 from maze.sensitivity import SOBOL_MIN_N
 
 
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
                    help="Morris trajectories (default 10; runs = trajectories x (keys + 2))")
     p.add_argument("--levels", type=_two_or_more, default=4,
                    help="Morris grid levels (default 4)")
-    p.add_argument("--replications", type=_positive, default=1,
+    p.add_argument("--replications", type=positive, default=1,
                    help="seeds per design point, averaged (default 1)")
     p.add_argument("--sobol", type=int, default=0, metavar="K",
                    help="Sobol indices for the K leading assumptions by mu* on the first "
@@ -42,7 +42,7 @@ _two_or_more = at_least(2)
 
 def _power_of_two(text: str) -> int:
     """Saltelli's base sample: Sobol' points keep their balance only at powers of 2."""
-    n = _positive(text)
+    n = positive(text)
     if n & (n - 1):
         raise argparse.ArgumentTypeError(f"must be a power of 2 (got {n})")
     return n

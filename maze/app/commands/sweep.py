@@ -13,28 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from maze.app.cli import positive
+
 if TYPE_CHECKING:
     import pandas as pd
 
 EXIT_USER_ERROR = 2
 EXIT_RUNS_FAILED = 1
-
-
-def at_least(least: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least ``least``."""
-    def count(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if n < least:
-            raise argparse.ArgumentTypeError(f"must be at least {least}")
-        return n
-    return count
-
-
-#: A count given on the command line (workers, households, particles): 1 or more.
-_positive = at_least(1)
 
 
 def register(subparsers: argparse._SubParsersAction) -> dict:
@@ -47,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
     p.add_argument("experiment", help="experiment TOML file (see docs/reference/experiments.md)")
     p.add_argument("--out", help="output folder (default sweeps/<experiment name>/)")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_positive, metavar="N",
+    where.add_argument("--workers", type=positive, metavar="N",
                        help="start a local Dask cluster of N worker processes "
                             "(default: local processes on every core)")
     where.add_argument("--scheduler", metavar="tcp://HOST:8786",
