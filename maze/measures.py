@@ -445,7 +445,7 @@ def _year_cells(j: pd.DataFrame, year_of: np.ndarray
         keys.append((rank[codes], texts[order]))
     (group, groups), (service, services) = keys
     year = year_of.astype(np.int64)
-    first = int(year.min(initial=0))
+    first = int(year.min()) if len(year) else 0  # years counted from the first keep keys small
     key = ((year - first) * len(groups) + group) * len(services) + service
     cells, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     rows = np.argsort(inverse, kind="stable")  # each cell's rows, ascending

@@ -192,6 +192,22 @@ def test_years_match_a_groupby_on_the_texts(city) -> None:
     assert measures.years(j, scenario, s["by_year"]).equals(want)
 
 
+@pytest.mark.parametrize("years", [[2031, 2029, 2030, 2029, 2031], [-3, 2, -3, 0, 2], [], [7]])
+def test_year_cells_are_the_groupbys_cells_whatever_the_years(years: list[int]) -> None:
+    """Calendar years, years before 0 and no rows: the same cells, in the same order."""
+    n = len(years)
+    j = pd.DataFrame({"group": pd.Series(["b", "a", "b", "a", "a"][:n], dtype="string"),
+                      "service": pd.Series(["x", "x", "y", "y", "x"][:n], dtype="string")})
+    year_of = np.array(years, dtype=np.int64)
+    frame = pd.DataFrame({"year": year_of, "group": j["group"].astype(str).to_numpy(),
+                          "service": j["service"].astype(str).to_numpy()})
+    want = [(key, np.sort(at)) for key, at in
+            frame.groupby(["year", "group", "service"], sort=True).indices.items()]
+    got = measures._year_cells(j, year_of)
+    assert [k for k, _ in got] == [(int(y), g, s) for (y, g, s), _ in want]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(got, want, strict=True))
+
+
 def test_one_group_and_service_over_years_reuses_the_summary_blocks() -> None:
     """A queue over 5 years: each year's cell is the whole year, taken from by_year."""
     from maze.scenario import from_dict

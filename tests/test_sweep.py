@@ -444,6 +444,21 @@ def test_the_summary_is_readable_in_80_columns(tmp_path, capsys, monkeypatch):
     assert text.count("alternative") >= 2 and "visits" in text
 
 
+def test_a_summary_without_runs_says_so(tmp_path) -> None:
+    """summary_lines is public: a result with no rows gets one line, not a TypeError from
+    sizing the columns of an empty table."""
+    import pandas as pd
+
+    from maze.app.commands.sweep import SUMMARY, summary_lines
+    from maze.batch.tables import SweepResult
+
+    exp = sw.load_experiment(experiment_file(tmp_path, grid='"population.households" = [60]'))
+    columns = [*exp.tags, *exp.parameters, *(c for c, _, _ in SUMMARY)]
+    runs = pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+    result = SweepResult(runs=runs, groups=pd.DataFrame(), experiment=exp)
+    assert summary_lines(result, 80) == ["test sweep: no runs, so no means to show"]
+
+
 @pytest.mark.parametrize(("limit", "says"), [("abc", "--max-memory: not a size: 'abc'"),
                                              ("1K", "above the memory limit of 1.0 KB")])
 def test_a_refused_memory_limit_creates_no_folder(tmp_path, capsys, limit, says):

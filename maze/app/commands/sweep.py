@@ -164,11 +164,13 @@ def summary_lines(result, width: int) -> list:  # noqa: ANN001
     the experiment's order, a long key is a letter spelled out below, no header word is cut,
     and measures that do not fit beside the settings go to a second table with the same
     rows. A key whose value the runs' tags (``[[runs]]`` labels) determine is left to
-    runs.parquet: the tags stand for it."""
+    runs.parquet: the tags stand for it. A result without runs is one line saying so."""
     from rich.table import Table
 
     exp = result.experiment
     runs = result.runs
+    if runs.empty:
+        return [f"{exp.name}: no runs, so no means to show"]
     varied = [c for c in (*exp.tags, *exp.parameters) if runs[c].nunique(dropna=False) > 1]
     if exp.lever in varied:
         varied.remove(exp.lever)
@@ -192,7 +194,7 @@ def summary_lines(result, width: int) -> list:  # noqa: ANN001
     header = {**labels, **{c: h for c, h, _ in SUMMARY}}
 
     def inside(c: str) -> int:  # a column's text: its longest header word or cell
-        wide = max(*(len(w) for w in header[c].split()), *(len(x) for x in cells[c]))
+        wide = max([*(len(w) for w in header[c].split()), *(len(x) for x in cells[c])])
         return min(wide, max(width // 3 - 3, 4)) if c in labels else wide
 
     # each column takes its text, a space either side and a rule; the table one more rule
