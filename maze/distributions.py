@@ -163,6 +163,8 @@ class Sampler:
     SLICE = 256
 
     def __init__(self, dist: Distribution, rng: np.random.Generator, block: int = 4096):
+        if block < 1:
+            raise ValueError(f"a sampler draws blocks of at least one value, not {block}")
         self._dist = dist
         self._rng = rng
         self._block = block

@@ -46,10 +46,10 @@ class EventLog:
 
     __slots__ = ("case_id", "time", "start", "wait", "fee", "wage",
                  "office", "activity", "reason", "target", "document", "codes",
-                 "requests", "_rows")
+                 "requests", "_rows", "_full")
 
-    #: Values held in the flat list before they are moved into the columns (4,096 rows).
-    BLOCK = 4096 * 11
+    #: Rows held in the flat list before they are moved into the columns.
+    BLOCK = 4096
 
     def __init__(self) -> None:
         self.case_id = array("q")
@@ -70,6 +70,7 @@ class EventLog:
         #: list (``_ROW`` values a row): on the hot path, one ``extend`` costs a fraction of
         #: eleven appends, and a block at a time keeps the list small.
         self._rows: list = []
+        self._full = self.BLOCK * _ROW
 
     def add(self, case_id: int, time: float, office: str, activity: str, reason: str = "",
             target: str = "", document: str = "", start: float | None = None,
@@ -79,7 +80,7 @@ class EventLog:
         rows = self._rows
         rows.extend((case_id, time, time if start is None else start, wait, fee, wage,
                      office, activity, reason, target, document))
-        if len(rows) >= self.BLOCK:
+        if len(rows) >= self._full:
             self._fill()
 
     def _fill(self) -> None:

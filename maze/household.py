@@ -119,7 +119,6 @@ class Requests(Sequence[Request]):
     _ROW = 1 + len(_NUMBERS) + len(_CODES)
     #: Finished requests held in the flat list before they are moved into the arrays.
     BLOCK = 4096
-    _FULL = BLOCK * _ROW
 
     def __init__(self, columns: Mapping[str, Sequence[Any]]):
         self._columns = columns
@@ -135,6 +134,7 @@ class Requests(Sequence[Request]):
         #: Finished requests not yet moved into the arrays, one after the other in one flat
         #: list (``_ROW`` values each).
         self._done: list[Any] = []
+        self._full = self.BLOCK * self._ROW
         self._where: np.ndarray | None = None
 
     def append(self, req: Request) -> None:
@@ -155,7 +155,7 @@ class Requests(Sequence[Request]):
                      req.service, req.entry, req.last_office, req.end_office, req.outcome,
                      req.last_reason, hh.documents, req.visits,
                      req.explicit + 2 * req.missed_deadline))
-        if len(done) >= self._FULL:
+        if len(done) >= self._full:
             self._fill()
 
     def _fill(self) -> None:

@@ -471,8 +471,11 @@ def by_year(j: pd.DataFrame, scenario: Scenario,
     for v in scenario.versions[1:]:
         changes.setdefault(v.since.year, []).append(v.since.isoformat())
     out: dict[str, Any] = {}
-    for y in np.unique(year):
-        rows = np.flatnonzero(year == y)
+    # Each year's rows, ascending: one stable sort rather than a comparison per year.
+    order = np.argsort(year, kind="stable")
+    years_in, first = np.unique(year[order], return_index=True)
+    parts = np.split(order, first[1:]) if len(order) else []
+    for y, rows in zip(years_in, parts, strict=True):
         mine = rows[migrant[rows]]
         everyone = _block(columns, rows)
         # A year of migrants only: their block is the year's (same rows, same numbers).

@@ -53,7 +53,13 @@ def _texts(schema: pa.Schema) -> list[str]:
     """The columns of a table that hold texts or categories (Arrow dictionaries)."""
     return [f.name for f in schema
             if pa.types.is_dictionary(f.type) or pa.types.is_string(f.type)
-            or pa.types.is_large_string(f.type) or pa.types.is_string_view(f.type)]
+            or pa.types.is_large_string(f.type) or _is_string_view(f.type)]
+
+
+def _is_string_view(t: pa.DataType) -> bool:
+    """Arrow's string views (pyarrow 16 and later; earlier versions have none)."""
+    test = getattr(pa.types, "is_string_view", None)
+    return test is not None and test(t)
 
 
 def write_json(data: Any, path: Path) -> None:

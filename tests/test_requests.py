@@ -31,7 +31,15 @@ def _request(case_id: int, hid: int) -> Request:
     return Request(case_id, hh, "school", 1.5 * case_id, entry="office_a")
 
 
-def test_finished_requests_read_back_in_the_order_made() -> None:
+@pytest.fixture(params=[Requests.BLOCK, 1, 2], ids=["block", "block1", "block2"])
+def block(request, monkeypatch) -> int:
+    """Finished requests moved into the arrays in blocks of this many (the default, and
+    blocks so small that reading back happens on both sides of a boundary)."""
+    monkeypatch.setattr(Requests, "BLOCK", request.param)
+    return request.param
+
+
+def test_finished_requests_read_back_in_the_order_made(block: int) -> None:
     cols = {"group": ["a", "b", "a"], "hukou": ["local", "migrant", "migrant"]}
     requests = Requests(cols)
     made = [_request(10 + i, i % 3) for i in range(6)]
@@ -46,6 +54,9 @@ def test_finished_requests_read_back_in_the_order_made() -> None:
         r.explicit, r.missed_deadline = i % 2 == 0, i == 5
         r.outcome, r.end, r.end_office = ("served", "denied")[k % 2], 100.0 + i, "office_b"
         requests.finished(r)
+        # Read back at once, whether it is still in the block or already in the arrays.
+        assert _fields(requests[i]) == _fields(r)
+        assert _fields(requests[finish_order[0]]) == _fields(made[finish_order[0]])
     assert len(requests) == 6
     assert requests.open() == [made[2], made[4]]
     assert requests[2] is made[2]  # still open: the request itself
@@ -90,3 +101,18 @@ def test_a_run_reads_back_each_request_as_it_finished() -> None:
     first = raw.events[raw.events["activity"] == "request"]
     assert np.array_equal(np.sort(first["case_id"].to_numpy()),
                           np.sort([r.case_id for r in world.requests]))
+
+
+def test_tables_do_not_depend_on_the_blocks_rows_are_kept_in(monkeypatch) -> None:
+    """The event log and the requests keep rows in a list and move them into typed arrays
+    a block at a time: blocks of 1 and 3 rows give the tables of the default blocks."""
+    from maze.eventlog import EventLog
+
+    scenario = api.load(preset="beijing", overrides={"population.households": 600})
+    default = api.run(scenario, 5)
+    for size in (1, 3):
+        monkeypatch.setattr(EventLog, "BLOCK", size)
+        monkeypatch.setattr(Requests, "BLOCK", size)
+        small = api.run(scenario, 5)
+        assert small.events.equals(default.events)
+        assert small.journeys.equals(default.journeys)
