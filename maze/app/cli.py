@@ -388,10 +388,17 @@ def _interrupt_inside(exc: BaseException) -> bool:
 
 
 def _interrupted() -> None:
-    """Say so in one line; a second Ctrl-C while saying it changes nothing."""
+    """Say so in one line; a second Ctrl-C while saying it changes nothing.
+
+    Python (``python -m``) ends a process by SIGINT, not by its exit status, when the
+    last code it compiled from a string (``exec``/``eval`` of text: dataclasses,
+    namedtuple, pydantic's annotations) ended in a KeyboardInterrupt, even one caught
+    later, as here. Running one more string clears that mark, so the status is 130.
+    """
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exec("")  # a constant: no text from outside is run
     try:
         print("maze: interrupted; nothing partial was left behind", file=sys.stderr)
     except (OSError, ValueError):
