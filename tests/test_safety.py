@@ -640,6 +640,23 @@ def test_ctrl_c_inside_code_made_from_a_string_still_exits_130(tmp_path: Path) -
     assert proc.stderr.strip() == "maze: interrupted; nothing partial was left behind"
 
 
+def test_ctrl_c_after_the_command_finished_is_ignored(tmp_path: Path) -> None:
+    """A Ctrl-C while a finished command's process shuts down changes nothing: no
+    traceback, and the command's own status (Python's finalization would otherwise end the
+    process by the signal, with no message). The signal is sent from an exit handler."""
+    (tmp_path / "ctrl_c_at_exit.py").write_text(
+        "import atexit, os, signal, sys\n"
+        "from maze.app import cli\n"
+        "atexit.register(os.kill, os.getpid(), signal.SIGINT)\n"
+        "sys.argv = ['maze', 'presets']\n"
+        "cli.run()\n")
+    proc = subprocess.run([sys.executable, "-m", "ctrl_c_at_exit"], cwd=tmp_path,
+                          env={**ENV, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr)
+    assert proc.stderr == "" and "beijing" in proc.stdout
+
+
 @pytest.mark.parametrize("after", [0.0, 0.3, 1.0, 2.5])
 def test_ctrl_c_at_any_moment_of_a_run_is_one_line_and_130(tmp_path: Path, after: float) -> None:
     import time

@@ -405,5 +405,20 @@ def _interrupted() -> None:
         pass
 
 
+def run() -> None:
+    """The ``maze`` command: :func:`main` on the command line, then exit with its status.
+
+    Once the command has finished, a Ctrl-C while the interpreter shuts down is ignored:
+    Python restores the default action of SIGINT as it finalizes, which would end a
+    process whose work is done by the signal, with no message. (Not in :func:`main`, which
+    tests and scripts call in their own process.)
+    """
+    status = main()
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
