@@ -622,20 +622,26 @@ def started(pid: int, timeout: float = 60.0) -> bool:
     return False
 
 
+def _run_as_module(tmp_path: Path, name: str, source: str) -> subprocess.CompletedProcess:
+    """Run ``source`` as module ``name`` with ``python -m`` (the path on which Python ends a
+    process by SIGINT after an interrupt), maze importable."""
+    (tmp_path / f"{name}.py").write_text(source)
+    return subprocess.run([sys.executable, "-m", name], cwd=tmp_path,
+                          env={**ENV, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"},
+                          capture_output=True, text=True, timeout=120)
+
+
 def test_ctrl_c_inside_code_made_from_a_string_still_exits_130(tmp_path: Path) -> None:
     """A Ctrl-C that lands while a library runs code it compiled from a string (a
     dataclass's methods, a namedtuple) makes ``python -m`` end by SIGINT after maze's
     exit(130), unless maze clears that mark; here the Ctrl-C is put exactly there."""
-    (tmp_path / "ctrl_c_in_exec.py").write_text(
-        "import sys\n"
-        "from maze.app import cli\n"
-        "def command(args):\n"
-        "    exec('raise KeyboardInterrupt')\n"
-        "cli.COMMANDS['presets'] = command\n"
-        "sys.exit(cli.main(['presets']))\n")
-    proc = subprocess.run([sys.executable, "-m", "ctrl_c_in_exec"], cwd=tmp_path,
-                          env={**ENV, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"},
-                          capture_output=True, text=True, timeout=120)
+    proc = _run_as_module(tmp_path, "ctrl_c_in_exec",
+                          "import sys\n"
+                          "from maze.app import cli\n"
+                          "def command(args):\n"
+                          "    exec('raise KeyboardInterrupt')\n"
+                          "cli.COMMANDS['presets'] = command\n"
+                          "sys.exit(cli.main(['presets']))\n")
     assert proc.returncode == 130, (proc.returncode, proc.stderr)
     assert proc.stderr.strip() == "maze: interrupted; nothing partial was left behind"
 
@@ -644,15 +650,12 @@ def test_ctrl_c_after_the_command_finished_is_ignored(tmp_path: Path) -> None:
     """A Ctrl-C while a finished command's process shuts down changes nothing: no
     traceback, and the command's own status (Python's finalization would otherwise end the
     process by the signal, with no message). The signal is sent from an exit handler."""
-    (tmp_path / "ctrl_c_at_exit.py").write_text(
-        "import atexit, os, signal, sys\n"
-        "from maze.app import cli\n"
-        "atexit.register(os.kill, os.getpid(), signal.SIGINT)\n"
-        "sys.argv = ['maze', 'presets']\n"
-        "cli.run()\n")
-    proc = subprocess.run([sys.executable, "-m", "ctrl_c_at_exit"], cwd=tmp_path,
-                          env={**ENV, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"},
-                          capture_output=True, text=True, timeout=120)
+    proc = _run_as_module(tmp_path, "ctrl_c_at_exit",
+                          "import atexit, os, signal, sys\n"
+                          "from maze.app import cli\n"
+                          "atexit.register(os.kill, os.getpid(), signal.SIGINT)\n"
+                          "sys.argv = ['maze', 'presets']\n"
+                          "cli.run()\n")
     assert proc.returncode == 0, (proc.returncode, proc.stderr)
     assert proc.stderr == "" and "beijing" in proc.stdout
 
