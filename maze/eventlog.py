@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from maze.codes import Codes
+from maze.codes import Codes, move_rows
 from maze.household import Request, RequestRows, Requests
 
 #: Column order of the event log (the data contract; see docs/reference/outputs.md).
@@ -85,15 +85,9 @@ class EventLog:
 
     def _fill(self) -> None:
         """Move the rows held in the flat list into the columns."""
-        rows = self._rows
-        if not rows:
-            return
-        for j, name in enumerate(_NUMBERS):
-            getattr(self, name).fromlist(rows[j::_ROW])
-        for j, name in enumerate(_TEXTS, len(_NUMBERS)):
-            getattr(self, name).fromlist(list(map(self.codes[name].__getitem__,
-                                                  rows[j::_ROW])))
-        rows.clear()
+        if self._rows:
+            move_rows(self._rows, [*((getattr(self, n), None) for n in _NUMBERS),
+                                   *((getattr(self, n), self.codes[n]) for n in _TEXTS)])
 
     def __len__(self) -> int:
         return len(self.time) + len(self._rows) // _ROW

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from maze.codes import Codes
+from maze.codes import Codes, move_rows
 
 #: The papers of a household that holds none: one object shared by all of them.
 NO_DOCUMENTS: frozenset[str] = frozenset()
@@ -160,20 +160,14 @@ class Requests(Sequence[Request]):
 
     def _fill(self) -> None:
         """Move the finished requests held in the flat list into the arrays."""
-        done, step = self._done, self._ROW
-        if not done:
+        if not self._done:
             return
-        self._row.fromlist(done[0::step])
-        for j, name in enumerate(self._NUMBERS, 1):
-            self._numbers[name].fromlist(done[j::step])
-        j = 1 + len(self._NUMBERS)
-        for name in self._TEXTS:
-            self._codes[name].fromlist(list(map(self._text_code.__getitem__, done[j::step])))
-            j += 1
-        self._codes["papers"].fromlist(list(map(self._paper_code.__getitem__, done[j::step])))
-        self._codes["visits"].fromlist(done[j + 1::step])
-        self._codes["flags"].fromlist(done[j + 2::step])
-        done.clear()
+        codes = self._codes
+        move_rows(self._done, [(self._row, None),
+                               *((self._numbers[n], None) for n in self._NUMBERS),
+                               *((codes[n], self._text_code) for n in self._TEXTS),
+                               (codes["papers"], self._paper_code), (codes["visits"], None),
+                               (codes["flags"], None)])
         self._where = None  # rows were added
 
     def open(self) -> list[Request]:
