@@ -78,6 +78,10 @@ COMPULSORY = ("primary", "middle")
 STREAKS = ("years_work", "years_insurance", "years_residence", "years_schooling")
 #: Outcomes of a request that end the city's part in it (the household was not served).
 FAILED = frozenset(("sent_away", "gave_up", "denied", "deterred"))
+#: Attributes that describe one child rather than its household: a school request made for
+#: a child is judged by that child's own values (see :meth:`Lives.attr`), while the
+#: household's columns hold its eldest child's (its stage: the eldest's still at school).
+CHILD_ATTRIBUTES = frozenset(("school_stage", "years_schooling"))
 
 
 class Streak:
@@ -164,6 +168,16 @@ class Child:
     followed: bool = True
     #: Its last school request (None before the first).
     last: Request | None = None
+    #: Its consecutive years of school here up to ``schooling_since`` (or now, if None).
+    schooled: float = 0.0
+    #: When its present run of schooling here began (None: not at school here now).
+    schooling_since: float | None = None
+
+    def years_schooling(self, now: float) -> float:
+        """Its consecutive years of school here at time ``now``."""
+        if self.schooling_since is None:
+            return self.schooled
+        return self.schooled + max(0.0, now - self.schooling_since) / YEAR_DAYS
 
 
 def stage_of(age: int, ages: dict[str, tuple[int, int]]) -> str:
@@ -244,6 +258,8 @@ class Lives:
         self.children: dict[int, list[Child]] = {}
         #: School case -> the child it is for.
         self.child_of_case: dict[int, Child] = {}
+        #: Open school case -> the stage its child was in when it was made.
+        self.stage_of_case: dict[int, str] = {}
         self.next_child = 0
         #: Household id -> the day it left the city (absent: still here).
         self.gone: dict[int, float] = {}
@@ -307,11 +323,16 @@ class Lives:
         age = int(self.rng.integers(first, last + 1))
         kids: list[Child] = []
         low, high = self.config.sibling_gap
+        # The household's drawn years of school here are its eldest child's; a younger
+        # child has as many, but no more than its own years of school age.
+        schooled = float(self.streak["years_schooling"][hid])
+        school_from = self.ages["primary"][0]
         for k in range(count):
             if k:
                 age = max(0, age - int(self.rng.integers(low, high + 1)))
+                schooled = min(schooled, float(max(0, age - school_from)))
             kids.append(Child(hid, age, stage if not k else stage_of(age, self.ages),
-                              in_city=True, id=self.next_child, order=k))
+                              in_city=True, id=self.next_child, order=k, schooled=schooled))
             self.next_child += 1
         self.children[hid] = kids
         asks: list[tuple[str, Child | None]] = []
@@ -346,8 +367,30 @@ class Lives:
         one deciding its year."""
         if child is not None:
             self.child_of_case[req.case_id] = child
+            self.stage_of_case[req.case_id] = child.stage
             child.case = req.case_id
             child.outcome = "pending"
+
+    def attr(self, req: Request, name: str) -> Any:
+        """Attribute ``name`` as request ``req`` is judged by it: for a school request made
+        for one child, that child's own stage (the stage it asked for) and years of school
+        here (:data:`CHILD_ATTRIBUTES`); otherwise the household's value."""
+        if name in CHILD_ATTRIBUTES and req.service == self.school:
+            child = self._child_of(req)
+            if child is not None:
+                if name == "school_stage":
+                    return self.stage_of_case.get(req.case_id, child.stage)
+                return child.years_schooling(self.env.now)
+        return req.household.attr(name)
+
+    def child_attr(self, child: Child, name: str) -> Any:
+        """Attribute ``name`` for a family's decision about ``child``: its own stage and
+        years of school here, its household's other values."""
+        if name == "school_stage":
+            return child.stage
+        if name == "years_schooling":
+            return child.years_schooling(self.env.now)
+        return self.households[child.household].attr(name)
 
     def _child_of(self, req: Request) -> Child | None:
         """The child a school request is for: the one it was made for, or, for a case a
@@ -365,6 +408,7 @@ class Lives:
         """A request ended: place the child, count failures, keep cover, see who leaves."""
         hid = req.household.id
         outcome = req.outcome
+        self.stage_of_case.pop(req.case_id, None)
         if hid in self.gone:
             # A request still on its way when the family left the city: a seat it won is
             # given back at once, as nobody of the family is there to take it.
@@ -397,6 +441,9 @@ class Lives:
             child.enrolled = office
             child.outcome = "city_public" if outcome == "served" else "private"
             child.in_city = True
+            # Its streak runs on from its current value (as the household's does).
+            child.schooled = child.years_schooling(self.env.now)
+            child.schooling_since = self.env.now
             if not child.order:
                 self.streak["years_schooling"].start(child.household, keep=True)
         elif outcome == "sent_away" and office and self.world.stations[office].role == \
@@ -413,9 +460,11 @@ class Lives:
         elif outcome in ("gave_up", "denied"):
             self._release(child)  # a holdout of a closed school has no place left
             child.outcome = "out_of_school"
-        if child.outcome not in ("city_public", "private") and not child.order:
-            # The household's years of schooling here are its eldest child's.
-            self.streak["years_schooling"].stop_at(child.household)
+        if child.outcome not in ("city_public", "private"):
+            child.schooled, child.schooling_since = 0.0, None
+            if not child.order:
+                # The household's years of schooling here are its eldest child's.
+                self.streak["years_schooling"].stop_at(child.household)
 
     def _in_hometown(self, child: Child) -> str:
         return "hometown_gaokao" if child.stage == "high" and child.ever_in_city else \

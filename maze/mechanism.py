@@ -51,6 +51,12 @@ class Visit(NamedTuple):
     #: True when the household is trying a fallback (private school, hometown).
     fallback: bool
 
+    def attr(self, name: str) -> Any:
+        """Attribute ``name`` as this request is judged by it: a school request made for one
+        child reads that child's own ``school_stage`` and ``years_schooling``, every other
+        value is the household's (:meth:`maze.world.World.attr`)."""
+        return self.world.attr(self.request, name)
+
 
 class Mechanism:
     """Base class: a switchable piece of office behaviour. Override what you need."""

@@ -12,7 +12,7 @@ import math
 from array import array
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -361,6 +361,14 @@ class World:
 
     def column(self, name: str) -> Sequence:
         return self._cols[name]
+
+    def attr(self, request: Request, name: str) -> Any:
+        """Attribute ``name`` as ``request`` is judged by it: in a run over years a school
+        request made for one child reads that child's own stage and years of school here
+        (``maze.lives.CHILD_ATTRIBUTES``); every other value is the household's."""
+        if self.lives is not None:
+            return self.lives.attr(request, name)
+        return request.household.attr(name)
 
     def new_request(self, household: Household, service: str, entry: str) -> Request:
         """A request made now, after arrival (a renewal, a new school stage, a case a

@@ -24,7 +24,8 @@ Two layers use the same rule check:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -40,21 +41,25 @@ if TYPE_CHECKING:
 
 #: Streaks that a job change breaks (a new employer, a new insurance account).
 JOB_STREAKS = ("years_work", "years_insurance")
+#: Reads an attribute as the request at hand is judged by it (``Visit.attr``: a school
+#: request reads its own child's stage and years of school here).
+Reader = Callable[[str], Any]
 #: The rule fields of MinYears and the household attribute each one reads.
 STREAK_OF = (("work", "years_work"), ("insurance", "years_insurance"),
              ("residence", "years_residence"), ("schooling", "years_schooling"))
 
 
-def streak(household: Household, attribute: str) -> float:
+def streak(household: Household, attribute: str, read: Reader | None = None) -> float:
     """Consecutive years, cut short by the last job change or the last move of home.
 
     Migrants move and change jobs, and each move breaks a streak [Chan & O'Brien 2019: Within the
     City]: with one job change a year, no work or insurance streak is longer than a year; with two
     moves a year, no residence streak is longer than half a year. In a run over years
     (``[lives]``) the streaks grow with time and the drawn job changes and moves break
-    them (maze.lives), so the value is read as it is.
+    them (maze.lives), so the value is read as it is. ``read`` reads the attributes
+    (the household's own if None).
     """
-    years = float(household.attr(attribute))
+    years = float((read or household.attr)(attribute))
     if household.over_years:
         return years  # kept up to date as time passes, each job change and move a break
     if attribute in JOB_STREAKS:
@@ -69,25 +74,30 @@ def streak(household: Household, attribute: str) -> float:
 
 
 def unmet_rule(household: Household, min_years: MinYears,
-               max_age: int | None = None) -> str | None:
+               max_age: int | None = None, read: Reader | None = None) -> str | None:
     """The first of these rules the household fails (attribute name or ``age``), or None."""
     for field, attr in STREAK_OF:
         need = getattr(min_years, field)
-        if need and streak(household, attr) < need:
+        if need and streak(household, attr, read) < need:
             return attr
     if max_age is not None and household.attr("age") > max_age:
         return "age"
     return None
 
 
-def unmet(household: Household, service: Service) -> str | None:
+def unmet(household: Household, service: Service, read: Reader | None = None) -> str | None:
     """The first declared eligibility rule of ``service`` the household fails, or None."""
-    failed = unmet_rule(household, service.min_years, service.max_age)
+    failed = unmet_rule(household, service.min_years, service.max_age, read)
     if failed is None and service.condition is not None and not holds(
-            service.condition,  # years_* read as streaks, as in min_years
-            lambda a: streak(household, a) if a.startswith("years_") else household.attr(a)):
+            service.condition, streak_reader(household, read)):
         return "condition"
     return failed
+
+
+def streak_reader(household: Household, read: Reader | None = None) -> Reader:
+    """Attributes for a written rule: ``years_*`` read as streaks, as in ``min_years``."""
+    plain = read or household.attr
+    return lambda a: streak(household, a, read) if a.startswith("years_") else plain(a)
 
 
 class Eligibility(Mechanism):
@@ -113,7 +123,7 @@ class Eligibility(Mechanism):
         svc = self.ruled.get(v.request.service)
         if svc is None or v.station.name != svc.entry:
             return None
-        if unmet(v.household, svc):
+        if unmet(v.household, svc, v.attr):
             return Verdict("refuse", "eligibility")
         return None
 
@@ -186,23 +196,27 @@ class EligibilityRules(Mechanism):
                 return f"rules.{i}.until_day", "must come after from_day"
         return None
 
-    def fails(self, household: Household, rule: Rule, now: float) -> str | None:
-        """Why ``household`` fails ``rule`` now, or None if it passes or the rule does not apply."""
+    def fails(self, household: Household, rule: Rule, now: float,
+              read: Reader | None = None) -> str | None:
+        """Why ``household`` fails ``rule`` now, or None if it passes or the rule does not apply.
+
+        ``read`` reads the attributes as the request is judged by them: a school request
+        made for one child is judged by that child's stage, not its eldest sibling's.
+        """
         if now < rule.from_day or (rule.until_day is not None and now >= rule.until_day):
             return None
-        if rule.stage is not None and household.attr("school_stage") != rule.stage:
+        read = read or household.attr
+        if rule.stage is not None and read("school_stage") != rule.stage:
             return None
         for name in rule.requires:
             if name in household.documents:
                 continue
-            if name in ATTRIBUTES and bool(household.attr(name)):
+            if name in ATTRIBUTES and bool(read(name)):
                 continue
             return name
-        failed = unmet_rule(household, rule.min_years, rule.max_age)
+        failed = unmet_rule(household, rule.min_years, rule.max_age, read)
         if failed is None and rule.condition is not None and not holds(
-                rule.condition,
-                lambda a: streak(household, a) if a.startswith("years_")
-                else household.attr(a)):
+                rule.condition, streak_reader(household, read)):
             return "condition"
         return failed
 
@@ -213,7 +227,7 @@ class EligibilityRules(Mechanism):
         if not rules or v.station.name != v.world.scenario.services[v.request.service].entry:
             return None
         now = v.world.env.now
-        if any(self.fails(v.household, r, now) for r in rules):
+        if any(self.fails(v.household, r, now, v.attr) for r in rules):
             return Verdict("refuse", "eligibility")
         return None
 

@@ -86,7 +86,7 @@ class ExtraDocuments(Mechanism):
             for a in self.config.additions:
                 if (a.service == service and v.document in a.documents
                         and self._in_force(a, now) and (a.locals or not v.household.local)
-                        and unmet_rule(v.household, a.min_years)):
+                        and unmet_rule(v.household, a.min_years, read=v.attr)):
                     return Verdict("refuse", "documents")
             return None
         if v.station.name != v.world.scenario.services[service].entry:

@@ -12,12 +12,13 @@ all three years of middle school in Beijing [Chan & O'Brien 2019: Within the Cit
 When a migrant child in the city reaches the senior-high stage, it goes back to the
 hometown with probability ``back`` ("the majority": ASSUMPTION 0.7, range 0.5-0.9), or
 ``back_if`` for a family meeting ``stay_condition`` (a rule on household attributes,
-e.g. the 2012 streaks). The child stays there for the whole stage (outcome
-``hometown_gaokao``).
+e.g. the 2012 streaks; ``school_stage`` and ``years_schooling`` are the child's own). The
+child stays there for the whole stage (outcome ``hometown_gaokao``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -62,16 +63,22 @@ class Gaokao(Mechanism):
     def __init__(self, scenario: Scenario, config: GaokaoConfig):
         self.config = config
 
-    def probability(self, household: Household) -> float:
+    def probability(self, household: Household, read: Callable[[str], Any] | None = None
+                    ) -> float:
+        """The chance of going back; ``read`` reads the attributes (the child's own stage
+        and years of school here, its household's other values)."""
         cfg = self.config
-        if cfg.stay_condition is not None and holds(cfg.stay_condition, household.attr):
+        if cfg.stay_condition is not None and holds(cfg.stay_condition,
+                                                    read or household.attr):
             return cfg.back_if
         return cfg.back
 
     def back_for_gaokao(self, world: World, household: Household, child: Child) -> bool | None:
         if household.local:
             return False
-        p = self.probability(household)
+        lives = world.lives
+        p = self.probability(household, None if lives is None else (
+            lambda name: lives.child_attr(child, name)))
         return bool(world.rng["mechanisms"].random() < p)
 
     def describe(self) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from maze.population import EDUCATION
 from maze.scenario import Scenario
 from maze.world import World
 from offices import register
-from offices.eligibility import streak
+from offices.eligibility import Reader, streak
 
 Years = Literal["years_work", "years_insurance", "years_residence", "years_schooling"]
 Education = Literal[EDUCATION]  # type: ignore[valid-type]
@@ -87,8 +87,9 @@ class PointsConfig(BaseModel):
         return self
 
 
-def score(household: Household, table: PointsTable) -> float:
-    """The household's points under ``table``."""
+def score(household: Household, table: PointsTable, read: Reader | None = None) -> float:
+    """The household's points under ``table``; ``read`` reads the attributes as the
+    request is judged by them (a school request: its own child's years of school here)."""
     total = 0.0
     if table.education:
         level = EDUCATION.index(household.attr("education"))
@@ -96,7 +97,7 @@ def score(household: Household, table: PointsTable) -> float:
         if listed:
             total += table.education[max(listed, key=EDUCATION.index)]
     for attr, per in table.per_year.items():
-        years = streak(household, attr)
+        years = streak(household, attr, read)
         cap = table.max_years.get(attr)
         total += per * (min(years, cap) if cap is not None else years)
     if table.investor and household.attr("investor"):
@@ -154,7 +155,7 @@ class PointsSystem(Mechanism):
             if key not in self.decided:
                 self._rank(key)
             return None if case in self.decided[key] else Verdict("refuse", "capacity")
-        points = score(v.household, self.config.table)
+        points = score(v.household, self.config.table, v.attr)
         if self.config.threshold is not None and points < self.config.threshold:
             return Verdict("refuse", "eligibility")
         if not self.quota_on:

@@ -95,16 +95,16 @@ class WaitingList(Mechanism):
                                  "nobody on it could be admitted")
         return None
 
-    def number(self, req: Request, now: float) -> float:
-        """The day the household's number dates from (lower is earlier on the list)."""
-        hh = req.household
-        if (not self.config.reset_at_middle and hh.attr("school_stage") == "middle"
-                and hh.attr("years_schooling") > 0):
-            return now - YEAR * float(hh.attr("years_schooling"))
+    def number(self, world: World, req: Request, now: float) -> float:
+        """The day the request's number dates from (lower is earlier on the list): the
+        stage and years of school here are those of the child it is for."""
+        if (not self.config.reset_at_middle and world.attr(req, "school_stage") == "middle"
+                and world.attr(req, "years_schooling") > 0):
+            return now - YEAR * float(world.attr(req, "years_schooling"))
         return now
 
-    def _key(self, req: Request, now: float) -> tuple[float, ...]:
-        return self._rekey(req, self.number(req, now))
+    def _key(self, world: World, req: Request, now: float) -> tuple[float, ...]:
+        return self._rekey(req, self.number(world, req, now))
 
     def places_left(self, world: World, office: str) -> float:
         """Places still open to migrants at an office."""
@@ -139,7 +139,7 @@ class WaitingList(Mechanism):
         members = self.lists[office]
         req = v.request
         if req.case_id not in members:
-            members[req.case_id] = (req, self._key(req, now))
+            members[req.case_id] = (req, self._key(v.world, req, now))
         if now < self.config.opens:
             req.last_reason = "capacity"
             return Verdict("retry", "capacity", delay=self.config.opens - now)

@@ -247,21 +247,71 @@ def test_the_waiting_list_number_resets_at_middle_school(reset: bool) -> None:
     scenario = from_dict(data)
     chain = mechanisms(scenario)
     world = World(scenario, 0, chain)
-    world.run()
     wl = next(m for m in chain if m.name == "waiting_list")
+    # Each request's number and years of school here, as read when it joined the list.
+    numbered: dict[int, tuple[float, float, float]] = {}
+    number = wl.number
+
+    def spy(world_: World, req: Any, now: float) -> float:
+        got = number(world_, req, now)
+        numbered[req.case_id] = (got, now, world_.attr(req, "years_schooling"))
+        return got
+
+    wl.number = spy  # type: ignore[method-assign]
+    world.run()
     c = world.lives.children_table()
     moved = c[(c["year"] == FIRST + 1) & (c["stage"] == "middle") & (c["hukou"] == "migrant")
               & (c["outcome"] == "city_public")]
     assert len(moved) > 20
     for case_id in moved["case_id"]:
-        req = next(r for r in world.requests if r.case_id == case_id)
-        schooling = req.household.attr("years_schooling")
-        assert schooling >= 1.0  # a year of primary school here, at least
-        number = wl.number(req, req.start)
+        got, now, schooling = numbered[case_id]
+        # Nearly a year of primary school here (placed in the weeks after it applied).
+        assert 0.7 < schooling < 1.0
         if reset:
-            assert number == req.start  # the bottom of a new list
+            assert got == now  # the bottom of a new list
         else:
-            assert number == pytest.approx(req.start - YEAR_DAYS * schooling)
+            assert got == pytest.approx(now - YEAR_DAYS * schooling)
+
+
+def _two_children(rule: dict[str, Any], **attributes: Any) -> api.Run:
+    """Households with two children five years apart, the eldest in middle school (12-14,
+    the younger 7-9, in primary), under one eligibility rule for the school service."""
+    data = city_over_years(years=1, households=200, in_migration=0, sibling_gap=(5, 5))
+    for g in data["population"]["groups"]:
+        g["attributes"].update(school_stage="middle", children=2, **attributes)
+    data["mechanisms"] = {"eligibility": {"rules": [{"service": "school", **rule}]}}
+    return run(data)
+
+
+def _outcomes(r: api.Run) -> dict[tuple[str, int], set[str]]:
+    """The outcomes of migrant children's school cases, by (stage, birth order)."""
+    c, j = r.raw.children, r.journeys
+    m = c[(c["hukou"] == "migrant") & (c["case_id"] >= 0)].merge(
+        j[["case_id", "outcome"]], on="case_id", suffixes=("_year", ""))
+    return {k: set(g["outcome"]) for k, g in m.groupby(["stage", "birth_order"],
+                                                        observed=True)}
+
+
+@pytest.mark.parametrize("stage", ["primary", "middle"])
+def test_each_school_request_is_judged_by_its_own_childs_stage(stage: str) -> None:
+    # A rule for one stage (Beijing 2012: the middle-school leaver's exam) applies to the
+    # request of the child in that stage, not to its sibling's: the household's stage
+    # (its eldest's) does not decide a younger child's request.
+    out = _outcomes(_two_children({"stage": stage, "min_years": {"schooling": 100}}))
+    other = "middle" if stage == "primary" else "primary"
+    ruled = (stage, 0 if stage == "middle" else 1)
+    free = (other, 0 if other == "middle" else 1)
+    assert out[ruled] == {"alternative"}  # refused at the school: the private school
+    assert out[free] == {"served"}
+
+
+def test_each_school_request_reads_its_own_childs_years_of_school() -> None:
+    # The drawn years of school here (5) are the eldest's; a younger child (7 to 9 on
+    # arrival, school from 6) has had at most 1 to 3 of them: a rule asking for 4 refuses
+    # the younger child's request and admits the eldest's.
+    out = _outcomes(_two_children({"min_years": {"schooling": 4}}, years_schooling=5.0))
+    assert out[("middle", 0)] == {"served"}
+    assert out[("primary", 1)] == {"alternative"}
 
 
 def test_children_and_years_tables_share_calendar_years() -> None:
