@@ -10,6 +10,7 @@ names hukou (conspicuousness), and what the city saves.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -271,9 +272,36 @@ def _median(x: np.ndarray) -> float:
     """``np.median`` of values none of which is NaN, to the last bit: the middle value, or
     the two middle ones' mean as NumPy takes it, ``(a + b) / 2``; without np.median's
     general machinery, which cost more than the rest of a small block's measures."""
-    s = np.sort(x)
+    return _middle(np.sort(x))
+
+
+def _middle(s: np.ndarray) -> float:
+    """The median of sorted values, as :func:`_median` takes it."""
     m = len(s) // 2
     return float(s[m]) if len(s) % 2 else float((s[m - 1] + s[m]) / 2)
+
+
+def _survival_median(served: np.ndarray, others: np.ndarray, n: int) -> float | None:
+    """``median_survival`` of ``n`` requests, from the days of those served, sorted and
+    none NaN, and the durations of the others (censored): the same event times, counts
+    and products, without sorting the served days again.
+
+    A censored duration counts among those before an event time only if it is smaller;
+    infinite ones (never served) and NaN never are, so only the finite ones are sorted.
+    """
+    if not len(served):
+        return None
+    # Where each distinct time starts among the sorted days, and where the last one ends.
+    edges = np.empty(len(served) + 1, dtype=bool)
+    edges[0] = edges[-1] = True
+    np.not_equal(served[1:], served[:-1], out=edges[1:-1])
+    edges = np.flatnonzero(edges)
+    times = served[edges[:-1]]
+    events = edges[1:] - edges[:-1]
+    censored = np.sort(others[others < np.inf])
+    at_risk = n - (np.cumsum(events) - events + np.searchsorted(censored, times, side="left"))
+    hit = np.flatnonzero(np.cumprod(1.0 - events / at_risk) <= 0.5)
+    return float(times[hit[0]]) if len(hit) else None
 
 
 def _sum(x: np.ndarray) -> float:
@@ -298,45 +326,116 @@ def _columns(j: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def _block(columns: dict[str, np.ndarray], rows: np.ndarray | None = None) -> dict[str, Any]:
-    """The measures of some journeys: ``rows`` of ``columns`` (all of them if None).
+    """The measures of some journeys: ``rows`` of ``columns`` (all of them if None)."""
+    return _blocks(columns, [rows])[0]
 
-    Works on arrays rather than a filtered frame per block: the filtering and pandas'
-    per-call overhead cost more than the measures.
+
+def _blocks(columns: dict[str, np.ndarray],
+            parts: Sequence[np.ndarray | None]) -> list[dict[str, Any]]:
+    """The measures of several sets of journeys at once: ``parts`` are each a set's rows
+    of ``columns`` (None: all of them), as :func:`_block` gives them one by one.
+
+    The parts' rows are taken one after the other, so that each set is a contiguous run:
+    counts and the sums of integer columns (exact in float64) come from one ``bincount``
+    for all sets, and what must keep NumPy's own summation order (sums of floats), or
+    runs in sorted order (the medians), works on a run at a time. Equal to ``_block`` on
+    each part to the last bit (tested).
     """
-    def col(name: str) -> np.ndarray:
-        return columns[name] if rows is None else columns[name][rows]
+    k = len(parts)
+    total = len(columns["outcome"])
+    lengths = np.array([total if p is None else len(p) for p in parts], dtype=np.intp)
+    bounds = np.concatenate(([0], np.cumsum(lengths)))
+    if k == 1 and parts[0] is None:
+        col = columns.__getitem__
+    else:
+        order = np.concatenate([np.arange(total) if p is None else p for p in parts])
 
+        def col(name: str) -> np.ndarray:
+            return columns[name][order]
+
+    part = np.repeat(np.arange(k), lengths)
     outcome = col("outcome")
-    n = len(outcome)
-    counts = np.bincount(outcome[outcome >= 0], minlength=len(OUTCOMES))
-    out: dict[str, Any] = {"requests": int(n)}
-    for i, o in enumerate(OUTCOMES):
-        out[f"{o}_share"] = float(counts[i]) / n if n else 0.0
+    valid = outcome >= 0
+    counts = np.bincount(part[valid] * len(OUTCOMES) + outcome[valid],
+                         minlength=k * len(OUTCOMES)).reshape(k, len(OUTCOMES))
     served = outcome == OUTCOMES.index("served")
-    # Time to service: pending censored at its time in the maze, other ends never served.
     days = col("days_to_outcome")
     waited = np.where(served | (outcome == OUTCOMES.index("pending")), days, np.inf)
-    out["median_days_to_service"] = median_survival(waited, served)
-    served_days = days[served]
-    served_days = served_days[~np.isnan(served_days)]
-    # As Series.median(): the median of the values that are there (None if none).
-    out["median_days_to_service_among_served"] = (
-        _median(served_days) if len(served_days) else None)
-    tried = np.flatnonzero(outcome != OUTCOMES.index("deterred"))  # no outcome: tried
-    if rows is not None:
-        tried = rows[tried]
-    for c in _TRIED_MEANS:
-        out[f"mean_{c}"] = _mean(columns[c][tried]) if len(tried) else None
-    out["explicit_refusal_share"] = _mean(col("explicit_refusal")) if n else 0.0
-    out["missed_deadline_share"] = _mean(col("missed_deadline")) if n else 0.0
-    out["mean_out_of_pocket"] = _mean(col("out_of_pocket")) if n else 0.0
-    out["mean_wage_lost"] = _mean(col("wage_lost")) if n else 0.0
-    out["city_cost_saved"] = _sum(col("city_cost_saved"))
-    for k, v in out.items():  # NaN is "no value" (None); infinity is an overflow, an error
-        if isinstance(v, float | np.floating) and math.isinf(v):
-            raise ScenarioError(f"the measure {k} overflows (a sum of money or days beyond "
-                                "what a float holds); lower the prices, costs or wages")
-    return {k: _clean(v) for k, v in out.items()}
+    tried = outcome != OUTCOMES.index("deterred")  # no outcome: tried
+    tried_count = np.bincount(part[tried], minlength=k)
+
+    tried_bounds = np.concatenate(([0], np.cumsum(tried_count)))
+
+    def sums(values: np.ndarray, edges: np.ndarray) -> np.ndarray | None:
+        # Each part's sum, exactly: integers (and booleans) whose sums stay below 2**53
+        # add up to the same float in any order. None: not such a column.
+        if values.dtype.kind not in "biu" or (len(values) and max(
+                abs(int(values.max())), abs(int(values.min()))) * len(values) >= 2**53):
+            return None
+        running = np.concatenate(([0], np.cumsum(values, dtype=np.int64)))
+        return running[edges[1:]] - running[edges[:-1]]
+
+    tried_sums = {c: sums(col(c)[tried], tried_bounds) for c in _TRIED_MEANS}
+    tried_rows = {c: col(c)[tried] for c in _TRIED_MEANS if tried_sums[c] is None}
+    shares = {c: sums(col(c), bounds) for c in ("explicit_refusal", "missed_deadline")}
+    runs = {c: col(c) for c in ("explicit_refusal", "missed_deadline", "out_of_pocket",
+                                "wage_lost", "city_cost_saved")}
+    out = []
+    for b in range(k):
+        a, z = bounds[b], bounds[b + 1]
+        n = int(lengths[b])
+        block: dict[str, Any] = {"requests": n}
+        for i, o in enumerate(OUTCOMES):
+            block[f"{o}_share"] = float(counts[b, i]) / n if n else 0.0
+        here = served[a:z]
+        # The days of those served, sorted once for both medians.
+        served_days = np.sort(days[a:z][here])
+        if len(served_days) and np.isnan(served_days[-1]):  # served, but no days: rare
+            block["median_days_to_service"] = median_survival(waited[a:z], here)
+            served_days = served_days[~np.isnan(served_days)]
+        else:
+            block["median_days_to_service"] = _survival_median(served_days,
+                                                                waited[a:z][~here], n)
+        block["median_days_to_service_among_served"] = (
+            _middle(served_days) if len(served_days) else None)
+        m = int(tried_count[b])
+        for c in _TRIED_MEANS:
+            if not m:
+                block[f"mean_{c}"] = None
+            elif tried_sums[c] is not None:
+                block[f"mean_{c}"] = float(tried_sums[c][b] / m)
+            else:
+                block[f"mean_{c}"] = _mean(tried_rows[c][tried_bounds[b]:tried_bounds[b + 1]])
+        for c in ("explicit_refusal", "missed_deadline"):
+            exact = shares[c]
+            block[f"{c}_share"] = (0.0 if not n else float(exact[b] / n) if exact is not None
+                                   else _mean(runs[c][a:z]))
+        block["mean_out_of_pocket"] = _mean(runs["out_of_pocket"][a:z]) if n else 0.0
+        block["mean_wage_lost"] = _mean(runs["wage_lost"][a:z]) if n else 0.0
+        block["city_cost_saved"] = _sum(runs["city_cost_saved"][a:z])
+        out.append(_checked(block))
+    return out
+
+
+def _checked(block: dict[str, Any]) -> dict[str, Any]:
+    """A block's values made JSON-safe (as ``_clean``); an infinite one is an overflow, an
+    error."""
+    out = {}
+    for k, v in block.items():
+        if isinstance(v, float | np.floating):
+            v = float(v)
+            if v != v:  # NaN is "no value"
+                v = None
+            elif v in (math.inf, -math.inf):
+                raise ScenarioError(f"the measure {k} overflows (a sum of money or days "
+                                    "beyond what a float holds); lower the prices, costs "
+                                    "or wages")
+            else:
+                v = round(v, 10)
+        elif isinstance(v, np.integer):
+            v = int(v)
+        out[k] = v
+    return out
 
 
 def block(j: pd.DataFrame, rows: np.ndarray | None = None) -> dict[str, Any]:
@@ -416,15 +515,14 @@ def years(j: pd.DataFrame, scenario: Scenario,
     year_of = request_years(j, scenario)
     hukou = {g.name: g.hukou for g in scenario.population.groups}
     in_year = dict(zip(*np.unique(year_of, return_counts=True), strict=True))
-    columns: dict[str, np.ndarray] | None = None
+    cells = _year_cells(j, year_of)
+    known = [by_year[str(int(year))] if by_year is not None and len(at) == in_year[year]
+             and str(int(year)) in by_year else None for (year, _, _), at in cells]
+    wanted = [at for (_, at), block in zip(cells, known, strict=True) if block is None]
+    computed = iter(_blocks(_columns(j), wanted) if wanted else ())
     rows = []
-    for (year, group, service), at in _year_cells(j, year_of):
-        if by_year is not None and len(at) == in_year[year] and str(int(year)) in by_year:
-            block = by_year[str(int(year))]
-        else:
-            if columns is None:
-                columns = _columns(j)
-            block = _block(columns, at)
+    for ((year, group, service), _), block in zip(cells, known, strict=True):
+        block = block if block is not None else next(computed)
         rows.append({"year": int(year), "group": group, "hukou": hukou.get(group, ""),
                      "service": service, **{k: block[k] for k in YEAR_MEASURES}})
     out = pd.DataFrame(rows, columns=["year", "group", "hukou", "service", *YEAR_MEASURES])
@@ -485,12 +583,14 @@ def by_year(j: pd.DataFrame, scenario: Scenario,
     order = np.argsort(year, kind="stable")
     years_in, first = np.unique(year[order], return_index=True)
     parts = np.split(order, first[1:]) if len(order) else []
-    for y, rows in zip(years_in, parts, strict=True):
-        mine = rows[migrant[rows]]
-        everyone = _block(columns, rows)
-        # A year of migrants only: their block is the year's (same rows, same numbers).
-        out[str(int(y))] = {**everyone,
-                            "migrants": None if not len(mine) else dict(everyone)
-                            if len(mine) == len(rows) else _block(columns, mine),
+    mine = [rows[migrant[rows]] for rows in parts]
+    # A year of migrants only: their block is the year's (same rows, same numbers).
+    own = [m for m, rows in zip(mine, parts, strict=True) if 0 < len(m) < len(rows)]
+    blocks = _blocks(columns, [*parts, *own])
+    everyone, theirs = blocks[:len(parts)], iter(blocks[len(parts):])
+    for y, block, m, rows in zip(years_in, everyone, mine, parts, strict=True):
+        out[str(int(y))] = {**block,
+                            "migrants": None if not len(m) else dict(block)
+                            if len(m) == len(rows) else next(theirs),
                             "rule_changes": changes.get(int(y), [])}
     return out

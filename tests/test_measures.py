@@ -106,21 +106,76 @@ def test_summary_blocks_match_filtered_frames(city) -> None:
     parts["migrants"] = (s["migrants"], j[j["hukou"] != "local"])
     assert len(s["by_group"]) > 1 and len(s["by_service"]) > 1
     for label, (block, part) in parts.items():
-        tried = part[part["outcome"] != "deterred"]
-        served = part.loc[part["outcome"] == "served", "days_to_outcome"]
-        want = {f"{o}_share": (part["outcome"] == o).sum() / len(part) for o in OUTCOMES}
-        want |= {"requests": len(part), "mean_visits": tried["visits"].mean(),
-                 "mean_loops": tried["loops"].mean(),
-                 "mean_levels_seen": tried["levels_seen"].mean(),
-                 "mean_wage_lost": part["wage_lost"].mean(),
-                 "mean_out_of_pocket": part["out_of_pocket"].mean(),
-                 "explicit_refusal_share": part["explicit_refusal"].mean(),
-                 "city_cost_saved": part["city_cost_saved"].sum(),
-                 "median_days_to_service_among_served": served.median(),
-                 "median_days_to_service": median_time(kaplan_meier(*time_to_service(part)))}
-        for key, value in want.items():
-            expected = None if value is None or math.isnan(value) else round(float(value), 10)
-            assert block[key] == expected, (label, key, block[key], expected)
+        _assert_block_is_the_frames(block, part, label)
+
+
+def _assert_block_is_the_frames(block: dict, part: pd.DataFrame, label: object) -> None:
+    """Every measure of ``block`` is what pandas gives on the frame ``part``, to the last
+    bit (after the JSON rounding every block gets)."""
+    tried = part[part["outcome"] != "deterred"]
+    served = part.loc[part["outcome"] == "served", "days_to_outcome"]
+    want = {f"{o}_share": (part["outcome"] == o).sum() / len(part) if len(part) else 0.0
+            for o in OUTCOMES}
+    want |= {"requests": len(part),
+             **{f"mean_{c}": tried[c].mean() if len(tried) else None
+                for c in measures._TRIED_MEANS},
+             "mean_wage_lost": part["wage_lost"].mean() if len(part) else 0.0,
+             "mean_out_of_pocket": part["out_of_pocket"].mean() if len(part) else 0.0,
+             "explicit_refusal_share": part["explicit_refusal"].mean() if len(part) else 0.0,
+             "missed_deadline_share": part["missed_deadline"].mean() if len(part) else 0.0,
+             "city_cost_saved": part["city_cost_saved"].sum(),
+             "median_days_to_service_among_served": served.median(),
+             "median_days_to_service": median_time(kaplan_meier(*time_to_service(part)))
+             if len(part) else None}
+    assert set(want) <= set(block), label
+    for key, value in want.items():
+        expected = None if value is None or math.isnan(value) else round(float(value), 10)
+        assert block[key] == expected, (label, key, block[key], expected)
+
+
+def test_many_blocks_at_once_are_each_blocks_frame(city) -> None:
+    """Blocks taken together (as for the years) are each their own frame's measures:
+    parts of every size, empty ones, overlapping ones, a served request without days
+    and ties in the days served."""
+    scenario, ev, households = city
+    j = measures.journeys(ev, households, scenario)
+    j["outcome"] = j["outcome"].where(j.index % 9 != 0, "deterred").where(j.index % 13 != 1)
+    served = np.flatnonzero((j["outcome"] == "served").to_numpy())
+    j.loc[served[::5], "days_to_outcome"] = j.loc[served[0], "days_to_outcome"]  # ties
+    rng = np.random.default_rng(11)
+    n = len(j)
+    parts = [np.sort(rng.choice(n, size=size, replace=False))
+             for size in (0, 1, 2, 3, 10, 57, n // 3, n)]
+    parts += [np.arange(0, n, 2), np.flatnonzero((j["outcome"] == "served").to_numpy())]
+    with_nan = j.copy()
+    with_nan.loc[served[3], "days_to_outcome"] = np.nan
+    as_floats = j.astype({"visits": float, "loops": float})  # sums in NumPy's order
+    for frame in (j, with_nan, as_floats):
+        columns = measures._columns(frame)
+        blocks = measures._blocks(columns, [*parts, None])
+        for i, (block, rows) in enumerate(zip(blocks, [*parts, None], strict=True)):
+            part = frame if rows is None else frame.iloc[rows]
+            _assert_block_is_the_frames(block, part, i)
+            assert block == measures._block(columns, rows)
+
+
+def test_the_years_blocks_are_each_years_frame() -> None:
+    """by_year over a city of several years: everyone's and the migrants' block of each
+    year are those of the year's requests."""
+    scenario = api.load(preset="beijing_history", overrides={"population.households": 300})
+    run = api.run(scenario, 1)
+    j = run.journeys
+    year = measures.request_years(j, scenario)
+    assert len(run.summary["by_year"]) >= 3
+    for y, block in run.summary["by_year"].items():
+        part = j[year == int(y)]
+        _assert_block_is_the_frames({k: v for k, v in block.items()
+                                     if k not in ("migrants", "rule_changes")}, part, y)
+        theirs = part[part["hukou"] != "local"]
+        if len(theirs):
+            _assert_block_is_the_frames(block["migrants"], theirs, (y, "migrants"))
+        else:
+            assert block["migrants"] is None
 
 
 def test_group_categories_are_those_on_the_event_rows(city) -> None:
