@@ -46,7 +46,7 @@ class EventLog:
 
     __slots__ = ("case_id", "time", "start", "wait", "fee", "wage",
                  "office", "activity", "reason", "target", "document", "codes",
-                 "requests", "_rows", "_full")
+                 "requests", "held", "held_max")
 
     #: Rows held in the flat list before they are moved into the columns.
     BLOCK = 4096
@@ -67,30 +67,32 @@ class EventLog:
         #: The requests' own rows, once taken (``add_requests``).
         self.requests: RequestRows | None = None
         #: Rows logged since the columns were last filled, one after the other in one flat
-        #: list (``_ROW`` values a row): on the hot path, one ``extend`` costs a fraction of
-        #: eleven appends, and a block at a time keeps the list small.
-        self._rows: list = []
-        self._full = self.BLOCK * _ROW
+        #: list (``_ROW`` values a row, in the order ``add`` puts them): on the hot path,
+        #: one ``extend`` costs a fraction of eleven appends, and a block at a time keeps
+        #: the list small. A counter visit (``maze.journey``) extends it itself, saving a
+        #: call per visit, and calls ``fill`` once it holds ``held_max`` values.
+        self.held: list = []
+        self.held_max = self.BLOCK * _ROW
 
     def add(self, case_id: int, time: float, office: str, activity: str, reason: str = "",
             target: str = "", document: str = "", start: float | None = None,
             wait: float = 0.0, fee: float = 0.0, wage: float = 0.0) -> None:
         """One step of case ``case_id``'s journey at ``time`` (a visit, or a mechanism's
         own row)."""
-        rows = self._rows
-        rows.extend((case_id, time, time if start is None else start, wait, fee, wage,
+        held = self.held
+        held.extend((case_id, time, time if start is None else start, wait, fee, wage,
                      office, activity, reason, target, document))
-        if len(rows) >= self._full:
-            self._fill()
+        if len(held) >= self.held_max:
+            self.fill()
 
-    def _fill(self) -> None:
+    def fill(self) -> None:
         """Move the rows held in the flat list into the columns."""
-        if self._rows:
-            move_rows(self._rows, [*((getattr(self, n), None) for n in _NUMBERS),
+        if self.held:
+            move_rows(self.held, [*((getattr(self, n), None) for n in _NUMBERS),
                                    *((getattr(self, n), self.codes[n]) for n in _TEXTS)])
 
     def __len__(self) -> int:
-        return len(self.time) + len(self._rows) // _ROW
+        return len(self.time) + len(self.held) // _ROW
 
     def add_requests(self, requests: Requests | Sequence[Request]) -> None:
         """Take the requests' own rows (the first row and the outcome row of each, in the
@@ -126,7 +128,7 @@ class EventLog:
             assert rows is not None
         if release:
             self.requests: RequestRows | None = None
-        self._fill()
+        self.fill()
         n = len(rows.case)
         logged = len(self.time)
         sizes = (n, logged, n)
@@ -219,6 +221,13 @@ class EventLog:
 
 def _request_of(case: np.ndarray, logged: np.ndarray) -> np.ndarray:
     """For each logged row's case id, the position of its request among ``case``."""
+    n = len(case)
+    if n and case[-1] - case[0] == n - 1 and (n < 2 or bool((case[1:] > case[:-1]).all())):
+        # Consecutive ids (made in the order of their ids): a row's id gives its place.
+        at = logged - case[0]
+        if len(logged) and (at.min() < 0 or at.max() >= n):
+            raise ValueError("the event log has a row for a case that is no request")
+        return at.astype(np.intp, copy=False)
     by_case = np.argsort(case, kind="stable")
     ordered = case[by_case]
     at = np.searchsorted(ordered, logged)

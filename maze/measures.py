@@ -220,10 +220,15 @@ def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario)
     j["explicit_refusal"] = count(refused) > 0
     j["missed_deadline"] = count(_is(ev["reason"], ("deadline",))[reason]) > 0
     rows = _positions(households["household_id"].to_numpy(), j["household_id"])
+    # One request per household, in household order (a city of one service): the rows
+    # are the households' own, and a copy of each column (no data copied for texts,
+    # whose Arrow buffers never change) is what a take would make.
+    whole = len(rows) == len(households) and np.array_equal(rows, np.arange(len(rows)))
     for c in GROUP_COLUMNS:
         # take() keeps pandas' own array (Arrow-backed strings): a round trip through a
         # NumPy object array and back cost more than the rest of the join.
-        j[c] = households[c].array.take(rows)
+        column = households[c].array
+        j[c] = column.copy() if whole else column.take(rows)
     cost = {name: s.city_cost for name, s in scenario.services.items()}
     services = j["service"].categories
     service_cost = np.array([cost[s] for s in services], dtype=float)
@@ -342,6 +347,8 @@ def _blocks(columns: dict[str, np.ndarray],
     each part to the last bit (tested).
     """
     k = len(parts)
+    if not k:
+        return []
     total = len(columns["outcome"])
     lengths = np.array([total if p is None else len(p) for p in parts], dtype=np.intp)
     bounds = np.concatenate(([0], np.cumsum(lengths)))
