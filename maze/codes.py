@@ -34,5 +34,15 @@ def move_rows(flat: list[Any], columns: Sequence[tuple[array, Codes | None]]) ->
     step = len(columns)
     for j, (target, codes) in enumerate(columns):
         values = flat[j::step]
+        if values and (codes is not None or target.typecode in "bhilq"):
+            # A column that says one thing throughout the block (often: one office, no
+            # document, no reason) is that value repeated, without a lookup per row. Texts
+            # and integers that compare equal are the same value (floats are not: 0.0 and
+            # -0.0), so such a column is stored exactly as the lookups would store it.
+            first = values[0]
+            if values[-1] == first and values.count(first) == len(values):
+                one = first if codes is None else codes[first]
+                target.extend(array(target.typecode, (one,)) * len(values))
+                continue
         target.fromlist(values if codes is None else list(map(codes.__getitem__, values)))
     flat.clear()

@@ -116,3 +116,34 @@ def test_tables_do_not_depend_on_the_blocks_rows_are_kept_in(monkeypatch) -> Non
         small = api.run(scenario, 5)
         assert small.events.equals(default.events)
         assert small.journeys.equals(default.journeys)
+
+
+@pytest.mark.parametrize("rows", [
+    [(1, 0.5, "a"), (1, -0.0, "a"), (1, 0.0, "a")],  # one text and int throughout
+    [(1, 0.0, "a"), (1, -0.0, "a")],  # floats equal, but not bit for bit
+    [(2, 0.0, "b"), (3, 0.0, "a"), (2, 0.0, "b")],  # texts that differ
+    [(7, 1.0, None), (7, 1.0, None)],  # a column of None
+    [(True, 2.0, frozenset()), (1, 2.0, frozenset())],  # equal values of two types
+])
+def test_moving_rows_stores_what_a_lookup_per_row_stores(rows: list[tuple]) -> None:
+    """A column that says one thing throughout a block is stored as that value repeated:
+    the same codes, in the same order of first appearance, and the same numbers (floats
+    bit for bit) as looking up every row."""
+    from array import array
+
+    from maze.codes import Codes, move_rows
+
+    def moved(block: int) -> tuple[list, list, list, list]:
+        ints, floats, texts, codes = array("q"), array("d"), array("i"), Codes()
+        for at in range(0, len(rows), block):
+            flat = [v for row in rows[at:at + block] for v in row]
+            move_rows(flat, [(ints, None), (floats, None), (texts, codes)])
+            assert flat == []
+        return list(ints), [f.hex() for f in floats], list(texts), codes.by_code
+
+    want = ([int(r[0]) for r in rows], [float(r[1]).hex() for r in rows], None, None)
+    for block in (1, 2, len(rows)):
+        got = moved(block)
+        assert got[:2] == want[:2]
+        assert [got[3][c] for c in got[2]] == [r[2] for r in rows]
+        assert got[3] == list(dict.fromkeys(r[2] for r in rows))
