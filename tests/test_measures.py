@@ -150,7 +150,9 @@ def test_many_blocks_at_once_are_each_blocks_frame(city) -> None:
     with_nan = j.copy()
     with_nan.loc[served[3], "days_to_outcome"] = np.nan
     as_floats = j.astype({"visits": float, "loops": float})  # sums in NumPy's order
-    for frame in (j, with_nan, as_floats):
+    censored = j.copy()  # many still waiting, after as few days as those served
+    censored.loc[served[1::3], "outcome"] = "pending"
+    for frame in (j, with_nan, as_floats, censored):
         columns = measures._columns(frame)
         blocks = measures._blocks(columns, [*parts, None])
         for i, (block, rows) in enumerate(zip(blocks, [*parts, None], strict=True)):
