@@ -49,7 +49,29 @@ def regimes() -> str:
               if len(locals_) == 1 else "the locals' column changes too")
     return (f"{table}\n\nDeflecting saves the city {share:.0%} of what denying saves "
             f"({saved['deflect']:,.0f} of {saved['deny']:,.0f} RMB), and no office names "
-            f"hukou; {served}.")
+            f"hukou; {served}.{_requests_row()}")
+
+
+def _requests_row() -> str:
+    """Why the summary's requests row changes with the regime, when it does: a student
+    asks. The closure (the withdrawal mechanism, off under provide) opens new requests for
+    the families it displaces; the sentence is written only when switching the closure off
+    under deflect gives provide's count, so it cannot claim a cause the model does not show."""
+    lesson = _lesson()
+    requests = {k: lesson.measures_of(lesson.BY_KEY[k])["requests"]
+                for k in ("provide", "deny", "deflect")}
+    if len(set(requests.values())) == 1:
+        return ""
+    no_closure = lesson.measures_of(lesson.Step("no-closure", "closure off",
+                                                switch=(("withdrawal", False),)))["requests"]
+    if no_closure != requests["provide"] or requests["deny"] != requests["deflect"]:
+        return (" The requests row changes with the regime too: "
+                + ", ".join(f"{n:,} under {k}" for k, n in requests.items()) + ".")
+    return (f" The **requests** row reads {requests['provide']:,} under provide and "
+            f"{requests['deflect']:,} under deny and deflect: the closure of the private "
+            "migrant school, a deflection mechanism that provide switches off, sends the "
+            "families whose children it had placed to ask again, each a new request "
+            f"(with the closure switched off, deflect counts {no_closure:,} too).")
 
 
 @block("lesson-loop")
