@@ -165,3 +165,18 @@ def test_whole_number_arguments_are_one_check_that_cli_owns() -> None:
     tree = ast.parse(Path(cli.__file__).read_text(encoding="utf-8"))
     imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     assert not [m for m in imported if m and m.startswith("maze.app.commands.")], imported
+
+
+@pytest.mark.parametrize("command", ["run", "story", "dash", "ablate", "sensitivity",
+                                     "calibrate"])
+def test_households_help_says_a_history_keeps_its_later_years(
+        command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--households sets a history's first year only (later years bring lives.in_migration):
+    every command that takes it says so, so that nobody expects a small, quick history from
+    it (maze ablate beijing_history --households 200 still runs 20,000 later arrivals)."""
+    from maze.app.cli import HOUSEHOLDS_HELP
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert " ".join(HOUSEHOLDS_HELP.split()) in text

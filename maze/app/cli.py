@@ -97,17 +97,21 @@ def _plugins() -> list:
     return found
 
 
+#: --households of every command that runs a city: in a history (a [lives] table) it sets
+#: the first year only, which a user who wants a cheaper history must know before a long run.
+HOUSEHOLDS_HELP = ("override the number of households (of the first year, in a city over "
+                   "years: later years bring lives.in_migration each). Offices, clerks and "
+                   "seats stay as the scenario declares them, so fewer households is a "
+                   "less crowded city, not a scaled-down copy")
+
+
 def add_city_arguments(p: argparse.ArgumentParser, *, regime: bool = True) -> None:
     """The arguments that choose a city, shared by every command that runs one."""
     p.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in city)")
     p.add_argument("--preset", help="a built-in city (see `maze presets`)")
     p.add_argument("--seed", type=seed_argument, default=0,
                    help="random seed, an integer from 0 to 2**63-1 (default 0)")
-    p.add_argument("--households", type=positive,
-                   help="override the number of households (of the first year, in a city over "
-                        "years: later years bring lives.in_migration each). Offices, clerks and "
-                        "seats stay as the scenario declares them, so fewer households is a "
-                        "less crowded city, not a scaled-down copy (that is --scale)")
+    p.add_argument("--households", type=positive, help=HOUSEHOLDS_HELP + " (that is --scale)")
     p.add_argument("--scale", type=float, metavar="F",
                    help="run a copy of the city with households, yearly arrivals, seats, "
                         "clerks and the mechanisms' counts times F (e.g. 0.1 for a cheap "

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from maze.app.cli import positive, seed_argument
+from maze.app.cli import HOUSEHOLDS_HELP, positive, seed_argument
 
 
 def add(p: argparse.ArgumentParser, default_out: str) -> None:
@@ -27,7 +27,9 @@ def add(p: argparse.ArgumentParser, default_out: str) -> None:
                         "measure or an expression over the output tables, and filters")
     p.add_argument("--seed", type=seed_argument, default=0,
                    help="base seed, an integer from 0 to 2**63-1 (default 0)")
-    p.add_argument("--households", type=positive, help="override the city's households")
+    p.add_argument("--households", type=positive,
+                   help=HOUSEHOLDS_HELP + "; a history stays nearly as costly (a scaled "
+                        "copy from Python: docs/howto/rule-year.md)")
     p.add_argument("--out", help=f"output folder (default {default_out}/<city>/)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=positive, metavar="N",

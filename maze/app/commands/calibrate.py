@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from maze.app.cli import positive, seed_below
+from maze.app.cli import HOUSEHOLDS_HELP, positive, seed_below
 
 
 def _share(text: str) -> float:
@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
     p.add_argument("targets", help="targets TOML file (see docs/reference/targets.md)")
     p.add_argument("--scenario", help="scenario file (default: the file's preset)")
     p.add_argument("--preset", help="a built-in city (default: the file's preset)")
-    p.add_argument("--households", type=positive, help="override the number of households")
+    p.add_argument("--households", type=positive, help=HOUSEHOLDS_HELP + " (that is --scale)")
     p.add_argument("--scale", type=float, default=1.0, metavar="F",
                    help="fit a copy of the city with households, yearly arrivals, seats, "
                         "clerks and the mechanisms' counts times F (e.g. 0.1 for a history); "
