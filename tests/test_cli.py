@@ -180,3 +180,16 @@ def test_households_help_says_a_history_keeps_its_later_years(
         main([command, "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert " ".join(HOUSEHOLDS_HELP.split()) in text
+
+
+def test_run_names_the_files_it_wrote(tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The last line lists the run folder's files: no report.html after --no-report (it
+    was listed though not written), and every table, years.parquet included."""
+    out = tmp_path / "r"
+    assert main(["run", "--households", "150", "--no-report", "--out", str(out)]) == 0
+    last = " ".join(capsys.readouterr().out.split()).rsplit("results in", 1)[1]
+    assert "report.html" not in last
+    for name in ("events.parquet", "journeys.parquet", "households.parquet", "years.parquet",
+                 "summary.json"):
+        assert name in last and (out / name).exists()

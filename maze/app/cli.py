@@ -258,7 +258,15 @@ def _print_summary(s: dict, out: Path) -> None:
                   "met, mean")
     console.print(f"explicit hukou refusals: {s['explicit_refusal_share']:.1%} of requests; "
                   f"city cost saved: {s['city_cost_saved']:,.0f} RMB")
-    console.print(f"results in {out}/ (report.html, events.parquet, journeys.parquet)")
+    console.print(f"results in {out}/ ({', '.join(written(out))})")
+
+
+def written(out: Path) -> list[str]:
+    """The files a run left in ``out``, report first: what the user can open (a history
+    adds years, children and life events; --no-report writes no report)."""
+    tables = sorted(p.name for p in Path(out).glob("*.parquet"))
+    return [n for n in ("report.html",) if (Path(out) / n).exists()] + tables + [
+        n for n in ("summary.json",) if (Path(out) / n).exists()]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

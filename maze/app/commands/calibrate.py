@@ -35,7 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
                     "Writes OUT/"
                     "posterior.parquet, fit.parquet/fit.csv, diagnostics.parquet, "
                     "calibrated.toml, calibration.json and calibration.html. The pyabc "
-                    "history is kept in OUT.abc.db; --resume continues from it.")
+                    "history is kept in OUT.abc.db; --resume continues from it. Each "
+                    "generation runs the city at least --population times, often many "
+                    "times more: a calibration of a full city takes tens of minutes or "
+                    "more (docs/tutorials/calibration.md gives measured times); "
+                    "--max-simulations caps it, --scale makes each run cheaper.")
     p.add_argument("targets", help="targets TOML file (see docs/reference/targets.md)")
     p.add_argument("--scenario", help="scenario file (default: the file's preset)")
     p.add_argument("--preset", help="a built-in city (default: the file's preset)")
