@@ -101,7 +101,7 @@ def one_case(name: str, households: int, seed: int, write: bool, preset: str,
     t1 = time.perf_counter()
     raw.events  # noqa: B018 - the event table is built when first asked for
     mark("event table")
-    events = measures.attach_groups(raw.events, raw.households)
+    events = measures.attach_groups(raw.events, raw.households, raw.texts)
     j = measures.journeys(raw.events, raw.households, scenario)
     summary = measures.summary(raw.events, j, raw.households, scenario, seed)
     t2 = time.perf_counter()

@@ -290,7 +290,7 @@ raw = world.run()
 del world
 step("simulate, build the event table")
 j = measures.journeys(raw.events, raw.households, sc)
-result = api.Run(raw, measures.attach_groups(raw.events, raw.households), j,
+result = api.Run(raw, measures.attach_groups(raw.events, raw.households, raw.texts), j,
                  measures.summary(raw.events, j, raw.households, sc, 0))
 step("journeys and summary")
 api.write(result, sys.argv[2], report=False)

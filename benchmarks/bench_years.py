@@ -63,7 +63,7 @@ def one_run(households: int, seed: int, write: bool, as_written: bool) -> dict:
 
     raw = World(scenario, seed, offices.mechanisms).run()
     t1 = time.perf_counter()
-    events = measures.attach_groups(raw.events, raw.households)
+    events = measures.attach_groups(raw.events, raw.households, raw.texts)
     j = measures.journeys(raw.events, raw.households, scenario)
     summary = measures.summary(raw.events, j, raw.households, scenario, seed)
     years = measures.years(j, scenario)

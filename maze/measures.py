@@ -10,7 +10,7 @@ names hukou (conspicuousness), and what the city saves.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,8 +41,14 @@ def _positions(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return pd.Index(keys).get_indexer(wanted)
 
 
-def attach_groups(events: pd.DataFrame, households: pd.DataFrame) -> pd.DataFrame:
-    """The event log with each household's group attributes joined on."""
+def attach_groups(events: pd.DataFrame, households: pd.DataFrame,
+                  texts: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The event log with each household's group attributes joined on.
+
+    ``texts``: the households' text columns as the population drew them (each with
+    ``codes``, one per household, into ``labels``), if at hand (``RunResult.texts``):
+    they make the categories without hashing every household's text again.
+    """
     idx = _positions(households["household_id"].to_numpy(), events["household_id"].to_numpy())
     # Which households have events: a category that none of them holds is dropped, as
     # remove_unused_categories() on the event rows would, but decided per household.
@@ -55,7 +61,11 @@ def attach_groups(events: pd.DataFrame, households: pd.DataFrame) -> pd.DataFram
             # Categorise the households once, then index the codes: the same categories as
             # categorising every event row, at a fraction of the cost. (From pandas' own
             # array: going through a NumPy object array first cost more than the rest.)
-            per_household = pd.Categorical(column.array)
+            drawn = texts.get(c) if texts else None
+            if drawn is not None and len(drawn.codes) == len(column):
+                per_household = _categories(drawn.codes, drawn.labels, column.dtype)
+            else:
+                per_household = pd.Categorical(column.array)
             codes = per_household.codes
             used = np.zeros(len(per_household.categories) + 1, dtype=bool)
             used[codes[present]] = True  # a missing value (code -1) marks the extra last slot
@@ -72,6 +82,16 @@ def attach_groups(events: pd.DataFrame, households: pd.DataFrame) -> pd.DataFram
         return out
     # One concat rather than one column assignment each: every assignment copied the frame.
     return pd.concat([events, pd.DataFrame(columns, index=events.index)], axis=1)
+
+
+def _categories(codes: np.ndarray, labels: list[str], dtype: Any) -> pd.Categorical:
+    """``labels[codes]`` as a Categorical whose categories are the labels, sorted (as
+    ``pd.Categorical`` sorts the texts), of the text type ``dtype``."""
+    order = sorted(range(len(labels)), key=labels.__getitem__)
+    rank = np.empty(len(labels), dtype=np.intp)
+    rank[order] = np.arange(len(labels))
+    categories = pd.Index(pd.array([labels[i] for i in order], dtype=dtype))
+    return pd.Categorical.from_codes(rank[codes], dtype=pd.CategoricalDtype(categories))
 
 
 def _case_numbers(case_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

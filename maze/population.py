@@ -196,11 +196,14 @@ def group_columns(group: Group, rng: np.random.Generator, n: int,
     return cols
 
 
-def draw_population(scenario: Scenario, rng: np.random.Generator) -> pd.DataFrame:
+def draw_population(scenario: Scenario, rng: np.random.Generator,
+                    texts: dict[str, Texts] | None = None) -> pd.DataFrame:
     """One row per household: id, group, hukou, arrival day and every attribute.
 
     Group sizes are the shares times the population, rounded so they add up
-    (largest remainders), so a group's size does not wander with the seed.
+    (largest remainders), so a group's size does not wander with the seed. ``texts``,
+    if given, receives each text column as the codes it was drawn as (for tables that
+    want those columns as categories, without hashing every row's text again).
     """
     import numpy as np  # here, not at the top: checking a scenario needs no NumPy
 
@@ -226,14 +229,19 @@ def draw_population(scenario: Scenario, rng: np.random.Generator) -> pd.DataFram
     columns: dict[str, object] = {"household_id": np.arange(n, dtype=np.int64),
                                   "arrival": arrivals}
     for name in parts:
-        columns[name] = _joined(parts[name], order)
+        column = columns[name] = _joined(parts[name], order)
+        if isinstance(column, Texts):
+            if texts is not None:  # kept through the run: in the smallest type that holds them
+                small = np.int8 if len(column.labels) <= 127 else np.int32
+                texts[name] = Texts(column.codes.astype(small), column.labels)
+            columns[name] = _strings(column.labels, column.codes)
         parts[name] = []
     import pandas as pd  # here, not at the top: checking a scenario needs no pandas
 
     return pd.DataFrame(columns)
 
 
-def _joined(parts: list[np.ndarray | Texts], order: np.ndarray) -> object:
+def _joined(parts: list[np.ndarray | Texts], order: np.ndarray) -> np.ndarray | Texts:
     """The groups' parts of one column joined, in the order ``order`` gives."""
     import numpy as np
 
@@ -242,7 +250,7 @@ def _joined(parts: list[np.ndarray | Texts], order: np.ndarray) -> object:
     code: dict[str, int] = {}
     codes = [np.array([code.setdefault(t, len(code)) for t in p.labels], dtype=np.intp)[p.codes]
              for p in parts]
-    return _strings(list(code), np.concatenate(codes)[order])
+    return Texts(np.concatenate(codes)[order], list(code))
 
 
 def _strings(labels: list[str], codes: np.ndarray) -> object:

@@ -146,7 +146,8 @@ class RunResult:
 
     def __init__(self, scenario: Scenario, seed: int, events: pd.DataFrame | EventLog,
                  households: pd.DataFrame, children: pd.DataFrame | None = None,
-                 life_events: pd.DataFrame | None = None):
+                 life_events: pd.DataFrame | None = None,
+                 texts: dict[str, Any] | None = None):
         self.scenario = scenario
         self.seed = seed
         self._events = events
@@ -155,6 +156,10 @@ class RunResult:
         #: of the households' lives (arrivals, stages, renewals, leaving). None otherwise.
         self.children = children
         self.life_events = life_events
+        #: The households' text columns as the population drew them, each ``codes`` (one
+        #: per household) into ``labels``: categories made from them need no hashing of
+        #: every household's text (``measures.attach_groups``). Empty if not at hand.
+        self.texts = texts or {}
 
     @property
     def events(self) -> pd.DataFrame:
@@ -214,7 +219,9 @@ class World:
         self.gap = Sampler(scenario.population.days_between_visits, self.rng["gaps"]).draw
         if (scenario.population.households or 0) >= heap.GIVE_BACK_FROM:
             heap.map_big_blocks()
-        self.households = draw_population(scenario, self.rng["population"])
+        #: The households' text columns as drawn: codes into labels (see RunResult.texts).
+        self.texts: dict[str, Any] = {}
+        self.households = draw_population(scenario, self.rng["population"], self.texts)
         self._cols = _Columns(self.households)
         #: The population columns by attribute name (lists, one value per household id):
         #: what ``Household.attr`` reads, for the household process's hot path.
@@ -282,7 +289,7 @@ class World:
             heap.give_back()  # what the households' processes freed
         self.log.add_requests(self.requests)
         return RunResult(self.declared, self.seed, self.log, self.households, children,
-                         life_events)
+                         life_events, self.texts)
 
     def _hooks(self) -> None:
         """Which mechanisms are asked what, on the hot path (those with something to say)."""

@@ -180,6 +180,20 @@ def test_the_years_blocks_are_each_years_frame() -> None:
             assert block["migrants"] is None
 
 
+def test_group_categories_from_the_drawn_codes_are_those_of_the_texts() -> None:
+    """The population's own codes give the same event table as categorising its texts:
+    the same categories (sorted, of the same type, only those on event rows) and rows."""
+    scenario = api.load(preset="beijing", overrides={"population.households": 600})
+    raw = World(scenario, 2, offices.mechanisms(scenario)).run()
+    assert {"group", "hukou", "education", "origin"} <= set(raw.texts)
+    events = raw.events
+    kept = events[events["household_id"] % 5 != 0]  # some households with no event row
+    for ev in (events, kept):
+        pd.testing.assert_frame_equal(measures.attach_groups(ev, raw.households, raw.texts),
+                                      measures.attach_groups(ev, raw.households),
+                                      check_exact=True, check_categorical=True)
+
+
 def test_group_categories_are_those_on_the_event_rows(city) -> None:
     scenario, ev, households = city
     silent = households["household_id"] % 4 == 0

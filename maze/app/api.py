@@ -191,7 +191,7 @@ def run(scenario: Scenario, seed: int = 0,
         gc.collect()
         heap.give_back()
     with np.errstate(over="ignore"):  # an overflow is reported by summary, as an error
-        events = measures.attach_groups(raw.events, raw.households)
+        events = measures.attach_groups(raw.events, raw.households, raw.texts)
         j = measures.journeys(raw.events, raw.households, scenario)
         summary = measures.summary(raw.events, j, raw.households, scenario, seed)
     if raw.children is not None:
