@@ -470,15 +470,23 @@ def block(j: pd.DataFrame, rows: np.ndarray | None = None) -> dict[str, Any]:
     return _block(_columns(j), rows)
 
 
-def _partition(j: pd.DataFrame, column: str, **options: Any) -> list[tuple[Any, np.ndarray]]:
-    """Each group's key and rows, in the order ``j.groupby(column, sort=True)`` yields them.
+def _partition(j: pd.DataFrame, column: str) -> list[tuple[Any, np.ndarray]]:
+    """Each group's key and rows (ascending), in the order ``j.groupby(column, sort=True,
+    observed=True)`` yields them: texts sorted, categories present in their own order,
+    missing values in no group.
 
     Rows rather than sub-frames: one stable sort of the group numbers instead of a
-    filtered copy of the journeys per group.
+    filtered copy of the journeys per group, and the numbers from the category codes or
+    one factorisation (groupby took two).
     """
-    grouped = j.groupby(column, sort=True, **options)
-    keys = grouped.size().index
-    number = grouped.ngroup().fillna(-1).to_numpy(dtype=np.intp)  # -1: no group (NaN key)
+    values = j[column]
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        present = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories)) > 0
+        keys = values.cat.categories[present]
+        number = np.where(codes >= 0, (np.cumsum(present) - 1)[codes], -1)
+    else:
+        number, keys = pd.factorize(values, sort=True)  # -1: no group (a missing key)
     order = np.argsort(number, kind="stable")
     bounds = np.searchsorted(number[order], np.arange(len(keys) + 1))
     return [(key, order[a:b]) for key, a, b in zip(keys, bounds[:-1], bounds[1:], strict=True)]
@@ -498,23 +506,18 @@ def summary(events: pd.DataFrame, j: pd.DataFrame, households: pd.DataFrame,
     columns = _columns(j)
     overall = _block(columns)
     out.update(overall)
+    groups, services = _partition(j, "group"), _partition(j, "service")
+    migrants = np.flatnonzero((j["hukou"] != "local").to_numpy())
+    parts = [rows for _, rows in groups + services] + ([migrants] if len(migrants) else [])
     # A block of every row (a city of one group, one service, or of migrants only) is the
     # whole one: the same rows in the same order give the same numbers, not computed twice.
-    out["by_group"] = {str(g): _block_of(columns, rows, overall)
-                       for g, rows in _partition(j, "group")}
-    out["by_service"] = {str(s): _block_of(columns, rows, overall)
-                         for s, rows in _partition(j, "service", observed=True)}
-    migrants = np.flatnonzero((j["hukou"] != "local").to_numpy())
-    out["migrants"] = None if not len(migrants) else _block_of(columns, migrants, overall)
+    own = iter(_blocks(columns, [rows for rows in parts if len(rows) != len(j)]))
+    blocks = iter([dict(overall) if len(rows) == len(j) else next(own) for rows in parts])
+    out["by_group"] = {str(g): next(blocks) for g, _ in groups}
+    out["by_service"] = {str(s): next(blocks) for s, _ in services}
+    out["migrants"] = next(blocks) if len(migrants) else None
     out["by_year"] = by_year(j, scenario, columns)
     return out
-
-
-def _block_of(columns: dict[str, np.ndarray], rows: np.ndarray,
-              whole: dict[str, Any]) -> dict[str, Any]:
-    """The block of ``rows`` (ascending), or a copy of ``whole``, the block of all rows,
-    when ``rows`` are all of them."""
-    return dict(whole) if len(rows) == len(columns["outcome"]) else _block(columns, rows)
 
 
 #: Columns of years.parquet, one row per calendar year x group x service (the data contract).

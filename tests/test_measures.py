@@ -309,3 +309,20 @@ def test_the_median_of_a_block_is_numpys_to_the_last_bit() -> None:
             x[rng.random(n) < 0.3] = x[0]  # ties
             assert _median(x) == float(np.median(x))
             assert type(_median(x)) is float
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series(["b", "a", None, "b", "c", "a"], dtype="str"),  # texts, one missing
+    pd.Series(["b", "a", "b"], dtype=object),
+    pd.Series(pd.Categorical(["y", "x", None, "y"], categories=["z", "y", "x", "w"])),
+    pd.Series([], dtype="str"),
+])
+def test_partition_is_the_groupbys_groups(values: pd.Series) -> None:
+    """Groups in groupby's order (texts sorted, categories present in their own order),
+    each with its rows ascending; a missing key in no group."""
+    j = pd.DataFrame({"key": values})
+    want = [(key, np.sort(rows)) for key, rows in
+            j.groupby("key", sort=True, observed=True).indices.items()]
+    got = measures._partition(j, "key")
+    assert [k for k, _ in got] == [k for k, _ in want]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(got, want, strict=True))
