@@ -257,8 +257,8 @@ def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario)
     # served. A family asking again (displaced by a closure) is not a second saving.
     need = j["household_id"].astype(np.int64) * len(services) + j["service"].codes
     ask = pd.factorize(need)[0]
-    never_served = np.bincount(ask, weights=pd.Series(j["outcome"]).eq("served").to_numpy(),
-                               minlength=ask.max(initial=-1) + 1)[ask] == 0
+    served = j["outcome"].codes == OUTCOMES.index("served")  # categories in OUTCOMES' order
+    never_served = np.bincount(ask[served], minlength=ask.max(initial=-1) + 1)[ask] == 0
     last = ~pd.Series(need).duplicated(keep="last").to_numpy()
     saved = (pd.Series(j["hukou"]) != "local").to_numpy() & never_served & last
     j["city_cost_saved"] = np.where(saved, service_cost[j["service"].codes], 0.0)
