@@ -260,6 +260,8 @@ class Lives:
         self.child_of_case: dict[int, Child] = {}
         #: Open school case -> the stage its child was in when it was made.
         self.stage_of_case: dict[int, str] = {}
+        #: Open case a mechanism opened for a child's place -> the office of that place.
+        self.continuing: dict[int, str] = {}
         self.next_child = 0
         #: Household id -> the day it left the city (absent: still here).
         self.gone: dict[int, float] = {}
@@ -392,6 +394,16 @@ class Lives:
             return child.years_schooling(self.env.now)
         return self.households[child.household].attr(name)
 
+    def continues(self, req: Request, placed: Request) -> None:
+        """``req`` is a case a mechanism opened, at the office where it was made, for the
+        place ``placed`` won there (a closure's notice to the pupils of a closing school):
+        it is for the same child, and it places that child only while the child still
+        holds that place."""
+        child = self.child_of_case.get(placed.case_id)
+        if child is not None:
+            self.child_of_case[req.case_id] = child
+            self.continuing[req.case_id] = req.entry
+
     def _child_of(self, req: Request) -> Child | None:
         """The child a school request is for: the one it was made for, or, for a case a
         mechanism opened (a closure), the family's child placed where it began."""
@@ -413,7 +425,7 @@ class Lives:
             # A request still on its way when the family left the city: a seat it won is
             # given back at once, as nobody of the family is there to take it.
             if outcome in ("served", "alternative") and req.end_office:
-                self.world.release_seat(req.end_office, req.household)
+                self.world.release_seat(req.end_office, req.household, req.case_id)
             return
         self.last.setdefault(hid, {})[req.service] = req
         if outcome in FAILED:
@@ -425,6 +437,9 @@ class Lives:
             elif outcome != "served" and not bool(self.cols["contract"][hid]):
                 ins.stop_at(hid)
         child = self._child_of(req) if req.service == self.school else None
+        held = self.continuing.pop(req.case_id, None)
+        if child is not None and held is not None and child.enrolled != held:
+            child = None  # the child left that place (a new stage): this case is not its year
         if child is not None and child.followed:
             # The child's place is what its latest school case says (also a case a closure
             # opened for a child placed at a closing school).
@@ -478,8 +493,10 @@ class Lives:
 
     def _release(self, child: Child) -> None:
         if child.enrolled:
-            self.world.release_seat(child.enrolled, self.households[child.household])
-            child.enrolled = ""
+            # The child no longer holds the place before mechanisms hear of it: a case they
+            # end now for that place (a closure's) does not place the child there again.
+            office, child.enrolled = child.enrolled, ""
+            self.world.release_seat(office, self.households[child.household], child.case)
 
     def leave(self, hid: int, why: str, mid_year: bool = True) -> None:
         """The household leaves the city, with its child if the child was there.

@@ -118,10 +118,12 @@ class Mechanism:
     def finished(self, world: World, request: Request) -> None:
         """Called when a request reaches its outcome."""
 
-    def seat_released(self, world: World, household: Household, office: str) -> None:
+    def seat_released(self, world: World, household: Household, office: str,
+                      case: int = -1) -> None:
         """Called when ``household`` gives up the seat it held at ``office`` (runs over
         years: a pupil moving on to a new stage, a child sent to the hometown, a family
-        leaving the city)."""
+        leaving the city); ``case`` is the request that won the seat, or that carries it on
+        (-1 if not known): of two children with a seat at one school, the one leaving."""
 
     # -- family decisions over years (runs with ``[lives]``) ------------------------------
     def brings_child(self, world: World, household: Household, child: Child) -> bool | None:

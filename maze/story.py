@@ -283,6 +283,9 @@ def _end_sentence(t: Teller, r: pd.Series, visits: pd.DataFrame,
     service = t.service(str(r["service"]))
     if o == "served":
         text = "served in the city"
+    elif o == "alternative" and notice is not None and office == notice:
+        # a pupil who left the closing school (a new stage) before it closed
+        text = f"their child kept its place at {t.office(office)} until it left that school"
     elif o == "alternative":
         text = f"served privately, by {t.office(office)}, instead of by the public service"
     elif o == "sent_away":

@@ -385,15 +385,17 @@ class World:
         self.requests.append(req)
         return req
 
-    def release_seat(self, office: str, household: Household | None = None) -> None:
-        """A household gives up the seat it held (a pupil moving on, a family leaving);
-        the mechanisms that remember who sits where hear of it."""
+    def release_seat(self, office: str, household: Household | None = None,
+                     case: int = -1) -> None:
+        """A household gives up the seat it held (a pupil moving on, a family leaving),
+        won by request ``case`` (-1 if not known); the mechanisms that remember who sits
+        where hear of it."""
         station = self.stations[office]
         if station.seats_left is not None:
             station.seats_left += 1
         if household is not None:
             for m in self.releasers:
-                m.seat_released(self, household, office)
+                m.seat_released(self, household, office, case)
 
     def day_of_year(self, t: float) -> float:
         """Day ``t`` on the yearly calendar of deadlines: ``t`` itself in a one-season run,

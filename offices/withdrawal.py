@@ -26,7 +26,11 @@ The place the household had stays its outcome for the case that found it. The no
 opens a new case for each household placed there (same household, same service): it
 starts with a refusal on "closure" at the closed office and ends where the household
 ends (``sent_away``, another ``alternative``, ``gave_up``), or ``pending`` if the horizon
-comes first. Each case keeps one outcome. Households placed after the notice (with
+comes first. In a run over years a pupil may leave the school before it closes: with
+its family leaving the city, the case ends ``sent_away``; moving on to the next school
+stage (or sent to the hometown's school), it ends ``alternative`` at the closing school
+on that day, as the place lasted as long as the child had it, and the child's own new
+request decides its next year. Each case keeps one outcome. Households placed after the notice (with
 ``admits_after_notice``) get theirs when the utilities are cut or at the closure.
 """
 
@@ -105,6 +109,8 @@ class Withdrawal(Mechanism):
         self.where: dict[int, str] = {}
         #: Placed case -> the case the closure opened for the same household and service.
         self.reopened: dict[int, Request] = {}
+        #: The cases the closure opened (never a new pupil, whatever their outcome).
+        self.notices: set[int] = set()
         #: Whether the notice has been given, the utilities cut and the offices closed
         #: (each happens once, whatever rules replace these), and whether newer rules
         #: replaced these.
@@ -140,6 +146,7 @@ class Withdrawal(Mechanism):
         self.enrolled = {c: r for c, r in previous.enrolled.items()
                          if previous.where[c] in self.offices}
         self.where, self.reopened = previous.where, previous.reopened
+        self.notices = previous.notices
         self.noticed, self.cut, self.closed = previous.noticed, previous.cut, previous.closed
         if not self.noticed:
             world.env.process(self._notice(world))
@@ -162,32 +169,43 @@ class Withdrawal(Mechanism):
 
     def finished(self, world: World, request: Request) -> None:
         gone = world.lives is not None and request.household.id in world.lives.gone
+        if request.case_id in self.notices:
+            return  # the closure's own case: the place it carried on was already counted
         if (request.outcome in ("served", "alternative") and request.last_office in self.offices
                 and world.env.now < self.config.closure and not gone):
             self.enrolled[request.case_id] = request
             self.where[request.case_id] = request.last_office
 
-    def seat_released(self, world: World, household: Household, office: str) -> None:
+    def seat_released(self, world: World, household: Household, office: str,
+                      case: int = -1) -> None:
         """A pupil who gave up its place here (moved on, sent home, its family gone) is no
         longer the closure's to push out: no case is opened for it. A closure case already
-        opened ends ``sent_away`` if the family left the city; one whose child moved on
-        stays open (``pending``) as the family's own new case decides its year."""
+        opened ends ``sent_away`` if the family left the city, and ``alternative`` here if
+        the child left the place while its family stays (it had the place as long as it
+        needed it; its own new request decides its next year). Only the pupil whose place
+        this was (``case``: the request that won it or the closure's case carrying it on)
+        leaves the closure's hands, not a brother or sister still at the school."""
         if office not in self.offices:
             return
+        lives = world.lives
+        gone = lives is not None and household.id in lives.gone
         for cid in [c for c, r in self.enrolled.items()
-                    if r.household.id == household.id and self.where[c] == office]:
+                    if r.household.id == household.id and self.where[c] == office
+                    and (case < 0 or case == c or case == getattr(self.reopened.get(c),
+                                                                    "case_id", -1))]:
             del self.enrolled[cid]
             req = self.reopened.get(cid)
-            lives = world.lives
-            if req is not None and req.outcome is None and lives is not None \
-                    and household.id in lives.gone:
-                finish(world, req, "sent_away", office)
+            if req is not None and req.outcome is None and lives is not None:
+                finish(world, req, "sent_away" if gone else "alternative", office)
 
     # -- the processes --------------------------------------------------------------------
     def _reopen(self, world: World, placed: Request) -> Request:
         """The household's new case: told at the closed office that the place will end."""
         office = self.where[placed.case_id]
         req = world.new_request(placed.household, placed.service, office)
+        self.notices.add(req.case_id)
+        if world.lives is not None:
+            world.lives.continues(req, placed)
         now = world.env.now
         world.log.add(req.case_id, now, office, "refuse", reason="closure")
         req.visits += 1

@@ -12,6 +12,7 @@ import pytest
 
 from maze import measures
 from maze.app import api
+from maze.life_story import life_story_lines
 from maze.lives import CHILD_COLUMNS, YEAR_DAYS, Streak
 from maze.scenario import ScenarioError, from_dict
 from maze.world import World
@@ -396,10 +397,10 @@ def test_a_seat_won_after_the_family_left_is_given_back(monkeypatch: pytest.Monk
     released: list[tuple[str, int, float]] = []
     original = World.release_seat
 
-    def spy(self: World, office: str, household: Any = None) -> None:
+    def spy(self: World, office: str, household: Any = None, case: int = -1) -> None:
         if household is not None:
             released.append((office, household.id, self.env.now))
-        original(self, office, household)
+        original(self, office, household, case)
 
     monkeypatch.setattr(World, "release_seat", spy)
     s = api.load(preset="beijing_history", overrides={"population.households": 600,
@@ -413,3 +414,54 @@ def test_a_seat_won_after_the_family_left_is_given_back(monkeypatch: pytest.Monk
     given_back = set(released)
     assert all((str(o), int(h), float(t)) in given_back for o, h, t in zip(
         late["last_office"], late["household_id"], late["end"], strict=True))
+
+
+def _closing_private_school(lives: dict[str, Any], **attributes: Any) -> api.Run:
+    """Two years; the public school has 5 seats, so most children go to the private school,
+    which a notice on day 200 says will close on day 565 (after the turn of the year, when
+    the 11-year-olds move on to junior middle school)."""
+    data = city_over_years(years=2, households=200, in_migration=0, **lives)
+    for g in data["population"]["groups"]:
+        g["attributes"].update(attributes)
+    data["offices"][0]["seats"] = 5
+    data["mechanisms"] = {"withdrawal": {"offices": ["minban"], "notice": 200.0,
+                                         "notice_days": 365.0}}
+    return run(data)
+
+
+def test_a_closure_case_ends_when_its_pupil_moves_on_before_the_closure() -> None:
+    # A pupil of the closing school who moves on to junior middle school on 1 January gives
+    # its place up then: the case the notice opened for it ends that day, at the closing
+    # school, as the place it had there ("alternative"); it is not left waiting to the end
+    # of the run, and the story does not call it still open.
+    r = _closing_private_school({"stage_ages": {"primary": (11, 11), "middle": (12, 14)}})
+    j = r.journeys
+    notices = j[(j["start"] == 200.0) & (j["hukou"] == "migrant")]
+    assert len(notices) > 50
+    c = r.raw.children
+    moved = set(c[(c["year"] == FIRST + 1) & (c["stage"] == "middle")]["household_id"])
+    ends = notices[notices["household_id"].isin(moved)]
+    assert len(ends) > 50
+    assert set(ends["outcome"]) == {"alternative"}
+    assert set(ends["last_office"]) == {"minban"} and set(ends["end"]) == {YEAR_DAYS}
+    hid = int(ends["household_id"].iloc[0])
+    story = "\n".join(life_story_lines(r.events, r.raw.life_events, hid, r.scenario))
+    assert "kept its place at the minban until it left that school" in story
+    assert "still open" not in story
+
+
+def test_a_brother_moving_on_leaves_his_sister_to_the_closure() -> None:
+    # Two children at the closing school, the elder (11) moving on to middle school on
+    # 1 January, the younger (10) staying: the elder's notice case ends that day, the
+    # younger's at the closure (day 565), when she is pushed out like every holdout.
+    r = _closing_private_school({"sibling_gap": (1, 1)}, children=2)
+    c, j = r.raw.children, r.journeys
+    first = c[c["year"] == FIRST]
+    both = first[first["outcome"] == "private"].groupby("household_id")["age"].apply(sorted)
+    pairs = {h for h, ages in both.items() if ages == [10, 11]}
+    assert len(pairs) > 5
+    notices = j[(j["start"] == 200.0) & j["household_id"].isin(pairs)]
+    for hid, cases in notices.groupby("household_id"):
+        assert sorted(cases["end"]) == [YEAR_DAYS, 565.0], hid
+        younger = cases[cases["end"] == 565.0]
+        assert set(younger["outcome"]) <= {"sent_away", "gave_up"}, hid
