@@ -19,6 +19,7 @@ import pandas as pd
 import offices
 from maze import heap, measures, outputs, resources, storage
 from maze import scenario as sc
+from maze.collector import fewer_collections
 from maze.scenario import Scenario, ScenarioError
 from maze.world import RunResult, World
 from offices import presets
@@ -181,26 +182,31 @@ def run(scenario: Scenario, seed: int = 0,
             raise ScenarioError("seeds: give at least one seed")
         return Replications([run(scenario, s, max_memory=max_memory) for s in seeds], seeds)
     seed = check_seed(seed)
-    world = World(scenario, seed, offices.mechanisms)
-    raw = world.run(progress)
-    del world
-    if len(raw.households) >= COLLECT_FROM:
-        # Households still in a line at the horizon are SimPy processes holding the world
-        # in reference cycles: collected now, the world's requests and processes do not
-        # sit beside the measures (a third of the memory of a city of a million households).
-        gc.collect()
-        heap.give_back()
-    with np.errstate(over="ignore"):  # an overflow is reported by summary, as an error
-        events = measures.attach_groups(raw.events, raw.households, raw.texts)
-        j = measures.journeys(raw.events, raw.households, scenario)
-        summary = measures.summary(raw.events, j, raw.households, scenario, seed)
-    if raw.children is not None:
-        from maze import life_measures
+    # The collector runs far less often from the world's making to the measures (as it
+    # does while the world runs): a collection when the world is let go would walk every
+    # object of the run, most of them freed the moment after, when the world goes.
+    with fewer_collections():
+        world = World(scenario, seed, offices.mechanisms)
+        raw = world.run(progress)
+        del world
+        if len(raw.households) >= COLLECT_FROM:
+            # Households still in a line at the horizon are SimPy processes holding the
+            # world in reference cycles: collected now, the world's requests and processes
+            # do not sit beside the measures (a third of the memory of a city of a million
+            # households).
+            gc.collect()
+            heap.give_back()
+        with np.errstate(over="ignore"):  # an overflow is reported by summary, as an error
+            events = measures.attach_groups(raw.events, raw.households, raw.texts)
+            j = measures.journeys(raw.events, raw.households, scenario)
+            summary = measures.summary(raw.events, j, raw.households, scenario, seed)
+        if raw.children is not None:
+            from maze import life_measures
 
-        summary["children"] = life_measures.children_summary(raw.children)
-        assert scenario.lives is not None
-        if scenario.lives.renew:
-            summary["renewals"] = life_measures.churn(j, scenario.lives.renew, scenario)
+            summary["children"] = life_measures.children_summary(raw.children)
+            assert scenario.lives is not None
+            if scenario.lives.renew:
+                summary["renewals"] = life_measures.churn(j, scenario.lives.renew, scenario)
     return Run(raw, events, j, summary)
 
 
