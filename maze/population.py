@@ -34,6 +34,41 @@ class AttributeSpec:
     #: Kept only in runs over years (``[lives]``) or when a group declares it, so that a
     #: one-season population table keeps its columns.
     optional: bool = False
+    #: The values a number attribute may take (None: no bound that side).
+    low: float | None = None
+    high: float | None = None
+    #: Why ``high`` is where it is, when it is a limit of the model rather than of the
+    #: quantity itself.
+    limit: str = ""
+
+    def range_text(self) -> str:
+        """The declared range in words ("" if none): ``from 0 to 1``, ``at least 0``."""
+        if self.low is not None and self.high is not None:
+            text = f"from {self.low:g} to {self.high:g}"
+        elif self.low is not None:
+            text = f"at least {self.low:g}"
+        elif self.high is not None:
+            text = f"at most {self.high:g}"
+        else:
+            return ""
+        return text + (f" ({self.limit})" if self.limit else "")
+
+
+def _amount(default: float, doc: str) -> AttributeSpec:
+    """A number attribute that is never negative (years, days, visits, a wage)."""
+    return AttributeSpec("number", default, doc, low=0.0)
+
+
+def _share(default: float, doc: str) -> AttributeSpec:
+    """A number attribute from 0 to 1 (a probability, a standing in class)."""
+    return AttributeSpec("number", default, doc, low=0.0, high=1.0)
+
+
+def _per_year(default: float, doc: str) -> AttributeSpec:
+    """Events a year, at most one a day: a run over years draws each as an event."""
+    return AttributeSpec("number", default, doc, low=0.0, high=365.0,
+                         limit="a sanity limit: one a day; a run over years draws each as an "
+                         "event and keeps it in memory")
 
 
 EDUCATION = ("none", "primary", "middle", "high_school", "university", "master", "doctorate")
@@ -53,25 +88,27 @@ ATTRIBUTES: dict[str, AttributeSpec] = {
     "criminal_record": AttributeSpec("bool", False, "has a criminal record"),
     "rural_insurance": AttributeSpec("bool", True, "insured by the hometown's rural scheme"),
     "investor": AttributeSpec("bool", False, "owns a firm that qualifies for the investment route"),
-    "years_work": AttributeSpec("number", 0.0, "consecutive years of work in the city"),
-    "years_insurance": AttributeSpec("number", 0.0, "consecutive years of local social insurance"),
-    "years_residence": AttributeSpec("number", 0.0, "consecutive years of residence in the city"),
-    "years_schooling": AttributeSpec("number", 0.0, "child's consecutive years of school here"),
-    "age": AttributeSpec("number", 35.0, "age of the applying parent"),
+    "years_work": _amount(0.0, "consecutive years of work in the city"),
+    "years_insurance": _amount(0.0, "consecutive years of local social insurance"),
+    "years_residence": _amount(0.0, "consecutive years of residence in the city"),
+    "years_schooling": _amount(0.0, "child's consecutive years of school here"),
+    "age": _amount(35.0, "age of the applying parent"),
     "savings": AttributeSpec("number", 10_000.0, "savings available for fees and lost wages (RMB)"),
-    "daily_wage": AttributeSpec("number", 109.0, "wage lost per day off work (RMB)"),
+    "daily_wage": _amount(109.0, "wage lost per day off work (RMB)"),
     "children": AttributeSpec("number", 1.0, "children of the household (a mean between two "
                               "whole numbers: a share of households has one more; runs over "
-                              "years follow each)"),
-    "grades": AttributeSpec("number", 0.5, "child's standing in class, 0 (bottom) to 1 (top)"),
-    "blood_donations": AttributeSpec("number", 0.0, "blood donations counted for points"),
-    "urgency": AttributeSpec("number", 0.5, "how urgent a health need is, 0 to 1"),
-    "patience_days": AttributeSpec("number", 120.0, "days a household keeps trying, in a line too"),
-    "patience_visits": AttributeSpec("number", 15.0, "visits a household makes before giving up"),
-    "home_ties": AttributeSpec("number", 0.5, "probability of going home when the city fails"),
-    "willingness": AttributeSpec("number", 1.0, "probability of trying at all"),
-    "job_changes": AttributeSpec("number", 0.0, "job changes a year (each breaks a streak)"),
-    "moves": AttributeSpec("number", 0.0, "moves of home a year (each restarts residence)"),
+                              "years follow each)", low=0.0, high=30.0,
+                              limit="a limit of the model: siblings are at least a year apart "
+                              "and the school stages end by age 30"),
+    "grades": _share(0.5, "child's standing in class, 0 (bottom) to 1 (top)"),
+    "blood_donations": _amount(0.0, "blood donations counted for points"),
+    "urgency": _share(0.5, "how urgent a health need is, 0 to 1"),
+    "patience_days": _amount(120.0, "days a household keeps trying, in a line too"),
+    "patience_visits": _amount(15.0, "visits a household makes before giving up"),
+    "home_ties": _share(0.5, "probability of going home when the city fails"),
+    "willingness": _share(1.0, "probability of trying at all"),
+    "job_changes": _per_year(0.0, "job changes a year (each breaks a streak)"),
+    "moves": _per_year(0.0, "moves of home a year (each restarts residence)"),
     "land_at_home": AttributeSpec("bool", False, "holds land (collective land rights) in the "
                                   "hometown", optional=True),
     "carer_at_home": AttributeSpec("bool", True, "someone in the hometown (grandparents) could "
@@ -141,6 +178,24 @@ def check_attribute(name: str, value: Attribute) -> str | None:
         return "a number attribute takes a number or a distribution"
     if isinstance(value, float) and not math.isfinite(value):
         return "must be a finite number"
+    return _out_of_range(spec, value)
+
+
+def _out_of_range(spec: AttributeSpec, value: float | Distribution) -> str | None:
+    """Why a number attribute's value, or a number its distribution declares (``value``,
+    ``low``, ``mode``, ``high``, ``mean``), lies outside the attribute's range; or None."""
+    if spec.low is None and spec.high is None:
+        return None
+    if isinstance(value, Distribution):
+        named = [(p, getattr(value, p)) for p in ("value", "low", "mode", "high", "mean")
+                 if getattr(value, p) is not None]
+    else:
+        named = [("", value)]
+    for param, x in named:
+        if (spec.low is not None and x < spec.low) or (spec.high is not None
+                                                        and x > spec.high):
+            what = f"its {param} {x:g}" if param else f"{x:g}"
+            return f"{what} is outside the attribute's range: {spec.range_text()}"
     return None
 
 

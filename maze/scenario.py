@@ -67,6 +67,23 @@ MIN_HORIZON_DAYS = 0.01
 MIN_START_DATE = date(1900, 1, 1)
 MAX_START_DATE = date(2150, 12, 31)
 MAX_CLERKS = 100_000
+#: Most places (seats, reserved places, quota spots) a count may declare: a hundred for
+#: each household a run can hold. A count is kept as a number the model computes with;
+#: leave a count out for no limit.
+MAX_SEATS = 100 * MAX_HOUSEHOLDS
+#: The sanity limits above, and what an error message says of each.
+_BIGGER = "a larger city would exhaust memory or time before finishing"
+SANITY_LIMITS = {MAX_HOUSEHOLDS: _BIGGER, MAX_HORIZON_DAYS: _BIGGER, MAX_CLERKS: _BIGGER,
+                 MAX_SEATS: "a hundred places for each household a run can hold; leave the "
+                            "count out for no limit"}
+
+
+def sanity_note(err: Mapping[str, Any]) -> str:
+    """What to add to a pydantic error that hit one of the sanity limits ("" otherwise)."""
+    limit = (err.get("ctx") or {}).get("le")
+    if err.get("type") == "less_than_equal" and limit in SANITY_LIMITS:
+        return f" (a sanity limit: {SANITY_LIMITS[limit]})"
+    return ""
 
 
 class ScenarioError(Exception):
@@ -158,7 +175,7 @@ class Office(_Model):
     sector: Name = "civil_affairs"
     level: Name = "district"
     clerks: Annotated[int, Field(ge=1, le=MAX_CLERKS)] = 1
-    seats: Annotated[int, Field(ge=0)] | None = None
+    seats: Annotated[int, Field(ge=0, le=MAX_SEATS)] | None = None
     service_time: Duration = Field(
         default_factory=lambda: Distribution(dist="exponential", mean=0.02)
     )
@@ -997,9 +1014,7 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
                "docs/reference/scenario.md)")
     elif err["type"] == "missing":
         msg = "missing required key"
-    elif err["type"] == "less_than_equal" and (err.get("ctx") or {}).get("le") in (
-            MAX_HOUSEHOLDS, MAX_HORIZON_DAYS, MAX_CLERKS):
-        msg += " (a sanity limit: a larger city would exhaust memory or time before finishing)"
+    msg += sanity_note(err)
     msg = msg.removeprefix("Value error, ")
     return key, msg
 

@@ -15,7 +15,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from maze.mechanism import Mechanism
-from maze.scenario import Scenario, ScenarioError, dated_key, keys_taken, readable_key
+from maze.scenario import (
+    Scenario,
+    ScenarioError,
+    dated_key,
+    keys_taken,
+    readable_key,
+    sanity_note,
+)
 
 #: Switchable mechanisms: name -> (configuration model, factory(scenario, config)).
 REGISTRY: dict[str, tuple[type[BaseModel], Any]] = {}
@@ -96,7 +103,7 @@ def _configs(scenario: Scenario, source: str = "<scenario>") -> dict[str, BaseMo
             taken = keys_taken(model, err["loc"]) if err["type"] == "extra_forbidden" else []
             msg = ("unknown key" + (f"; this table takes {', '.join(taken)}" if taken else "")
                    if err["type"] == "extra_forbidden" else err["msg"])
-            msg = msg.removeprefix("Value error, ")
+            msg = msg.removeprefix("Value error, ") + sanity_note(err)
             key = f"mechanisms.{name}" + (f".{loc}" if loc else "")
             raise ScenarioError(msg, source=source, key=key) from None
         # Cross-references (offices, services, documents named in the table) are checked

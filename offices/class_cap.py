@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from maze.calendar import yearly_windows
 from maze.household import Request
 from maze.mechanism import Mechanism, Verdict, Visit
-from maze.scenario import Scenario
+from maze.scenario import MAX_SEATS, Scenario
 from maze.world import Station, World
 from offices import register
 
@@ -43,7 +43,7 @@ class FeeRoute(BaseModel):
     #: Share of migrants refused for capacity to whom the route is offered.
     offered: Annotated[float, Field(ge=0, le=1)] = 1.0
     #: Extra desks the school will crowd in (no limit if absent).
-    seats: Annotated[int, Field(ge=0)] | None = None
+    seats: Annotated[int, Field(ge=0, le=MAX_SEATS)] | None = None
 
 
 class ClassCapConfig(BaseModel):
@@ -63,12 +63,12 @@ class ClassCapConfig(BaseModel):
     #: divided by ``classes`` (or unchanged if ``classes`` is absent).
     held: Annotated[int, Field(ge=1, le=1000)] | None = None
     #: Number of classes; if absent, the office's seats divided by ``held``.
-    classes: Annotated[int, Field(ge=1)] | None = None
+    classes: Annotated[int, Field(ge=1, le=MAX_SEATS)] | None = None
     from_day: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     #: Keep seats for locals once the cap is enforced.
     locals_first: bool = True
     #: Seats kept for locals; if absent, expected local demand plus two standard deviations.
-    reserve_for_locals: Annotated[int, Field(ge=0)] | None = None
+    reserve_for_locals: Annotated[int, Field(ge=0, le=MAX_SEATS)] | None = None
     fee_route: FeeRoute | None = None
 
     @model_validator(mode="after")

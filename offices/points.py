@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from maze.household import Household
 from maze.mechanism import Mechanism, Verdict, Visit
 from maze.population import EDUCATION
-from maze.scenario import Scenario
+from maze.scenario import MAX_SEATS, Scenario
 from maze.world import World
 from offices import register
 from offices.eligibility import Reader, streak
@@ -73,7 +73,7 @@ class PointsConfig(BaseModel):
     #: Lowest score allowed to apply.
     threshold: Points | None = None
     #: Spots per round for the top scorers (a count), or a share of the round's applicants.
-    quota: Annotated[int, Field(ge=0)] | None = None
+    quota: Annotated[int, Field(ge=0, le=MAX_SEATS)] | None = None
     quota_share: Annotated[float, Field(ge=0, le=1)] | None = None
     #: Length of a quota round in days; applications are ranked when it ends.
     round_days: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 365.0

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from maze.household import Request
 from maze.mechanism import Mechanism, Verdict, Visit
-from maze.scenario import Scenario
+from maze.scenario import MAX_SEATS, Scenario
 from maze.world import World
 from offices import register
 
@@ -55,9 +55,9 @@ class WaitingListConfig(BaseModel):
     #: Day the list is called, after locals have enrolled; no migrant is admitted before.
     opens: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     #: Seats kept back for locals who may still come after the list is called.
-    reserve: Annotated[int, Field(ge=0)] = 0
+    reserve: Annotated[int, Field(ge=0, le=MAX_SEATS)] = 0
     #: Most migrants an office admits from its list (None: as many as seats allow).
-    places: Annotated[int, Field(ge=0)] | None = None
+    places: Annotated[int, Field(ge=0, le=MAX_SEATS)] | None = None
     #: Order of the list: by number (first come, first listed), or by grades then number.
     order: Literal["number", "grades"] = "number"
     #: Grades (0 to 1) a listed child must keep up; below it, struck off as "full".

@@ -8,6 +8,7 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tomli_w
@@ -16,6 +17,7 @@ from maze.scenario import (
     MAX_CLERKS,
     MAX_HORIZON_DAYS,
     MAX_HOUSEHOLDS,
+    MAX_SEATS,
     ScenarioError,
     from_dict,
     override,
@@ -134,4 +136,83 @@ def test_cli_refuses_a_billion_households_at_once(tmp_path: Path) -> None:
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "population.households" in lines[0] and "sanity limit" in lines[0]
     assert time.perf_counter() - t0 < 60
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("seats", [MAX_SEATS + 1, 10**12, 10**401])
+def test_a_school_with_more_seats_than_numbers_hold_is_refused(seats: int) -> None:
+    # 10**401 seats ran to the end of a one-season city and crashed a waiting list's
+    # arithmetic (int too large to convert to float).
+    data = paper_city()
+    data["offices"][0]["seats"] = seats
+    msg, seconds, peak = refusal(data)
+    assert msg.startswith("big.toml: offices.school.seats: ") and "sanity limit" in msg, msg
+    assert f"{MAX_SEATS}" in msg
+    assert_quick_and_small(seconds, peak)
+
+
+@pytest.mark.parametrize(("mechanism", "table", "key"), [
+    ("waiting_list", {"offices": ["school"], "places": 10**401}, "places"),
+    ("waiting_list", {"offices": ["school"], "reserve": MAX_SEATS + 1}, "reserve"),
+    ("points", {"services": ["school"], "quota": 10**20}, "quota"),
+    ("class_cap", {"office": "school", "cap": 30, "classes": 10**401}, "classes"),
+])
+def test_counts_of_places_in_mechanisms_are_refused_beyond_the_limit(
+        mechanism: str, table: dict, key: str) -> None:
+    from offices import mechanisms
+
+    data = paper_city()
+    data["mechanisms"] = {mechanism: table}
+    with pytest.raises(ScenarioError) as info:
+        mechanisms(from_dict(data, source="big.toml"), source="big.toml")
+    msg = str(info.value)
+    assert msg.startswith(f"big.toml: mechanisms.{mechanism}.{key}: "), msg
+    assert "sanity limit" in msg and f"{MAX_SEATS}" in msg
+
+
+@pytest.mark.parametrize(("attribute", "value", "says"), [
+    ("grades", 5.0, "from 0 to 1"),
+    ("urgency", -3.0, "from 0 to 1"),
+    ("home_ties", 7.0, "from 0 to 1"),
+    ("willingness", {"dist": "normal", "mean": 5.0, "sd": 1.0}, "its mean 5"),
+    ("patience_days", -10.0, "at least 0"),
+    ("job_changes", 1e30, "from 0 to 365"),
+    ("moves", {"dist": "uniform", "low": 0.0, "high": 1e6}, "its high 1e+06"),
+    ("children", 1e9, "from 0 to 30"),
+    ("children", {"dist": "exponential", "mean": 1e9}, "its mean 1e+09"),
+])
+def test_attributes_outside_their_declared_range_are_refused(attribute: str, value: Any,
+                                                             says: str) -> None:
+    # Accepted before: 1e30 job changes or 1e9 children a household crashed a run over
+    # years (numpy: "lam value too large") or filled memory until the machine gave out.
+    data = paper_city()
+    data["population"]["groups"][0]["attributes"][attribute] = value
+    msg, seconds, peak = refusal(data)
+    assert msg.startswith("big.toml: population.groups.with_lease.attributes"), msg
+    assert f"attribute {attribute!r}" in msg and says in msg, msg
+    assert_quick_and_small(seconds, peak)
+
+
+def test_attributes_at_the_edges_of_their_range_are_accepted() -> None:
+    data = paper_city()
+    data["population"]["groups"][0]["attributes"].update(
+        grades=1.0, urgency=0.0, children=30.0, job_changes=365.0,
+        moves={"dist": "uniform", "low": 0.0, "high": 365.0})
+    data["offices"][0]["seats"] = MAX_SEATS
+    from_dict(data)
+
+
+def test_cli_refuses_a_billion_children_in_a_run_over_years(tmp_path: Path) -> None:
+    data = paper_city()
+    data["lives"] = {"school": "school"}
+    data["population"]["groups"][0]["attributes"]["children"] = 1e9
+    path = tmp_path / "city.toml"
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "maze.app.cli", "run", str(path), "--households",
+                        "200", "--out", str(tmp_path / "out"), "--quiet"],
+                       capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "children" in lines[0] and "city.toml" in lines[0], r.stderr
     assert not (tmp_path / "out").exists()

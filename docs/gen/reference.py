@@ -377,8 +377,9 @@ def attributes() -> str:
     for name, spec in ATTRIBUTES.items():
         kind = {"bool": "yes/no", "number": "number"}.get(spec.kind, "category")
         values = ", ".join(f"`{c}`" for c in spec.categories)
-        body.append((f"`{name}`", kind, f"`{_toml(spec.default)}`", values, spec.doc))
-    return _table(("attribute", "kind", "default", "categories", "meaning"), body)
+        body.append((f"`{name}`", kind, f"`{_toml(spec.default)}`", values, spec.doc,
+                     spec.range_text()))
+    return _table(("attribute", "kind", "default", "categories", "meaning", "range"), body)
 
 
 #: One plausible example of each distribution, in days.

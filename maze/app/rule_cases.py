@@ -63,7 +63,7 @@ def _attribute_type(name: str) -> Any:
         return StrictBool | None
     if spec.kind == "category":
         return Literal[spec.categories] | None  # type: ignore[valid-type]
-    return Annotated[float, Field(allow_inf_nan=False)] | None
+    return Annotated[float, Field(allow_inf_nan=False, ge=spec.low, le=spec.high)] | None
 
 
 #: One household: its group's name (its hukou, "migrant" or "local", if not given), its
