@@ -505,3 +505,35 @@ def test_the_summary_shows_runs_by_their_tags_in_the_experiments_order(tmp_path,
     printed = capsys.readouterr().out
     assert "household_registration_booklet" not in printed and f"A = {SEATS}" in printed
     assert len([line for line in printed.splitlines() if "│ 600 " in line]) == 3
+
+
+def test_an_experiment_can_run_a_scaled_copy_of_a_history(tmp_path: Path) -> None:
+    """`scale` makes a history affordable to sweep (households alone sets its first year
+    only): every count of each setting, after the overrides, is times the factor, so an
+    override stays in the full city's units."""
+    path = tmp_path / "h.toml"
+    path.write_text('base = "beijing_history"\nscale = 0.1\n'
+                    '[set]\n"offices.public_school.seats" = 2000\n'
+                    '[grid]\n"mechanisms.class_cap.enabled" = [false, true]\n',
+                    encoding="utf-8")
+    exp = sw.load_experiment(path)
+    full = api.load(preset="beijing_history")
+    assert len(exp.points) == 2
+    for point in exp.points:
+        s = point.scenario
+        assert s.population.households == round(full.population.households * 0.1)
+        assert s.lives.in_migration == round(full.lives.in_migration * 0.1)
+        assert {o.name: o.seats for o in s.offices}["public_school"] == 200
+
+
+@pytest.mark.parametrize("scale,says", [
+    ("0.013", "scale: mechanisms.class_cap.held: 60 x 0.013"),
+    ("0", "scale: Input should be greater than 0"),
+])
+def test_a_scale_that_changes_the_city_is_refused_naming_the_file(
+        tmp_path: Path, scale: str, says: str) -> None:
+    path = tmp_path / "h.toml"
+    path.write_text(f'base = "beijing_history"\nscale = {scale}\n', encoding="utf-8")
+    with pytest.raises(ScenarioError) as exc:
+        sw.load_experiment(path)
+    assert str(exc.value).startswith(f"{path}: {says}")

@@ -47,6 +47,10 @@ class ExperimentFile(BaseModel):
     replications: Annotated[int, Field(ge=1, le=100_000)] = 1
     seed: Annotated[int, Field(ge=0)] = 0
     households: Annotated[int, Field(ge=1, le=sc.MAX_HOUSEHOLDS)] | None = None
+    #: Run a copy of each setting with every count of people and places times this
+    #: (``maze.scale``; e.g. 0.1 for a history): applied after the overrides, which stay in
+    #: the full city's units.
+    scale: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
     #: Overrides applied to every run (not columns of the table: they do not vary).
     set: dict[str, Any] = Field(default_factory=dict)
     #: Every combination of these values is run (a full factorial design).
@@ -88,7 +92,8 @@ def load_experiment(path: str | Path) -> Experiment:
     base_is_file = base.endswith(".toml") or "/" in base or os.sep in base
     return build(base=(p.parent / base) if base_is_file else base,
                  grid=spec.grid, runs=spec.runs, replications=spec.replications,
-                 seed=spec.seed, fixed=spec.set, households=spec.households, by=spec.by,
+                 seed=spec.seed, fixed=spec.set, households=spec.households,
+                 scale=spec.scale, by=spec.by,
                  lever=spec.lever, keep=spec.keep, name=spec.name or p.stem,
                  description=spec.description, source=source, base_label=base)
 
@@ -102,7 +107,7 @@ def _validate_file(data: Mapping[str, Any], source: str) -> ExperimentFile:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = ("unknown key; an experiment has name, description, base, replications, "
-                   "seed, households, set, grid, runs, by, lever, keep")
+                   "seed, households, scale, set, grid, runs, by, lever, keep")
         elif err["type"] == "missing":
             msg = "missing required key"
         raise ScenarioError(msg, source=source, key=key or None) from None
@@ -111,7 +116,8 @@ def _validate_file(data: Mapping[str, Any], source: str) -> ExperimentFile:
 def build(base: Scenario | str | Path = presets.DEFAULT, *, grid: Mapping[str, Any] | None = None,
           runs: Sequence[Mapping[str, Any]] | None = None, replications: int = 1,
           seed: int = 0, fixed: Mapping[str, Any] | None = None,
-          households: int | None = None, by: Sequence[str] = ("group", "hukou"),
+          households: int | None = None, scale: float | None = None,
+          by: Sequence[str] = ("group", "hukou"),
           lever: str | None = None, keep: Sequence[str] = (), name: str | None = None,
           description: str = "", source: str = "<experiment>",
           base_label: str | None = None) -> Experiment:
@@ -120,7 +126,9 @@ def build(base: Scenario | str | Path = presets.DEFAULT, *, grid: Mapping[str, A
     ``grid`` maps dotted scenario keys to lists of values (every combination is run);
     ``runs`` lists settings (dicts of dotted keys, with an optional ``tags`` dict of extra
     columns), each crossed with the grid; ``fixed`` applies to every run (the file's
-    ``set``). Every setting is validated here, so a bad key is refused before anything runs.
+    ``set``). ``scale`` runs a copy of each setting with every count of people and places
+    times it (after the overrides, so that they stay in the full city's units). Every
+    setting is validated here, so a bad key is refused before anything runs.
     """
     if replications < 1:
         raise ScenarioError("at least one replication", source=source, key="replications")
@@ -173,6 +181,8 @@ def build(base: Scenario | str | Path = presets.DEFAULT, *, grid: Mapping[str, A
             varying = {**entry, **dict(zip(keys, combo, strict=True))}
             where = {**{k: f"{section}.{k}" for k in entry}, **{k: f"grid.{k}" for k in keys}}
             scen = _apply_blaming(common, varying, where, source, section or "grid")
+            if scale is not None:
+                scen = _scaled(scen, scale, source)
             points.append(Point(varying, tags, scen))
     if lever is not None and lever not in parameters and lever not in tag_names:
         swept = ", ".join(parameters + tag_names) or "nothing"
@@ -184,6 +194,18 @@ def build(base: Scenario | str | Path = presets.DEFAULT, *, grid: Mapping[str, A
                       keep=tuple(keep), parameters=tuple(parameters),
                       tags=tuple(tag_names), description=description,
                       code=code_fingerprint())
+
+
+def _scaled(scenario: Scenario, factor: float, source: str) -> Scenario:
+    """A setting's scaled copy; a factor that would change the city is refused naming the
+    experiment's ``scale`` and the count it would round too far."""
+    from maze.app import api
+
+    try:
+        return api.scaled(scenario, factor)
+    except ScenarioError as exc:
+        where = f"{exc.key}: " if exc.key else ""
+        raise ScenarioError(where + exc.message, source=source, key="scale") from None
 
 
 def _base(base: Scenario | str | Path, source: str) -> tuple[Scenario, str]:
