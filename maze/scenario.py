@@ -1006,6 +1006,7 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
     msg = err["msg"]
     if _names_union_member(err["loc"]):
         key = _format_location(err["loc"][:-1])  # not the member's name: services.school.deadline
+        msg = _union_message(exc, err) or msg
     if err["type"] == "extra_forbidden":
         taken = keys_taken(Scenario, err["loc"])
         msg = ("unknown key (check the spelling; "
@@ -1016,11 +1017,42 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
         msg = "missing required key"
     msg += sanity_note(err)
     msg = msg.removeprefix("Value error, ")
+    named = _ATTRIBUTE_PROBLEM.match(msg)
+    if named and err["loc"][-1:] == ("attributes",):
+        key, msg = f"{key}.{named['name']}", msg[named.end():]  # ...attributes.grades
     return key, msg
+
+
+#: How ``Group._known`` names the attribute a problem is with.
+_ATTRIBUTE_PROBLEM = re.compile(r"attribute '(?P<name>\w+)': ")
 
 
 #: The name pydantic gives a member of a union in an error's location.
 _UNION_MEMBER = re.compile(r"^(constrained-)?(float|int|bool|str)$|\[")
+
+
+#: What each member of a union of a day, a date and a month-day takes, by pydantic's name.
+_MEMBER_WORDS = (("float", "a number of days"), ("date", "a date (YYYY-MM-DD)"),
+                 ("_check_month_day", "a month-day (MM-DD)"))
+
+
+def _union_message(exc: ValidationError, err: Mapping[str, Any]) -> str | None:
+    """For a text given to a key that takes a day, a date or a month-day (a deadline, an
+    arrival window): what the key takes and, if the text has the shape of a month-day but
+    names no day (``02-30``), that. pydantic names only its first member ("a valid
+    number"), which says nothing of the forms the key reads. None for other unions."""
+    if not isinstance(err.get("input"), str):
+        return None
+    parent = err["loc"][:-1]
+    members = [e for e in exc.errors() if e["loc"][:-1] == parent and len(e["loc"]) > 0]
+    names = [str(e["loc"][-1]) for e in members]
+    words = [w for part, w in _MEMBER_WORDS if any(part in n for n in names)]
+    if len(words) < 2:
+        return None
+    said = next((e["msg"].removeprefix("Value error, ") for e in members
+                 if e["type"] == "value_error"), None)
+    return said or (f"takes {', '.join(words[:-1])} or {words[-1]}, not "
+                    f"{_printable(repr(err['input']), 60)}")
 
 
 def _names_union_member(loc: Sequence[Any]) -> bool:

@@ -251,3 +251,26 @@ def test_an_entry_of_a_dated_mechanism_list_says_which_it_is(tmp_path: Path) -> 
                                "typo: unknown key")
     assert r.stderr.endswith("; the 4th entry of mechanisms.eligibility.rules.2015-12-10 "
                              '(typo = 1, service = "hukou_transfer")\n')
+
+
+@pytest.mark.parametrize(("where", "value", "says"), [
+    ("deadline", "02-30", "'02-30' is not a day of the year (MM-DD)"),
+    ("deadline", "9-1", "takes a number of days, a date (YYYY-MM-DD) or a month-day (MM-DD), "
+                        "not '9-1'"),
+    ("deadline", "soon", "a month-day (MM-DD), not 'soon'"),
+    ("arrivals", "02-30", "'02-30' is not a day of the year (MM-DD)"),
+    ("arrivals", "june", "takes a number of days or a month-day (MM-DD), not 'june'"),
+])
+def test_a_text_that_is_no_day_says_what_the_key_takes(where: str, value: str,
+                                                       says: str) -> None:
+    # pydantic names only the first member of the union ("Input should be a valid
+    # number"), which hid that the key reads month-days and that 02-30 is not one.
+    data = paper_city()
+    if where == "deadline":
+        next(iter(data["services"].values()))["deadline"] = value
+        key = "services.school.deadline"
+    else:
+        data["population"]["arrivals"] = {"start": value, "end": "09-01"}
+        key = "population.arrivals.start"
+    msg = refused(data)
+    assert msg.startswith(f"city.toml: {key}: ") and msg.endswith(says), msg
