@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from maze import scenario as sc
+from maze.population import ATTRIBUTES
 from maze.scenario import Scenario, ScenarioError
 
 
@@ -119,6 +120,9 @@ def declared(scenario: Scenario, source: str = "<scenario>",
         if not low <= value <= high:
             raise ScenarioError(f"the scenario's value {show(value)} is outside the range "
                                 f"[{show(low)}, {show(high)}]", source=source, key=where)
+        beyond = _beyond_attribute(key, low, high)
+        if beyond:
+            raise ScenarioError(beyond, source=source, key=where)
         out.append(Assumption(key, value, low, high, u.dist, u.why, integer, u.mode, u.source))
     if keys is None:
         return out
@@ -128,6 +132,22 @@ def declared(scenario: Scenario, source: str = "<scenario>",
             raise ScenarioError("not a declared uncertain key (see maze assumptions)",
                                 source=source, key=k)
     return [by_key[k] for k in keys]
+
+
+def _beyond_attribute(key: str, low: float, high: float) -> str | None:
+    """Why a range declared for a household attribute (``...attributes.grades``) or a
+    number of its distribution (``...attributes.age.mean``) reaches outside the values the
+    attribute takes, or None: every point drawn from it must be a scenario that runs."""
+    parts = key.split(".")
+    at = len(parts) - 2 if parts[-2:-1] == ["attributes"] else len(parts) - 3
+    if at < 0 or parts[at] != "attributes" or parts[at + 1] not in ATTRIBUTES or (
+            at == len(parts) - 3 and parts[-1] not in ("value", "low", "mode", "high", "mean")):
+        return None  # not an attribute, or its distribution's spread (sd)
+    spec = ATTRIBUTES[parts[at + 1]]
+    if (spec.low is not None and low < spec.low) or (spec.high is not None and high > spec.high):
+        return (f"the range [{show(low)}, {show(high)}] reaches outside the values the "
+                f"attribute takes: {spec.range_text()}")
+    return None
 
 
 def _bare(exc: ScenarioError) -> str:

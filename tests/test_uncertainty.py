@@ -48,6 +48,9 @@ def test_a_declared_range_becomes_an_assumption(tmp_path: Path) -> None:
      "above 0"),
     ('"population.visit_cost_days" = { range = [0.1, 1], dist = "triangular", why = "x" }\n',
      "mode"),
+    # A point drawn from these would be refused mid-sweep: the attribute's range is known.
+    ('"population.groups.informal_worker.attributes.daily_wage.mean" = { range = [-50, 150], '
+     'why = "x" }\n', "reaches outside the values the attribute takes: at least 0"),
 ])
 def test_a_bad_declaration_is_refused_naming_file_and_key(tmp_path: Path, extra: str,
                                                            words: str) -> None:
@@ -56,6 +59,14 @@ def test_a_bad_declaration_is_refused_naming_file_and_key(tmp_path: Path, extra:
     msg = str(err.value)
     assert str(tmp_path / "city.toml") in msg
     assert "uncertainty" in msg and words in msg
+
+
+def test_a_range_inside_an_attributes_values_is_accepted(tmp_path: Path) -> None:
+    s = _load(tmp_path, '"population.groups.informal_worker.attributes.daily_wage.mean" = '
+                        '{ range = [50, 150], why = "x" }\n'
+                        '"population.groups.informal_worker.attributes.daily_wage.low" = '
+                        '{ range = [0, 40], why = "x" }\n')
+    assert [a.key.rsplit(".", 1)[-1] for a in un.declared(s)] == ["mean", "low"]
 
 
 def test_an_override_may_leave_the_declared_range(tmp_path: Path) -> None:
