@@ -537,3 +537,19 @@ def test_a_scale_that_changes_the_city_is_refused_naming_the_file(
     with pytest.raises(ScenarioError) as exc:
         sw.load_experiment(path)
     assert str(exc.value).startswith(f"{path}: {says}")
+
+
+def test_a_folder_named_offices_where_the_command_runs_is_not_imported(tmp_path: Path) -> None:
+    """The local workers' server is started with the working folder first on its import
+    path (Python 3.11's forkserver): a user's folder called `offices` (or `maze`) there was
+    imported in place of the package, and every run of the sweep failed."""
+    command = Path(sys.executable).with_name("maze")
+    if not command.exists():
+        pytest.skip("the maze command is not installed beside this Python")
+    (tmp_path / "offices").mkdir()
+    (tmp_path / "maze").mkdir()
+    path = experiment_file(tmp_path, households=30, replications=1)
+    r = subprocess.run([str(command), "sweep", str(path), "--out", str(tmp_path / "out"),
+                        "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert len(pd.read_parquet(tmp_path / "out" / "runs.parquet")) == 2

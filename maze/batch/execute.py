@@ -127,15 +127,40 @@ def start_forkserver() -> None:
 
     lifeline.adopt()
     if threading.current_thread() is not threading.main_thread():
-        forkserver.ensure_running()  # signal dispositions belong to the main thread
+        with _imports_as_this_process():
+            forkserver.ensure_running()  # signal dispositions belong to the main thread
         return
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        forkserver.ensure_running()
+        with _imports_as_this_process():
+            forkserver.ensure_running()
     finally:
         signal.signal(signal.SIGINT, handler)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+@contextmanager
+def _imports_as_this_process() -> Iterator[None]:
+    """Start the forkserver without the working folder on its import path when this process
+    has none (the ``maze`` command, a script run by path).
+
+    The server is started with ``python -c``, which puts the working folder first, and
+    imports the simulator before it learns this process's path (Python 3.11 does not pass
+    it on): a folder named ``offices`` or ``maze`` where the command runs was imported
+    instead of the package, and every run failed ("module 'offices' has no attribute
+    'mechanisms'"). PYTHONSAFEPATH (Python 3.11+) leaves the working folder out.
+    """
+    before = os.environ.get("PYTHONSAFEPATH")
+    if "" not in sys.path:
+        os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONSAFEPATH", None)
+        else:
+            os.environ["PYTHONSAFEPATH"] = before
 
 
 @contextmanager
