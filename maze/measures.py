@@ -10,7 +10,7 @@ names hukou (conspicuousness), and what the city saves.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ import pandas as pd
 
 from maze.eventlog import OUTCOMES, VISIT_ACTIVITIES
 from maze.scenario import Scenario, ScenarioError
-from maze.survival import median_survival
+from maze.survival import median_from_sorted, median_survival
 
 #: How every output words a median that the data never reach (fewer than half served):
 #: the dashboard, the CLI table, the report and the stories all use it.
@@ -42,16 +42,18 @@ def _positions(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
 
 
 def attach_groups(events: pd.DataFrame, households: pd.DataFrame,
-                  texts: Mapping[str, Any] | None = None) -> pd.DataFrame:
+                  texts: Any = None) -> pd.DataFrame:
     """The event log with each household's group attributes joined on.
 
-    ``texts``: the households' text columns as the population drew them (each with
-    ``codes``, one per household, into ``labels``), if at hand (``RunResult.texts``):
-    they make the categories without hashing every household's text again.
+    ``texts``: the text columns as the population drew them (``RunResult.texts``, a
+    ``maze.population.DrawnTexts``), if at hand. They make the categories without hashing
+    every household's text again, and are used only if they describe ``households``
+    itself (the same object): for any other table the texts are read from it.
     """
     idx = _positions(households["household_id"].to_numpy(), events["household_id"].to_numpy())
     # Which households have events: a category that none of them holds is dropped, as
     # remove_unused_categories() on the event rows would, but decided per household.
+    drawn_texts = texts.columns if texts is not None and texts.households is households else {}
     present = np.zeros(len(households), dtype=bool)
     present[idx] = True
     columns = {}
@@ -61,7 +63,7 @@ def attach_groups(events: pd.DataFrame, households: pd.DataFrame,
             # Categorise the households once, then index the codes: the same categories as
             # categorising every event row, at a fraction of the cost. (From pandas' own
             # array: going through a NumPy object array first cost more than the rest.)
-            drawn = texts.get(c) if texts else None
+            drawn = drawn_texts.get(c)
             if drawn is not None and len(drawn.codes) == len(column):
                 per_household = _categories(drawn.codes, drawn.labels, column.dtype)
             else:
@@ -306,29 +308,6 @@ def _middle(s: np.ndarray) -> float:
     return float(s[m]) if len(s) % 2 else float((s[m - 1] + s[m]) / 2)
 
 
-def _survival_median(served: np.ndarray, others: np.ndarray, n: int) -> float | None:
-    """``median_survival`` of ``n`` requests, from the days of those served, sorted and
-    none NaN, and the durations of the others (censored): the same event times, counts
-    and products, without sorting the served days again.
-
-    A censored duration counts among those before an event time only if it is smaller;
-    infinite ones (never served) and NaN never are, so only the finite ones are sorted.
-    """
-    if not len(served):
-        return None
-    # Where each distinct time starts among the sorted days, and where the last one ends.
-    edges = np.empty(len(served) + 1, dtype=bool)
-    edges[0] = edges[-1] = True
-    np.not_equal(served[1:], served[:-1], out=edges[1:-1])
-    edges = np.flatnonzero(edges)
-    times = served[edges[:-1]]
-    events = edges[1:] - edges[:-1]
-    censored = np.sort(others[others < np.inf])
-    at_risk = n - (np.cumsum(events) - events + np.searchsorted(censored, times, side="left"))
-    hit = np.flatnonzero(np.cumprod(1.0 - events / at_risk) <= 0.5)
-    return float(times[hit[0]]) if len(hit) else None
-
-
 def _sum(x: np.ndarray) -> float:
     """``pd.Series(x).sum()`` of a float array: NaN filled with 0, then NumPy's sum."""
     missing = np.isnan(x)
@@ -372,13 +351,11 @@ def _blocks(columns: dict[str, np.ndarray],
     total = len(columns["outcome"])
     lengths = np.array([total if p is None else len(p) for p in parts], dtype=np.intp)
     bounds = np.concatenate(([0], np.cumsum(lengths)))
-    if k == 1 and parts[0] is None:
-        col = columns.__getitem__
-    else:
-        order = np.concatenate([np.arange(total) if p is None else p for p in parts])
+    order = None if k == 1 and parts[0] is None else np.concatenate(
+        [np.arange(total) if p is None else p for p in parts])
 
-        def col(name: str) -> np.ndarray:
-            return columns[name][order]
+    def col(name: str, rows: np.ndarray | None = order) -> np.ndarray:
+        return columns[name] if rows is None else columns[name][rows]
 
     part = np.repeat(np.arange(k), lengths)
     outcome = col("outcome")
@@ -393,20 +370,26 @@ def _blocks(columns: dict[str, np.ndarray],
 
     tried_bounds = np.concatenate(([0], np.cumsum(tried_count)))
 
-    def sums(values: np.ndarray, edges: np.ndarray) -> np.ndarray | None:
+    def sums(name: str, values: np.ndarray, edges: np.ndarray) -> np.ndarray | None:
         # Each part's sum, exactly: integers (and booleans) whose sums stay below 2**53
-        # add up to the same float in any order. None: not such a column.
-        if values.dtype.kind not in "biu" or (len(values) and max(
-                abs(int(values.max())), abs(int(values.min()))) * len(values) >= 2**53):
+        # add up to the same float in any order (bounded by the whole column's largest
+        # value). None: not such a column.
+        whole = columns[name]
+        if whole.dtype.kind not in "biu" or (len(whole) and max(
+                abs(int(whole.max())), abs(int(whole.min()))) * len(values) >= 2**53):
             return None
-        running = np.concatenate(([0], np.cumsum(values, dtype=np.int64)))
-        return running[edges[1:]] - running[edges[:-1]]
+        out = np.zeros(len(edges) - 1, dtype=np.int64)
+        filled = edges[1:] > edges[:-1]  # an empty part adds up to 0
+        if filled.any():  # each run from its start to the next part's that has rows
+            out[filled] = np.add.reduceat(values, edges[:-1][filled], dtype=np.int64)
+        return out
 
-    tried_sums = {c: sums(col(c)[tried], tried_bounds) for c in _TRIED_MEANS}
-    tried_rows = {c: col(c)[tried] for c in _TRIED_MEANS if tried_sums[c] is None}
-    shares = {c: sums(col(c), bounds) for c in ("explicit_refusal", "missed_deadline")}
+    tried_at = np.flatnonzero(tried) if order is None else order[tried]
+    tried_rows = {c: col(c, tried_at) for c in _TRIED_MEANS}
+    tried_sums = {c: sums(c, tried_rows[c], tried_bounds) for c in _TRIED_MEANS}
     runs = {c: col(c) for c in ("explicit_refusal", "missed_deadline", "out_of_pocket",
                                 "wage_lost", "city_cost_saved")}
+    shares = {c: sums(c, runs[c], bounds) for c in ("explicit_refusal", "missed_deadline")}
     out = []
     for b in range(k):
         a, z = bounds[b], bounds[b + 1]
@@ -419,10 +402,11 @@ def _blocks(columns: dict[str, np.ndarray],
         served_days = np.sort(days[a:z][here])
         if len(served_days) and np.isnan(served_days[-1]):  # served, but no days: rare
             block["median_days_to_service"] = median_survival(waited[a:z], here)
-            served_days = served_days[~np.isnan(served_days)]
+            served_days = days[a:z][here]
+            served_days = np.sort(served_days[~np.isnan(served_days)])  # as _median sorts
         else:
-            block["median_days_to_service"] = _survival_median(served_days,
-                                                                waited[a:z][~here], n)
+            block["median_days_to_service"] = median_from_sorted(served_days,
+                                                                 waited[a:z][~here], n)
         block["median_days_to_service_among_served"] = (
             _middle(served_days) if len(served_days) else None)
         m = int(tried_count[b])
@@ -445,24 +429,12 @@ def _blocks(columns: dict[str, np.ndarray],
 
 
 def _checked(block: dict[str, Any]) -> dict[str, Any]:
-    """A block's values made JSON-safe (as ``_clean``); an infinite one is an overflow, an
-    error."""
-    out = {}
-    for k, v in block.items():
-        if isinstance(v, float | np.floating):
-            v = float(v)
-            if v != v:  # NaN is "no value"
-                v = None
-            elif v in (math.inf, -math.inf):
-                raise ScenarioError(f"the measure {k} overflows (a sum of money or days "
-                                    "beyond what a float holds); lower the prices, costs "
-                                    "or wages")
-            else:
-                v = round(v, 10)
-        elif isinstance(v, np.integer):
-            v = int(v)
-        out[k] = v
-    return out
+    """A block's values made JSON-safe; an infinite one is an overflow, an error."""
+    for k, v in block.items():  # NaN is "no value" (None); infinity is an overflow
+        if isinstance(v, float | np.floating) and math.isinf(v):
+            raise ScenarioError(f"the measure {k} overflows (a sum of money or days beyond "
+                                "what a float holds); lower the prices, costs or wages")
+    return {k: _clean(v) for k, v in block.items()}
 
 
 def block(j: pd.DataFrame, rows: np.ndarray | None = None) -> dict[str, Any]:
@@ -473,7 +445,8 @@ def block(j: pd.DataFrame, rows: np.ndarray | None = None) -> dict[str, Any]:
 def _partition(j: pd.DataFrame, column: str) -> list[tuple[Any, np.ndarray]]:
     """Each group's key and rows (ascending), in the order ``j.groupby(column, sort=True,
     observed=True)`` yields them: texts sorted, categories present in their own order,
-    missing values in no group.
+    missing values in no group. (Categories no row holds are no group, on every pandas;
+    pandas before 3 listed them by default, for a categorical ``group`` column.)
 
     Rows rather than sub-frames: one stable sort of the group numbers instead of a
     filtered copy of the journeys per group, and the numbers from the category codes or
@@ -508,16 +481,26 @@ def summary(events: pd.DataFrame, j: pd.DataFrame, households: pd.DataFrame,
     out.update(overall)
     groups, services = _partition(j, "group"), _partition(j, "service")
     migrants = np.flatnonzero((j["hukou"] != "local").to_numpy())
-    parts = [rows for _, rows in groups + services] + ([migrants] if len(migrants) else [])
-    # A block of every row (a city of one group, one service, or of migrants only) is the
-    # whole one: the same rows in the same order give the same numbers, not computed twice.
-    own = iter(_blocks(columns, [rows for rows in parts if len(rows) != len(j)]))
-    blocks = iter([dict(overall) if len(rows) == len(j) else next(own) for rows in parts])
-    out["by_group"] = {str(g): next(blocks) for g, _ in groups}
-    out["by_service"] = {str(s): next(blocks) for s, _ in services}
-    out["migrants"] = next(blocks) if len(migrants) else None
+    blocks = _blocks_of(columns, [rows for _, rows in groups + services] + [migrants],
+                        overall)
+    out["by_group"] = {str(g): b for (g, _), b in zip(groups, blocks, strict=False)}
+    out["by_service"] = {str(s): b for (s, _), b in zip(services, blocks[len(groups):],
+                                                         strict=False)}
+    out["migrants"] = blocks[-1] if len(migrants) else None
     out["by_year"] = by_year(j, scenario, columns)
     return out
+
+
+def _blocks_of(columns: dict[str, np.ndarray], parts: list[np.ndarray],
+               whole: dict[str, Any]) -> list[dict[str, Any]]:
+    """The blocks of ``parts`` (each ascending), a copy of ``whole`` for a part of every
+    row (a city of one group, one service, or of migrants only): the same rows in the
+    same order give the same numbers, not computed twice."""
+    n = len(columns["outcome"])
+    own = _blocks(columns, [rows for rows in parts if len(rows) != n])
+    at = np.cumsum([len(rows) != n for rows in parts]) - 1
+    return [dict(whole) if len(rows) == n else own[i]
+            for rows, i in zip(parts, at, strict=True)]
 
 
 #: Columns of years.parquet, one row per calendar year x group x service (the data contract).
@@ -549,10 +532,11 @@ def years(j: pd.DataFrame, scenario: Scenario,
     known = [by_year[str(int(year))] if by_year is not None and len(at) == in_year[year]
              and str(int(year)) in by_year else None for (year, _, _), at in cells]
     wanted = [at for (_, at), block in zip(cells, known, strict=True) if block is None]
-    computed = iter(_blocks(_columns(j), wanted) if wanted else ())
+    computed = _blocks(_columns(j), wanted) if wanted else []
+    at = np.cumsum([block is None for block in known]) - 1  # where each computed one is
     rows = []
-    for ((year, group, service), _), block in zip(cells, known, strict=True):
-        block = block if block is not None else next(computed)
+    for i, ((year, group, service), _) in enumerate(cells):
+        block = known[i] if known[i] is not None else computed[at[i]]
         rows.append({"year": int(year), "group": group, "hukou": hukou.get(group, ""),
                      "service": service, **{k: block[k] for k in YEAR_MEASURES}})
     out = pd.DataFrame(rows, columns=["year", "group", "hukou", "service", *YEAR_MEASURES])
@@ -615,12 +599,13 @@ def by_year(j: pd.DataFrame, scenario: Scenario,
     parts = np.split(order, first[1:]) if len(order) else []
     mine = [rows[migrant[rows]] for rows in parts]
     # A year of migrants only: their block is the year's (same rows, same numbers).
-    own = [m for m, rows in zip(mine, parts, strict=True) if 0 < len(m) < len(rows)]
-    blocks = _blocks(columns, [*parts, *own])
-    everyone, theirs = blocks[:len(parts)], iter(blocks[len(parts):])
-    for y, block, m, rows in zip(years_in, everyone, mine, parts, strict=True):
+    own = [0 < len(m) < len(rows) for m, rows in zip(mine, parts, strict=True)]
+    blocks = _blocks(columns, [*parts, *(m for m, o in zip(mine, own, strict=True) if o)])
+    theirs = len(parts) + np.cumsum(own) - 1  # where each year's migrants' block is
+    for i, (y, m) in enumerate(zip(years_in, mine, strict=True)):
+        block = blocks[i]
         out[str(int(y))] = {**block,
-                            "migrants": None if not len(m) else dict(block)
-                            if len(m) == len(rows) else next(theirs),
+                            "migrants": None if not len(m) else blocks[theirs[i]] if own[i]
+                            else dict(block),
                             "rule_changes": changes.get(int(y), [])}
     return out

@@ -207,6 +207,18 @@ class Texts(NamedTuple):
     labels: list[str]
 
 
+class DrawnTexts(NamedTuple):
+    """The text columns of one drawn households table, as the codes they were drawn as.
+
+    They describe that table only (``households``, the very object): a copy, a reordering
+    or another draw of the same length is another table, whose texts must be read from
+    it (``measures.attach_groups`` checks the object).
+    """
+
+    households: pd.DataFrame
+    columns: dict[str, Texts]
+
+
 def _same_text(value: str, n: int) -> Texts:
     import numpy as np
 

@@ -60,9 +60,36 @@ def median_survival(durations: np.ndarray, observed: np.ndarray) -> float | None
     observed = np.asarray(observed, dtype=bool)
     if len(durations) == 0:
         return None
-    event_times, _, _, survival = _curve(durations, observed)
+    served = np.sort(durations[observed])
+    if not len(served) or not np.isnan(served[-1]):
+        return median_from_sorted(served, durations[~observed], len(durations))
+    event_times, _, _, survival = _curve(durations, observed)  # NaN among the events
     hit = np.flatnonzero(survival <= 0.5)
     return float(event_times[hit[0]]) if len(hit) else None
+
+
+def median_from_sorted(observed: np.ndarray, others: np.ndarray, n: int) -> float | None:
+    """The median of ``n`` durations: those observed, sorted and none NaN, and the others
+    (censored). The same event times, counts and products as :func:`_curve`, for a
+    caller that has sorted the observed durations already (the summary, which takes the
+    median among those served from the same sort).
+
+    A censored duration counts among those before an event time only if it is smaller;
+    infinite ones (never served) and NaN never are, so only the finite ones are sorted.
+    """
+    if not len(observed):
+        return None
+    # Where each distinct time starts among the sorted durations, and where the last ends.
+    edges = np.empty(len(observed) + 1, dtype=bool)
+    edges[0] = edges[-1] = True
+    np.not_equal(observed[1:], observed[:-1], out=edges[1:-1])
+    edges = np.flatnonzero(edges)
+    times = observed[edges[:-1]]
+    events = edges[1:] - edges[:-1]
+    censored = np.sort(others[others < np.inf])
+    at_risk = n - (np.cumsum(events) - events + np.searchsorted(censored, times, side="left"))
+    hit = np.flatnonzero(np.cumprod(1.0 - events / at_risk) <= 0.5)
+    return float(times[hit[0]]) if len(hit) else None
 
 
 def time_to_service(journeys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ from maze.distributions import Sampler, Samplers
 from maze.eventlog import EventLog
 from maze.household import Household, Request, Requests
 from maze.mechanism import Mechanism
-from maze.population import ATTRIBUTES, YEAR_DAYS, draw_population
+from maze.population import ATTRIBUTES, YEAR_DAYS, DrawnTexts, draw_population
 from maze.scenario import Office, Scenario
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class RunResult:
     def __init__(self, scenario: Scenario, seed: int, events: pd.DataFrame | EventLog,
                  households: pd.DataFrame, children: pd.DataFrame | None = None,
                  life_events: pd.DataFrame | None = None,
-                 texts: dict[str, Any] | None = None):
+                 texts: DrawnTexts | None = None):
         self.scenario = scenario
         self.seed = seed
         self._events = events
@@ -156,10 +156,10 @@ class RunResult:
         #: of the households' lives (arrivals, stages, renewals, leaving). None otherwise.
         self.children = children
         self.life_events = life_events
-        #: The households' text columns as the population drew them, each ``codes`` (one
-        #: per household) into ``labels``: categories made from them need no hashing of
-        #: every household's text (``measures.attach_groups``). Empty if not at hand.
-        self.texts = texts or {}
+        #: The text columns of ``households`` as the population drew them (codes into
+        #: labels): categories made from them need no hashing of every household's text
+        #: (``measures.attach_groups``). None if not at hand.
+        self.texts = texts
 
     @property
     def events(self) -> pd.DataFrame:
@@ -219,9 +219,10 @@ class World:
         self.gap = Sampler(scenario.population.days_between_visits, self.rng["gaps"]).draw
         if (scenario.population.households or 0) >= heap.GIVE_BACK_FROM:
             heap.map_big_blocks()
+        texts: dict[str, Any] = {}
+        self.households = draw_population(scenario, self.rng["population"], texts)
         #: The households' text columns as drawn: codes into labels (see RunResult.texts).
-        self.texts: dict[str, Any] = {}
-        self.households = draw_population(scenario, self.rng["population"], self.texts)
+        self.texts = DrawnTexts(self.households, texts)
         self._cols = _Columns(self.households)
         #: The population columns by attribute name (lists, one value per household id):
         #: what ``Household.attr`` reads, for the household process's hot path.

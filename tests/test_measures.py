@@ -150,9 +150,11 @@ def test_many_blocks_at_once_are_each_blocks_frame(city) -> None:
     with_nan = j.copy()
     with_nan.loc[served[3], "days_to_outcome"] = np.nan
     as_floats = j.astype({"visits": float, "loops": float})  # sums in NumPy's order
+    # Counts whose sums pass 2**53: summed as floats, in NumPy's order, not exactly.
+    huge = j.assign(visits=rng.integers(2**50, 2**51, size=len(j)))
     censored = j.copy()  # many still waiting, after as few days as those served
     censored.loc[served[1::3], "outcome"] = "pending"
-    for frame in (j, with_nan, as_floats, censored):
+    for frame in (j, with_nan, as_floats, censored, huge):
         columns = measures._columns(frame)
         blocks = measures._blocks(columns, [*parts, None])
         for i, (block, rows) in enumerate(zip(blocks, [*parts, None], strict=True)):
@@ -185,12 +187,18 @@ def test_group_categories_from_the_drawn_codes_are_those_of_the_texts() -> None:
     the same categories (sorted, of the same type, only those on event rows) and rows."""
     scenario = api.load(preset="beijing", overrides={"population.households": 600})
     raw = World(scenario, 2, offices.mechanisms(scenario)).run()
-    assert {"group", "hukou", "education", "origin"} <= set(raw.texts)
+    assert raw.texts.households is raw.households
+    assert {"group", "hukou", "education", "origin"} <= set(raw.texts.columns)
     events = raw.events
     kept = events[events["household_id"] % 5 != 0]  # some households with no event row
     for ev in (events, kept):
         pd.testing.assert_frame_equal(measures.attach_groups(ev, raw.households, raw.texts),
                                       measures.attach_groups(ev, raw.households),
+                                      check_exact=True, check_categorical=True)
+    # Another table of the same length (reordered, or a copy): its own texts are read.
+    for other in (raw.households.sample(frac=1.0, random_state=4), raw.households.copy()):
+        pd.testing.assert_frame_equal(measures.attach_groups(events, other, raw.texts),
+                                      measures.attach_groups(events, other),
                                       check_exact=True, check_categorical=True)
 
 

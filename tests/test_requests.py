@@ -147,3 +147,18 @@ def test_moving_rows_stores_what_a_lookup_per_row_stores(rows: list[tuple]) -> N
         assert got[:2] == want[:2]
         assert [got[3][c] for c in got[2]] == [r[2] for r in rows]
         assert got[3] == list(dict.fromkeys(r[2] for r in rows))
+
+
+@pytest.mark.parametrize("case", [np.arange(5, 10), np.array([5, 9, 6, 8, 7]),
+                                  np.array([2, 3, 7, 8, 9])],
+                         ids=["consecutive", "shuffled", "with_gaps"])
+def test_each_logged_row_finds_its_request_by_its_case_id(case: np.ndarray) -> None:
+    """Consecutive case ids give a row's place by subtraction; any others are searched:
+    the same places, and a row of a case that is no request is refused."""
+    from maze.eventlog import _request_of
+
+    logged = np.array([case[4], case[0], case[2], case[0]])
+    assert list(_request_of(case, logged)) == [4, 0, 2, 0]
+    for stranger in (case.max() + 1, case.min() - 1, 4):
+        with pytest.raises(ValueError, match="no request"):
+            _request_of(case, np.array([case[1], stranger]))
