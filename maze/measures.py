@@ -334,6 +334,11 @@ def _block(columns: dict[str, np.ndarray], rows: np.ndarray | None = None) -> di
     return _blocks(columns, [rows])[0]
 
 
+#: Rows of the parts measured together at most (beyond the journeys' own number): each
+#: is a copy of every column a block reads while the batch is measured.
+_BATCH_ROWS = 1_000_000
+
+
 def _blocks(columns: dict[str, np.ndarray],
             parts: Sequence[np.ndarray | None]) -> list[dict[str, Any]]:
     """The measures of several sets of journeys at once: ``parts`` are each a set's rows
@@ -350,6 +355,22 @@ def _blocks(columns: dict[str, np.ndarray],
         return []
     total = len(columns["outcome"])
     lengths = np.array([total if p is None else len(p) for p in parts], dtype=np.intp)
+    limit = max(total, _BATCH_ROWS)
+    if k > 1 and lengths.sum() > limit:
+        # Parts of more rows than the journeys hold, taken a batch at a time: the rows
+        # laid end to end are copies of every column, held while a batch is measured.
+        out: list[dict[str, Any]] = []
+        first = 0
+        while first < k:
+            last = first + max(1, int(np.searchsorted(np.cumsum(lengths[first:]), limit,
+                                                      side="right")))
+            out += _blocks(columns, parts[first:last])
+            first = last
+        return out
+    if k == 1 and parts[0] is not None and len(parts[0]) == total and (
+            total == 0 or (parts[0][0] == 0 and parts[0][-1] == total - 1
+                           and bool((np.diff(parts[0]) == 1).all()))):
+        parts = [None]  # every row, in order: no copy
     bounds = np.concatenate(([0], np.cumsum(lengths)))
     order = None if k == 1 and parts[0] is None else np.concatenate(
         [np.arange(total) if p is None else p for p in parts])

@@ -133,7 +133,8 @@ def _assert_block_is_the_frames(block: dict, part: pd.DataFrame, label: object) 
         assert block[key] == expected, (label, key, block[key], expected)
 
 
-def test_many_blocks_at_once_are_each_blocks_frame(city) -> None:
+@pytest.mark.parametrize("batch", [None, 0], ids=["together", "in_batches"])
+def test_many_blocks_at_once_are_each_blocks_frame(city, batch, monkeypatch) -> None:
     """Blocks taken together (as for the years) are each their own frame's measures:
     parts of every size, empty ones, overlapping ones, a served request without days
     and ties in the days served."""
@@ -142,6 +143,8 @@ def test_many_blocks_at_once_are_each_blocks_frame(city) -> None:
     j["outcome"] = j["outcome"].where(j.index % 9 != 0, "deterred").where(j.index % 13 != 1)
     served = np.flatnonzero((j["outcome"] == "served").to_numpy())
     j.loc[served[::5], "days_to_outcome"] = j.loc[served[0], "days_to_outcome"]  # ties
+    if batch is not None:  # parts of more rows than the journeys: measured a batch at a time
+        monkeypatch.setattr(measures, "_BATCH_ROWS", batch)
     rng = np.random.default_rng(11)
     n = len(j)
     parts = [np.sort(rng.choice(n, size=size, replace=False))
