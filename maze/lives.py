@@ -80,7 +80,7 @@ STREAKS = ("years_work", "years_insurance", "years_residence", "years_schooling"
 FAILED = frozenset(("sent_away", "gave_up", "denied", "deterred"))
 #: Attributes that describe one child rather than its household: a school request made for
 #: a child is judged by that child's own values (see :meth:`Lives.attr`), while the
-#: household's columns hold its eldest child's (its stage: the eldest's still at school).
+#: household's columns hold those of its eldest child still at school.
 CHILD_ATTRIBUTES = frozenset(("school_stage", "years_schooling"))
 
 
@@ -249,6 +249,10 @@ class Lives:
         }
         for name, column in self.streak.items():
             cols[name] = column
+        #: Household id -> the child its ``school_stage`` and ``years_schooling`` describe:
+        #: its eldest still at school (absent: no child followed).
+        self.lead: dict[int, Child] = {}
+        cols["years_schooling"] = _LeadSchooling(self)
         self.jobs, self.moves = jobs, moves
         self.age = cols["age"] = [float(a) for a in hh["age"].tolist()]
         self.stage_col = cols["school_stage"] = list(hh["school_stage"].tolist())
@@ -337,6 +341,7 @@ class Lives:
                               in_city=True, id=self.next_child, order=k, schooled=schooled))
             self.next_child += 1
         self.children[hid] = kids
+        self.lead[hid] = kids[0]
         asks: list[tuple[str, Child | None]] = []
         for child in kids:
             if not hh.local:
@@ -478,7 +483,8 @@ class Lives:
         if child.outcome not in ("city_public", "private"):
             child.schooled, child.schooling_since = 0.0, None
             if not child.order:
-                # The household's years of schooling here are its eldest child's.
+                # The eldest's streak: the household's years of schooling here while it
+                # has no child followed (see _LeadSchooling).
                 self.streak["years_schooling"].stop_at(child.household)
 
     def _in_hometown(self, child: Child) -> str:
@@ -559,7 +565,8 @@ class Lives:
                     wants += [(s, why, child.order) for s, why in self._child_year(hh, child)]
             lead = next((c for c in kids if c.followed and c.stage in SCHOOL_AGE), None)
             if kids:  # the household's school stage: its eldest child still at school
-                self.stage_col[hid] = lead.stage if lead is not None else kids[0].stage
+                self.lead[hid] = lead if lead is not None else kids[0]
+                self.stage_col[hid] = self.lead[hid].stage
             last = self.last.get(hid, {})
             for service in self.world.scenario.services:
                 if service == self.school:
@@ -719,6 +726,26 @@ class Lives:
         df["event"] = df["event"].astype(str).astype("category")
         df["detail"] = df["detail"].astype(str)
         return df
+
+
+class _LeadSchooling:
+    """The household column ``years_schooling``: the years of school here of the child its
+    ``school_stage`` describes (its eldest still at school), or, for a household with no
+    child followed, its drawn value (a streak that stops when its eldest's place ends)."""
+
+    __slots__ = ("lives",)
+
+    def __init__(self, lives: Lives):
+        self.lives = lives
+
+    def __getitem__(self, hid: int) -> float:
+        child = self.lives.lead.get(hid)
+        if child is None:
+            return self.lives.streak["years_schooling"][hid]
+        return child.years_schooling(self.lives.env.now)
+
+    def __len__(self) -> int:
+        return self.lives.n
 
 
 def _papers_resting_on(documents: Any, attribute: str) -> set[str]:

@@ -465,3 +465,28 @@ def test_a_brother_moving_on_leaves_his_sister_to_the_closure() -> None:
         assert sorted(cases["end"]) == [YEAR_DAYS, 565.0], hid
         younger = cases[cases["end"] == 565.0]
         assert set(younger["outcome"]) <= {"sent_away", "gave_up"}, hid
+
+
+def test_the_households_years_of_school_are_those_of_the_child_its_stage_describes() -> None:
+    # The household's school_stage is its eldest child still at school; its years_schooling
+    # (read by household services, e.g. a vocational exam's rule of 3 years here) are that
+    # same child's, not those of an elder one who has left school age.
+    data = city_over_years(years=4, households=150, in_migration=0, sibling_gap=(4, 4),
+                           stage_ages={"primary": (6, 11), "middle": (12, 14), "high": (15, 15)})
+    for g in data["population"]["groups"]:
+        g["attributes"].update(school_stage="middle", children=2, years_schooling=5.0)
+    scenario = from_dict(data)
+    world = World(scenario, 0, mechanisms(scenario))
+    world.run()
+    lives, now = world.lives, world.env.now
+    column, stage = world.columns["years_schooling"], world.columns["school_stage"]
+    moved_on = 0
+    for hid, kids in lives.children.items():
+        if hid in lives.gone or len(kids) < 2:
+            continue
+        lead = next((c for c in kids if c.followed and c.stage in ("primary", "middle",
+                                                                     "high")), kids[0])
+        assert stage[hid] == lead.stage
+        assert column[hid] == pytest.approx(lead.years_schooling(now)), hid
+        moved_on += lead is not kids[0]
+    assert moved_on > 20  # households whose eldest has left school age
