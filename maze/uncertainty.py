@@ -134,6 +134,26 @@ def declared(scenario: Scenario, source: str = "<scenario>",
     return [by_key[k] for k in keys]
 
 
+def check_ends(scenario: Scenario, assumptions: Sequence[Assumption],
+               source: str = "<scenario>") -> None:
+    """Refuse a study whose assumptions reach values the scenario cannot take: each end of
+    each range (and each listed alternative), set alone, must make a scenario that passes
+    the check, so that no point of the study fails part-way through its runs. (Points
+    that combine several ends are checked when they are drawn.)"""
+    for a in assumptions:
+        ends = a.values if a.values is not None else (a.low, a.high)
+        for end in ends:
+            if end == a.value:
+                continue
+            value = int(end) if a.integer else end
+            try:
+                apply(scenario, {a.key: value}, source=source)
+            except ScenarioError as exc:
+                raise ScenarioError(f"at {show(value)} the scenario cannot run: "
+                                    f"{_bare(exc)}", source=source,
+                                    key=f"uncertainty.{a.key}") from None
+
+
 def _beyond_attribute(key: str, low: float, high: float) -> str | None:
     """Why a range declared for a household attribute (``...attributes.grades``) or a
     number of its distribution (``...attributes.age.mean``) reaches outside the values the

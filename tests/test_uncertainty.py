@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +108,25 @@ def test_keys_can_be_chosen_and_an_undeclared_one_is_refused(tmp_path: Path) -> 
         "offices.street_office.clerks"]
     with pytest.raises(ScenarioError, match="not a declared"):
         un.declared(s, keys=["population.households"])
+
+
+def test_a_range_reaching_a_value_the_scenario_refuses_is_refused_before_any_run(
+        tmp_path: Path, capsys) -> None:
+    """An office of no clerks is no office: a range of clerks from 0 passes the declaration
+    (the scenario's own value is inside it) but a study from it is refused at once, naming
+    the uncertainty key, not part-way through its runs."""
+    from maze.app import cli
+
+    s = _load(tmp_path, '"offices.street_office.clerks" = { range = [0, 4], why = "x" }\n')
+    (a,) = un.declared(s)
+    with pytest.raises(ScenarioError) as err:
+        un.check_ends(s, [a], str(tmp_path / "city.toml"))
+    assert "uncertainty.offices.street_office.clerks" in str(err.value)
+    assert "at 0 the scenario cannot run" in str(err.value)
+    un.check_ends(s, [dataclasses.replace(a, low=1)], "x")  # from 1 clerk: every end runs
+    out = tmp_path / "study"
+    code = cli.main(["sensitivity", str(tmp_path / "city.toml"), "--trajectories", "2",
+                     "--households", "50", "--out", str(out)])
+    err_text = capsys.readouterr().err
+    assert code == 2 and not out.exists()
+    assert "uncertainty.offices.street_office.clerks" in err_text and "Traceback" not in err_text

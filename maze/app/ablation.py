@@ -106,6 +106,7 @@ def check(scenario: Scenario, *, source: str = "<city>", mechanisms: Sequence[st
     if draws < 0:
         raise ScenarioError(f"at least 0 draws (got {draws})", key="--draws")
     assumptions = un.declared(scenario, source=source) if draws else []
+    un.check_ends(scenario, assumptions, source)
     return ctx, names_measured, names, assumptions
 
 

@@ -120,6 +120,7 @@ def assess(scenario: Scenario, *, source: str = "<city>",
     """
     ctx, measures = outcomes.study_for(scenario, measures, specs)
     assumptions = un.declared(scenario, source=source, keys=keys)
+    un.check_ends(scenario, assumptions, source)
     drawn = un.draw(assumptions, draws, seed=seed) if draws else []
     fixed = dict(fixed or {})
     points = [{**p, **fixed} for p in [{}, *drawn]]

@@ -101,6 +101,7 @@ def check(scenario: Scenario, *, source: str = "<city>", keys: Sequence[str] | N
     if not assumptions:
         raise ScenarioError("no declared assumptions to vary (add an [uncertainty] table)",
                             source=source)
+    un.check_ends(scenario, assumptions, source)
     ctx, names = outcomes.study_for(scenario, measures, specs)
     if trajectories < 2:
         raise ScenarioError("at least 2 trajectories", key="--trajectories")
