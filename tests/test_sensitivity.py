@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -119,3 +120,29 @@ def test_a_small_morris_screening_says_its_ranks_are_unstable() -> None:
     assert sa.morris_caveats(sa.MORRIS_MIN_TRAJECTORIES) == []
     (note,) = sa.morris_caveats(4)
     assert "4 Morris trajectories" in note and "10 to 20" in note
+
+
+def test_a_scaled_study_sets_the_drawn_values_then_scales_the_city(tmp_path: Path,
+                                                                   capsys) -> None:
+    """--scale: a point's values are in the full city's units (600 seats drawn, 300 run at
+    0.5), every run is of the scaled copy, the setting is kept, and a factor that is not a
+    positive number is refused before any folder is made."""
+    from maze.app import api, outcomes
+    from maze.app.cli import main
+
+    city = api.load(preset="illustrative")
+    study, _ = outcomes.study_for(city, ["migrant_served_share"], scale=0.5)
+    at = study.at({"offices.public_school.seats": 600})
+    assert at.office("public_school").seats == 300
+    assert at.population.households == round(city.population.households * 0.5)
+    assert outcomes.study_for(city, ["migrant_served_share"])[0].key() != study.key()
+    out = tmp_path / "study"
+    assert main(["sensitivity", "illustrative", "--scale", "0.5", "--trajectories", "2",
+                 "--keys", "offices.public_school.seats", "--workers", "1", "--quiet",
+                 "--out", str(out)]) == 0
+    assert json.loads((out / "study.json").read_text())["scale"] == 0.5
+    for factor in ("0", "nan"):
+        refused = tmp_path / f"refused-{factor}"
+        assert main(["sensitivity", "illustrative", "--scale", factor, "--trajectories", "2",
+                     "--out", str(refused)]) == 2
+        assert "--scale" in capsys.readouterr().err and not refused.exists()

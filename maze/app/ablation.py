@@ -77,7 +77,7 @@ def simulate(task: PointTask) -> dict[str, float]:
     study: outcomes.Study = task.context
     point = dict(task.point)
     off = point.pop(OFF)
-    scenario = un.apply(study.scenario, point) if point else study.scenario
+    scenario = study.at(point)
     if off != AS_WRITTEN:
         scenario = switch_off(scenario, off)
     run = api.run(scenario, task.seed)
@@ -94,12 +94,12 @@ def simulate(task: PointTask) -> dict[str, float]:
 
 def check(scenario: Scenario, *, source: str = "<city>", mechanisms: Sequence[str] | None = None,
           measures: Sequence[str] = outcomes.DEFAULT,
-          specs: Mapping[str, Any] | None = None, draws: int = 0
+          specs: Mapping[str, Any] | None = None, draws: int = 0, scale: float = 1.0
           ) -> tuple[outcomes.Study, tuple[str, ...], list[str], list[un.Assumption]]:
     """Refuse an ablation that cannot run (unknown measures or mechanisms, a bad range)
     before any run or output folder; return the runs' context, the measures, the mechanisms
     and the assumptions drawn from."""
-    ctx, names_measured = outcomes.study_for(scenario, measures, specs)
+    ctx, names_measured = outcomes.study_for(scenario, measures, specs, scale)
     names = list(mechanisms) if mechanisms else variants(scenario)
     for n in names:
         switch_off(scenario, n)
@@ -121,13 +121,16 @@ class Result:
 def ablate(scenario: Scenario, *, source: str = "<city>", mechanisms: Sequence[str] | None = None,
            measures: Sequence[str] = outcomes.DEFAULT,
            specs: Mapping[str, Any] | None = None, replications: int = 5, draws: int = 0,
-           seed: int = 0, out: str | Path | None = None, executor: Any = "processes",
+           scale: float = 1.0, seed: int = 0, out: str | Path | None = None,
+           executor: Any = "processes",
            workers: int | None = None, scheduler: str | None = None,
            progress: Callable[[str, int, int], None] | None = None) -> Result:
     """Every mechanism off in turn, ``replications`` seeds each, at the city as written
-    and at ``draws`` points of its declared ranges."""
+    and at ``draws`` points of its declared ranges; with ``scale``, each run is of a copy
+    of the city with its counts times it (the drawn values in the full city's units)."""
     ctx, measures, names, assumptions = check(scenario, source=source, mechanisms=mechanisms,
-                                              measures=measures, specs=specs, draws=draws)
+                                              measures=measures, specs=specs, draws=draws,
+                                              scale=scale)
     at = [{}] + (un.draw(assumptions, draws, seed=seed) if draws else [])
     points = [{OFF: v, **p} for p in at for v in (AS_WRITTEN, *names)]
     table = run_points(points, simulate, ctx, "ablate:" + ctx.key(), replications=replications,
@@ -140,7 +143,7 @@ def ablate(scenario: Scenario, *, source: str = "<city>", mechanisms: Sequence[s
     effects, inert = _effects(table, names, measures, scenario)
     settings = {"city": scenario.city.name, "source": source, "mechanisms": names,
                 "measures": list(measures), "replications": replications, "draws": draws,
-                "seed": seed, "households": scenario.population.households,
+                "seed": seed, "households": scenario.population.households, "scale": scale,
                 "assumptions": [a.key for a in assumptions]}
     result = Result(effects, table.drop(columns=[DIGEST]), inert, settings)
     if out is not None:

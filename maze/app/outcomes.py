@@ -157,6 +157,17 @@ class Study:
     measures: tuple[str, ...]
     #: Measures declared as data, as JSON text of {name: table} (checked again on workers).
     specs: str = "{}"
+    #: Each run is of a copy of the city with every count times this (``maze.scale``),
+    #: made after a point's values are set: they are in the full city's units.
+    scale: float = 1.0
+
+    def at(self, point: Mapping[str, Any]) -> Scenario:
+        """The city a run at ``point`` simulates: the point's values set, then scaled."""
+        from maze import uncertainty
+        from maze.app import api
+
+        scenario = uncertainty.apply(self.scenario, point) if point else self.scenario
+        return scenario if self.scale == 1 else api.scaled(scenario, self.scale, check=False)
 
     def key(self) -> str:
         """Changes whenever a stored run's measures would: the city, the measures, the code."""
@@ -164,23 +175,29 @@ class Study:
 
         text = json.dumps({"scenario": self.scenario.model_dump(mode="json", by_alias=True),
                            "measures": list(self.measures), "specs": self.specs,
+                           "scale": self.scale,
                            "code": code_fingerprint()},
                           separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
 def study_for(scenario: Scenario, measures: Sequence[str],
-              specs: Mapping[str, Mapping[str, Any]] | None = None
+              specs: Mapping[str, Mapping[str, Any]] | None = None, scale: float = 1.0
               ) -> tuple[Study, tuple[str, ...]]:
     """The shared context of a study's runs, and every measure it reports (declared-as-data
-    ones first); unknown measures are refused here, before anything runs."""
+    ones first); unknown measures and a ``scale`` that would not keep the city the same
+    city are refused here, before anything runs."""
     check(measures, scenario)
+    if scale != 1:
+        from maze.app import api
+
+        api.scaled(scenario, scale)  # refused now, naming --scale and the count
     specs = dict(specs or {})
     names = (*specs, *(m for m in measures if m not in specs))
     if not names:
         raise ScenarioError("no measures to take", key="--measures")
     return Study(scenario, tuple(measures),
-                 json.dumps(specs, sort_keys=True, default=str)), names
+                 json.dumps(specs, sort_keys=True, default=str), float(scale)), names
 
 
 def simulate(task: PointTask) -> dict[str, float]:
@@ -189,7 +206,7 @@ def simulate(task: PointTask) -> dict[str, float]:
     from maze.app import api
 
     study: Study = task.context
-    scenario = uncertainty.apply(study.scenario, task.point)
+    scenario = study.at(task.point)
     run = api.run(scenario, task.seed)
     deny = None
     if needs_denial(study.measures):

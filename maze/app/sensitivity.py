@@ -41,14 +41,16 @@ def study(scenario: Scenario, *, source: str = "<city>", keys: Sequence[str] | N
           measures: Sequence[str] = outcomes.DEFAULT,
           specs: Mapping[str, Any] | None = None, trajectories: int = 10, levels: int = 4,
           replications: int = 1, seed: int = 0, sobol_top: int = 0, sobol_n: int = 512,
-          out: str | Path | None = None, executor: Any = "processes",
+          scale: float = 1.0, out: str | Path | None = None, executor: Any = "processes",
           workers: int | None = None, scheduler: str | None = None,
           progress: Callable[[str, int, int], None] | None = None) -> Result:
     """Screen the declared assumptions (or ``keys``) with Morris; then, if ``sobol_top``,
-    Sobol indices for the leading ones (by mu* on the first measure)."""
+    Sobol indices for the leading ones (by mu* on the first measure). With ``scale``, each
+    run is of a copy of the city with its counts times it (the values drawn in the full
+    city's units)."""
     assumptions, ctx, measures = check(scenario, source=source, keys=keys, measures=measures,
                                        specs=specs, trajectories=trajectories,
-                                       sobol_top=sobol_top)
+                                       sobol_top=sobol_top, scale=scale)
     out_path = Path(out) if out is not None else None
     common = {"executor": executor, "workers": workers, "scheduler": scheduler,
               "preload": PRELOAD, "replications": replications, "seed": seed}
@@ -77,7 +79,7 @@ def study(scenario: Scenario, *, source: str = "<city>", keys: Sequence[str] | N
                           ignore_index=True)
         runs.append(_design_rows(sdesign, chosen, stable, measures))
     settings = {"city": scenario.city.name, "source": source,
-                "households": scenario.population.households,
+                "households": scenario.population.households, "scale": scale,
                 "assumptions": [a.key for a in assumptions], "measures": list(measures),
                 "trajectories": trajectories, "levels": levels, "replications": replications,
                 "seed": seed, "sobol_top": sobol_top, "sobol_n": sobol_n,
@@ -93,8 +95,8 @@ def study(scenario: Scenario, *, source: str = "<city>", keys: Sequence[str] | N
 
 def check(scenario: Scenario, *, source: str = "<city>", keys: Sequence[str] | None = None,
           measures: Sequence[str] = outcomes.DEFAULT,
-          specs: Mapping[str, Any] | None = None, trajectories: int = 10, sobol_top: int = 0
-          ) -> tuple[list[un.Assumption], outcomes.Study, tuple[str, ...]]:
+          specs: Mapping[str, Any] | None = None, trajectories: int = 10, sobol_top: int = 0,
+          scale: float = 1.0) -> tuple[list[un.Assumption], outcomes.Study, tuple[str, ...]]:
     """Refuse a study that cannot run (no or unknown assumptions, unknown measures) before
     any run or output folder; return its assumptions, the runs' context and the measures."""
     assumptions = un.declared(scenario, source=source, keys=keys)
@@ -102,7 +104,7 @@ def check(scenario: Scenario, *, source: str = "<city>", keys: Sequence[str] | N
         raise ScenarioError("no declared assumptions to vary (add an [uncertainty] table)",
                             source=source)
     un.check_ends(scenario, assumptions, source)
-    ctx, names = outcomes.study_for(scenario, measures, specs)
+    ctx, names = outcomes.study_for(scenario, measures, specs, scale)
     if trajectories < 2:
         raise ScenarioError("at least 2 trajectories", key="--trajectories")
     if sobol_top < 0:

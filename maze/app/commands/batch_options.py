@@ -28,8 +28,12 @@ def add(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--seed", type=seed_argument, default=0,
                    help="base seed, an integer from 0 to 2**63-1 (default 0)")
     p.add_argument("--households", type=positive,
-                   help=HOUSEHOLDS_HELP + "; a history stays nearly as costly (a scaled "
-                        "copy from Python: docs/howto/rule-year.md)")
+                   help=HOUSEHOLDS_HELP + "; a history stays nearly as costly (that is "
+                        "--scale)")
+    p.add_argument("--scale", type=float, default=1.0, metavar="F",
+                   help="run a copy of the city with households, yearly arrivals, seats, "
+                        "clerks and the mechanisms' counts times F (e.g. 0.1 for a history); "
+                        "the values drawn stay in the full city's units (default 1)")
     p.add_argument("--out", help=f"output folder (default {default_out}/<city>/)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=positive, metavar="N",
@@ -68,7 +72,8 @@ def run(args: argparse.Namespace, default_out: str,
 
     specs = outcomes.load_specs(args.measures_file, scenario) if args.measures_file else None
     if check is not None:
-        check(scenario, source=args.city, measures=names(args.measures) or (), specs=specs)
+        check(scenario, source=args.city, measures=names(args.measures) or (), specs=specs,
+              scale=args.scale)
     from maze import outputs
 
     out = (Path(args.out) if args.out
@@ -86,7 +91,7 @@ def run(args: argparse.Namespace, default_out: str,
 
     try:
         result = study(scenario, source=args.city, measures=names(args.measures) or (),
-                       specs=specs,
+                       specs=specs, scale=args.scale,
                        seed=args.seed, out=out, progress=progress,
                        executor="dask" if args.scheduler else "processes",
                        workers=args.workers, scheduler=args.scheduler)
