@@ -138,8 +138,8 @@ def check_ends(scenario: Scenario, assumptions: Sequence[Assumption],
                source: str = "<scenario>") -> None:
     """Refuse a study whose assumptions reach values the scenario cannot take: each end of
     each range (and each listed alternative), set alone, must make a scenario that passes
-    the check, so that no point of the study fails part-way through its runs. (Points
-    that combine several ends are checked when they are drawn.)"""
+    the check, so that no point of the study fails part-way through its runs. (A point
+    that combines several ends is checked only when a run sets it.)"""
     for a in assumptions:
         ends = a.values if a.values is not None else (a.low, a.high)
         for end in ends:

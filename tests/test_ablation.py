@@ -167,3 +167,23 @@ def test_ablate_claims_its_folder_and_refuses_one_maze_did_not_write(tmp_path: P
     assert cli.main([*argv, "--out", str(out)]) == 0
     assert cli.main([*argv, "--out", str(out)]) == 0  # its own folder: run again
     assert (out / "ablation.parquet").is_file() and (out / ".maze-output.json").is_file()
+
+
+def test_a_scaled_ablation_runs_every_variant_as_the_scaled_copy(tmp_path: Path) -> None:
+    """--scale: switching a mechanism off and scaling the city give the same city in either
+    order, the runs are of the copy, and ablation.json keeps the factor."""
+    from maze.app import outcomes
+
+    city = api.load(preset="beijing", overrides={"population.households": 400})
+    study, _ = outcomes.study_for(city, ["migrant_served_share"], scale=0.5)
+    off = ablation.switch_off(study.at({}), "documents")
+    assert off == api.scaled(ablation.switch_off(city, "documents"), 0.5, check=False)
+    assert off.population.households == 200
+    code = cli.main(["ablate", "beijing", "--households", "400", "--scale", "0.5",
+                     "--mechanisms", "documents", "--measures", "migrant_served_share",
+                     "--replications", "1", "--workers", "1", "--quiet", "--out",
+                     str(tmp_path)])
+    assert code == 0
+    assert json.loads((tmp_path / "ablation.json").read_text())["scale"] == 0.5
+    runs = pd.read_parquet(tmp_path / "runs.parquet")
+    assert len(runs) == 2  # the city as written and documents off, one seed each

@@ -124,16 +124,17 @@ def test_a_small_morris_screening_says_its_ranks_are_unstable() -> None:
 
 def test_a_scaled_study_sets_the_drawn_values_then_scales_the_city(tmp_path: Path,
                                                                    capsys) -> None:
-    """--scale: a point's values are in the full city's units (600 seats drawn, 300 run at
-    0.5), every run is of the scaled copy, the setting is kept, and a factor that is not a
-    positive number is refused before any folder is made."""
+    """--scale: a point's values are in the full city's units (800 seats drawn, 400 run at
+    0.5; the city as written has 600), every run is of the scaled copy, the setting is
+    kept, and a factor that is not a positive number is refused before any folder is
+    made."""
     from maze.app import api, outcomes
     from maze.app.cli import main
 
     city = api.load(preset="illustrative")
     study, _ = outcomes.study_for(city, ["migrant_served_share"], scale=0.5)
-    at = study.at({"offices.public_school.seats": 600})
-    assert at.office("public_school").seats == 300
+    at = study.at({"offices.public_school.seats": 800})
+    assert city.office("public_school").seats == 600 and at.office("public_school").seats == 400
     assert at.population.households == round(city.population.households * 0.5)
     assert outcomes.study_for(city, ["migrant_served_share"])[0].key() != study.key()
     out = tmp_path / "study"
@@ -146,3 +147,12 @@ def test_a_scaled_study_sets_the_drawn_values_then_scales_the_city(tmp_path: Pat
         assert main(["sensitivity", "illustrative", "--scale", factor, "--trajectories", "2",
                      "--out", str(refused)]) == 2
         assert "--scale" in capsys.readouterr().err and not refused.exists()
+
+
+def test_the_page_says_the_households_a_scaled_study_ran() -> None:
+    from maze.app.sensitivity_page import _households
+
+    assert _households({"households": 2000}) == "2000 households"
+    text = _households({"households": 2000, "scale": 0.1})
+    assert "2000 households in the city as written" in text and "scale 0.1" in text
+    assert "about 200 households" in text

@@ -111,7 +111,8 @@ def add_city_arguments(p: argparse.ArgumentParser, *, regime: bool = True) -> No
     p.add_argument("--preset", help="a built-in city (see `maze presets`)")
     p.add_argument("--seed", type=seed_argument, default=0,
                    help="random seed, an integer from 0 to 2**63-1 (default 0)")
-    p.add_argument("--households", type=positive, help=HOUSEHOLDS_HELP + " (that is --scale)")
+    p.add_argument("--households", type=positive,
+                   help=HOUSEHOLDS_HELP + " (for a smaller copy of a history, use --scale)")
     p.add_argument("--scale", type=float, metavar="F",
                    help="run a copy of the city with households, yearly arrivals, seats, "
                         "clerks and the mechanisms' counts times F (e.g. 0.1 for a cheap "

@@ -11,6 +11,16 @@ import pandas as pd
 from maze.sensitivity import NOISE
 
 
+def _households(st: dict) -> str:
+    """The households of the city a study ran: as written, and in the copy each run was
+    when the study was scaled (``--scale``)."""
+    n, scale = st.get("households"), st.get("scale", 1) or 1
+    if scale == 1 or not isinstance(n, int | float):
+        return f"{n} households"
+    return (f"{n} households in the city as written, each run a copy at scale {scale:g} "
+            f"(about {round(n * scale):,} households)")
+
+
 def _esc(x: object) -> str:
     return html.escape(str(x), quote=True)
 
@@ -90,7 +100,7 @@ def write_html(result: Any, path: str | Path) -> None:
 <body><h1>maze sensitivity: {city}</h1>
 <p>Morris screening of {len(st.get("assumptions", []))} declared assumptions
 ({st.get("trajectories")} trajectories, {st.get("levels")} levels, {st.get("replications")}
-replication(s) a point, {st.get("households")} households, seed {st.get("seed")};
+replication(s) a point, {_households(st)}, seed {st.get("seed")};
 {st.get("morris_runs")} distinct runs). An elementary effect is the change in a measure when
 one assumption moves across 1/{max(int(st.get("levels", 4)) - 1, 1)} of its declared range
 (in quantiles of its distribution), so μ* is comparable across assumptions. The grey point

@@ -28,8 +28,8 @@ def add(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--seed", type=seed_argument, default=0,
                    help="base seed, an integer from 0 to 2**63-1 (default 0)")
     p.add_argument("--households", type=positive,
-                   help=HOUSEHOLDS_HELP + "; a history stays nearly as costly (that is "
-                        "--scale)")
+                   help=HOUSEHOLDS_HELP + "; a history stays nearly as costly (for a "
+                        "smaller copy of a history, use --scale)")
     p.add_argument("--scale", type=float, default=1.0, metavar="F",
                    help="run a copy of the city with households, yearly arrivals, seats, "
                         "clerks and the mechanisms' counts times F (e.g. 0.1 for a history); "
@@ -54,10 +54,10 @@ def run(args: argparse.Namespace, default_out: str,
     """Load the city, run ``study(scenario, out=, progress=, executor=, ...)`` with a
     progress line, print ``summary``; runs that failed exit 1 (they can be resumed).
 
-    ``check(scenario, source=, measures=, specs=)`` refuses bad options first, so refused
-    input creates no folder. The output folder is then claimed (marked as maze's, of kind
-    ``default_out``, listing ``files``) before any run, so a folder or file maze did not
-    write is refused at once."""
+    ``check(scenario, source=, measures=, specs=, scale=)`` refuses bad options first (and
+    ``study`` is given ``scale=`` too), so refused input creates no folder. The output
+    folder is then claimed (marked as maze's, of kind ``default_out``, listing ``files``)
+    before any run, so a folder or file maze did not write is refused at once."""
     from rich.console import Console
 
     from maze import scenario as sc

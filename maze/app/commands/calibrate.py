@@ -43,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> dict:
     p.add_argument("targets", help="targets TOML file (see docs/reference/targets.md)")
     p.add_argument("--scenario", help="scenario file (default: the file's preset)")
     p.add_argument("--preset", help="a built-in city (default: the file's preset)")
-    p.add_argument("--households", type=positive, help=HOUSEHOLDS_HELP + " (that is --scale)")
+    p.add_argument("--households", type=positive,
+                   help=HOUSEHOLDS_HELP + " (for a smaller copy of a history, use --scale)")
     p.add_argument("--scale", type=float, default=1.0, metavar="F",
                    help="fit a copy of the city with households, yearly arrivals, seats, "
                         "clerks and the mechanisms' counts times F (e.g. 0.1 for a history); "
