@@ -497,3 +497,18 @@ def test_the_simulation_budget_caps_a_generation(tmp_path):
     diag = pd.read_parquet(tmp_path / "o" / "diagnostics.parquet")
     assert (diag["simulations"] <= 8).all()  # every finished generation within its cap
     assert got["generations"] < 4
+
+
+def test_a_stop_whose_exception_was_lost_stops_the_next_simulation(monkeypatch) -> None:
+    """SIGTERM's exception can land in a finalizer, where Python drops it: the stop is
+    also remembered, and the next simulation of the fit raises it again."""
+    scenario = _small_city()
+    tf = _one_target(scenario)
+    sim = cal.Simulator(scenario, tf.parameters, tf.targets, "x.toml")
+    particle = {"p0": 0.5}
+    assert set(sim(particle, seed=1)) == {"t"}  # runs while no stop was asked for
+    monkeypatch.setattr(cal, "_STOPPED", [])
+    cal.stop_requested(15)
+    with pytest.raises(SystemExit) as stop:
+        sim(particle, seed=1)
+    assert stop.value.code == 128 + 15

@@ -62,6 +62,18 @@ END_POINT = {
 }
 
 
+#: The signal that asked this process's calibration to stop, once one has.
+_STOPPED: list[int] = []
+
+
+def stop_requested(signum: int) -> None:
+    """Remember that signal ``signum`` asked the calibration to stop: every simulation
+    started from now on raises SystemExit. The signal's handler raises it at once too, but
+    an exception raised while Python runs a finalizer (a weakref callback, ``__del__``,
+    often during a collection) is printed and dropped, and the fit would go on."""
+    _STOPPED.append(signum)
+
+
 @dataclass
 class Simulator:
     """One simulation for pyabc: the scenario with a particle's values, measured.
@@ -83,6 +95,9 @@ class Simulator:
 
     def __call__(self, particle: Mapping[str, float], seed: int | None = None) -> dict[str, float]:
         from maze.app import api
+
+        if _STOPPED:  # a stop asked for, and its exception lost (see stop_requested)
+            raise SystemExit(128 + _STOPPED[0])
 
         if seed is None:  # pyabc seeds each worker's NumPy generator; draw the run's seed there
             seed = int(np.random.randint(0, 2**31 - 1))

@@ -142,7 +142,10 @@ def _stop_on_sigterm() -> None:
     stopped by Ctrl-C, so the time it ran is still added to the stored total."""
     import signal
 
+    from maze.app import calibrate as cal
+
     def stop(signum: int, frame: object) -> None:
+        cal.stop_requested(signum)  # the next simulation stops it, if this is lost
         raise SystemExit(128 + signum)
     signal.signal(signal.SIGTERM, stop)
 
