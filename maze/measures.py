@@ -35,10 +35,15 @@ def _positions(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     instead of hashing every row.
     """
     n = len(keys)
-    if (len(wanted) and np.array_equal(keys, np.arange(n))
+    if (len(wanted) and _every_row_in_order(keys, n)
             and wanted.min() >= 0 and wanted.max() < n):
         return wanted.astype(np.intp, copy=False)
     return pd.Index(keys).get_indexer(wanted)
+
+
+def _every_row_in_order(rows: np.ndarray, n: int) -> bool:
+    """Whether ``rows`` are 0, 1, ..., n - 1: the table itself, with no take needed."""
+    return len(rows) == n and bool((rows == np.arange(n)).all())
 
 
 def attach_groups(events: pd.DataFrame, households: pd.DataFrame,
@@ -245,7 +250,7 @@ def journeys(events: pd.DataFrame, households: pd.DataFrame, scenario: Scenario)
     # One request per household, in household order (a city of one service): the rows
     # are the households' own, and a copy of each column (no data copied for texts,
     # whose Arrow buffers never change) is what a take would make.
-    whole = len(rows) == len(households) and np.array_equal(rows, np.arange(len(rows)))
+    whole = _every_row_in_order(rows, len(households))
     for c in GROUP_COLUMNS:
         # take() keeps pandas' own array (Arrow-backed strings): a round trip through a
         # NumPy object array and back cost more than the rest of the join.
@@ -295,15 +300,11 @@ def _mean(x: np.ndarray) -> float:
     return float(x.sum(dtype=np.float64) / len(x)) if len(x) else math.nan
 
 
-def _median(x: np.ndarray) -> float:
-    """``np.median`` of values none of which is NaN, to the last bit: the middle value, or
-    the two middle ones' mean as NumPy takes it, ``(a + b) / 2``; without np.median's
-    general machinery, which cost more than the rest of a small block's measures."""
-    return _middle(np.sort(x))
-
-
 def _middle(s: np.ndarray) -> float:
-    """The median of sorted values, as :func:`_median` takes it."""
+    """``np.median`` of sorted values none of which is NaN, to the last bit: the middle
+    value, or the two middle ones' mean as NumPy takes it, ``(a + b) / 2``; without
+    np.median's general machinery, which cost more than the rest of a small block's
+    measures (and the sort is shared with Kaplan-Meier's median)."""
     m = len(s) // 2
     return float(s[m]) if len(s) % 2 else float((s[m - 1] + s[m]) / 2)
 
@@ -345,10 +346,10 @@ def _blocks(columns: dict[str, np.ndarray],
     of ``columns`` (None: all of them), as :func:`_block` gives them one by one.
 
     The parts' rows are taken one after the other, so that each set is a contiguous run:
-    counts and the sums of integer columns (exact in float64) come from one ``bincount``
-    for all sets, and what must keep NumPy's own summation order (sums of floats), or
-    runs in sorted order (the medians), works on a run at a time. Equal to ``_block`` on
-    each part to the last bit (tested).
+    counts come from one ``bincount`` and the sums of integer columns (exact in float64)
+    from one ``reduceat`` for all sets, and what must keep NumPy's own summation order
+    (sums of floats), or runs in sorted order (the medians), works on a run at a time.
+    Equal to ``_block`` on each part to the last bit (tested).
     """
     k = len(parts)
     if not k:
@@ -367,10 +368,8 @@ def _blocks(columns: dict[str, np.ndarray],
             out += _blocks(columns, parts[first:last])
             first = last
         return out
-    if k == 1 and parts[0] is not None and len(parts[0]) == total and (
-            total == 0 or (parts[0][0] == 0 and parts[0][-1] == total - 1
-                           and bool((np.diff(parts[0]) == 1).all()))):
-        parts = [None]  # every row, in order: no copy
+    if k == 1 and parts[0] is not None and _every_row_in_order(parts[0], total):
+        parts = [None]  # no copy
     bounds = np.concatenate(([0], np.cumsum(lengths)))
     order = None if k == 1 and parts[0] is None else np.concatenate(
         [np.arange(total) if p is None else p for p in parts])
@@ -424,7 +423,7 @@ def _blocks(columns: dict[str, np.ndarray],
         if len(served_days) and np.isnan(served_days[-1]):  # served, but no days: rare
             block["median_days_to_service"] = median_survival(waited[a:z], here)
             served_days = days[a:z][here]
-            served_days = np.sort(served_days[~np.isnan(served_days)])  # as _median sorts
+            served_days = np.sort(served_days[~np.isnan(served_days)])
         else:
             block["median_days_to_service"] = median_from_sorted(served_days,
                                                                  waited[a:z][~here], n)
