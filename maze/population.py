@@ -164,6 +164,9 @@ def check_attribute(name: str, value: Attribute) -> str | None:
             bad = [k for k in value if k not in spec.categories]
             if bad:
                 return f"{bad[0]!r} is not one of {', '.join(spec.categories)}"
+            if any(isinstance(w, bool) or not isinstance(w, int | float)
+                   for w in value.values()):
+                return "category weights must be numbers"
             if any(not (0 <= w < math.inf) for w in value.values()):
                 return "category weights must be finite and non-negative"
             if not MIN_WEIGHT_SUM <= sum(value.values()) < math.inf:

@@ -216,3 +216,15 @@ def test_cli_refuses_a_billion_children_in_a_run_over_years(tmp_path: Path) -> N
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "children" in lines[0] and "city.toml" in lines[0], r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_category_weight_that_is_not_a_number_is_refused_in_one_line() -> None:
+    """A text among a category attribute's weights (found by tests/test_fuzz_loader.py):
+    refused naming the key, not a TypeError from comparing it with 0."""
+    from maze.app import api
+    from maze.scenario import ScenarioError
+
+    key = "population.groups.graduate.attributes.education"
+    with pytest.raises(ScenarioError, match="category weights must be numbers") as err:
+        api.load(preset="beijing", overrides={key: {"primary": "address", "middle": 0.6}})
+    assert key in str(err.value)
